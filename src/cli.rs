@@ -1,0 +1,239 @@
+//! Command-line types (clap derive) and nothing else.
+//!
+//! Conventions: global flags work before or after the subcommand; every flag that takes a
+//! time accepts RFC 3339, Unix seconds, `now` or `now-2h`; every duration is PromQL-style
+//! (`30s`, `5m`, `1h30m`, `28d`); secrets are only ever read from files.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  every evaluated SLO passed (warnings pass unless --fail-on warn); other commands: success
+  1  at least one SLO breached
+  2  usage or configuration error (found before any query is sent)
+  3  could not decide: Prometheus unreachable, a query failed, or no data - and nothing breached";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vitals",
+    version,
+    about = "Health and SLO reporter for Prometheus",
+    long_about = "Health and SLO reporter for Prometheus.\n\n\
+        vitals runs named PromQL queries (the catalog in queries/), checks them against the \
+        SLOs in slo.toml and prints tables or JSON. Without a queries/ directory or slo.toml \
+        in the working directory it uses the built-in catalog and SLOs of the reference \
+        system (a 3D-printing shop: Shop/CRM/MES APIs, RabbitMQ, PostgreSQL, S3).",
+    after_help = EXIT_CODES,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Prometheus base URL
+    #[arg(
+        long,
+        global = true,
+        env = "VITALS_PROMETHEUS_URL",
+        hide_env_values = true,
+        default_value = "http://localhost:9090",
+        value_name = "URL"
+    )]
+    pub prometheus: String,
+
+    /// SLO file [default: ./slo.toml, else the built-in reference SLOs]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Query catalog directory [default: ./queries, else the built-in catalog]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub queries: Option<PathBuf>,
+
+    /// Output format (each command lists the ones it supports)
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+
+    /// Time limit for each request to Prometheus
+    #[arg(long, global = true, default_value = "30s", value_name = "DURATION")]
+    pub timeout: String,
+
+    /// How many queries may be in flight at once
+    #[arg(long, global = true, default_value_t = 4, value_name = "N")]
+    pub concurrency: usize,
+
+    /// When to use colours (NO_COLOR in the environment means never, unless `always`)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Print only the data: no notes, warnings or progress bars
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// Send `Authorization: Bearer <token>` with the token read from this file
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help_heading = "Authentication"
+    )]
+    pub bearer_token_file: Option<PathBuf>,
+
+    /// Send HTTP basic auth; the file holds `user:password` on one line
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help_heading = "Authentication"
+    )]
+    pub basic_auth_file: Option<PathBuf>,
+
+    /// Extra request header, e.g. 'X-Scope-OrgID: shop' (repeatable)
+    #[arg(
+        long = "header",
+        short = 'H',
+        global = true,
+        value_name = "'K: V'",
+        help_heading = "Authentication"
+    )]
+    pub headers: Vec<String>,
+
+    /// CA certificate (PEM) to trust for https:// URLs
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help_heading = "Authentication"
+    )]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Client certificate (PEM) for mutual TLS
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        requires = "client_key",
+        help_heading = "Authentication"
+    )]
+    pub client_cert: Option<PathBuf>,
+
+    /// Client key (PKCS#8 PEM) for mutual TLS
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        requires = "client_cert",
+        help_heading = "Authentication"
+    )]
+    pub client_key: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+    Markdown,
+    Junit,
+    Html,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Markdown => "markdown",
+            Format::Junit => "junit",
+            Format::Html => "html",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one catalog query, at an instant or over a range
+    #[command(
+        after_help = "Examples:\n  vitals query api.rps\n  vitals query api.error_ratio --param service=mes --at 2026-11-20T14:00:00Z\n  vitals query rabbitmq.queue_depth --param queue=shop.orders --since 24h\n  vitals query api.latency_p99 --from now-7d --to now --step 1h --format csv\n\nFormats: table (default), json, csv."
+    )]
+    Query(QueryArgs),
+
+    /// List the query catalog: name, unit, params and help
+    #[command(
+        after_help = "Formats: table (default), json, markdown (the docs/catalog.md mapping from the monitoring plan)."
+    )]
+    Queries(QueriesArgs),
+
+    /// Check queries/ and slo.toml without contacting Prometheus
+    #[command(
+        after_help = "Reports every problem (file:line:column), not only the first, and exits 2 if there is any.\nFormats: table (default), json."
+    )]
+    Lint,
+
+    /// Print shell completions
+    Completions {
+        /// Shell to generate completions for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff)
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Catalog query name (see `vitals queries`)
+    pub name: String,
+
+    /// Set a query parameter (repeatable), e.g. --param service=shop|crm
+    #[arg(long = "param", short = 'p', value_name = "K=V")]
+    pub params: Vec<String>,
+
+    #[command(flatten)]
+    pub time: TimeArgs,
+}
+
+/// Instant (`--at`) or range (`--since`, `--from/--to`, `--step`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct TimeArgs {
+    /// Evaluate at this instant [default: now]
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["since", "from", "to", "step"])]
+    pub at: Option<String>,
+
+    /// Range query over the last DURATION (e.g. 24h)
+    #[arg(long, value_name = "DURATION", conflicts_with_all = ["from", "to"])]
+    pub since: Option<String>,
+
+    /// Range start
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+
+    /// Range end [default: now]
+    #[arg(long, value_name = "TIME", requires = "from")]
+    pub to: Option<String>,
+
+    /// Range resolution [default: chosen to keep each series under ~1,000 points]
+    #[arg(long, value_name = "DURATION")]
+    pub step: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct QueriesArgs {
+    /// Only queries whose name starts with this (e.g. `api` or `rabbitmq.`)
+    pub prefix: Option<String>,
+}

@@ -1,0 +1,53 @@
+//! One file per subcommand, plus the few helpers they share for talking to the user.
+
+pub mod lint;
+pub mod queries;
+pub mod query;
+
+use crate::exit::{Failure, Severity};
+use crate::render::{self, Paint};
+use crate::settings::Settings;
+
+/// Prints command output. A reader that went away (`| head`) is not an error and does not
+/// change the exit status.
+pub fn print(text: &str) -> Result<(), Failure> {
+    match render::stdout(text) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::Output(format!("cannot write to stdout: {e}"))),
+    }
+}
+
+/// One line on stderr, `label: text`, coloured on a terminal.
+pub fn say(settings: &Settings, severity: Severity, text: &str) {
+    let paint = Paint {
+        on: settings.color_stderr,
+    };
+    let label = match severity {
+        Severity::Error => paint.red(&paint.bold("error")),
+        Severity::Warning => paint.yellow(&paint.bold("warning")),
+        Severity::Hint => paint.cyan("hint"),
+        Severity::Note => paint.dim("note"),
+    };
+    eprintln!("{label}: {text}");
+}
+
+/// A note for people (suppressed by `--quiet`).
+pub fn note(settings: &Settings, text: &str) {
+    if settings.chatty() {
+        say(settings, Severity::Note, text);
+    }
+}
+
+/// Prometheus' own warnings for a query (suppressed by `--quiet`).
+pub fn warn_prometheus(settings: &Settings, label: &str, warnings: &[String]) {
+    if settings.chatty() {
+        for w in warnings {
+            say(
+                settings,
+                Severity::Warning,
+                &format!("Prometheus, for `{label}`: {w}"),
+            );
+        }
+    }
+}

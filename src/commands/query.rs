@@ -1,0 +1,304 @@
+//! `vitals query NAME`: one catalog query, instant or range.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::catalog::{Catalog, Expanded, QueryDef, one_line};
+use crate::cli::{Format, QueryArgs};
+use crate::exit::{ExitStatus, Failure};
+use crate::prom::{self, Request, Series};
+use crate::render::{self, csv, json, table};
+use crate::settings::{Settings, TARGET_POINTS, TimeSpec, parse_params};
+use crate::timespec::{format_time, from_unix_seconds};
+use crate::units::Unit;
+
+/// The JSON document of `vitals query --format json` (schema_version 1).
+#[derive(Debug, Serialize)]
+pub struct QueryOutput {
+    /// Layout version of this document.
+    pub schema_version: u32,
+    /// Catalog query name.
+    pub query: String,
+    /// The PromQL sent to Prometheus, parameters substituted.
+    pub promql: String,
+    /// Effective parameter values (defaults included).
+    pub params: BTreeMap<String, String>,
+    /// Evaluation time of an instant query (RFC 3339, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// Start of a range query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// End of a range query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Step of a range query (PromQL duration).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// Unit of every value.
+    pub unit: Unit,
+    /// One entry per series; a series Prometheus did not return is absent, never zero.
+    pub series: Vec<SeriesOutput>,
+    /// Warnings Prometheus attached to its answer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SeriesOutput {
+    /// The series' labels.
+    pub labels: BTreeMap<String, String>,
+    #[serde(flatten)]
+    pub data: SeriesData,
+    /// Why a value is null (NaN or ±Inf), when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum SeriesData {
+    /// Instant query: the value (null for NaN/±Inf).
+    Value { value: Option<f64> },
+    /// Range query: `[unix_seconds, value]` pairs (value null for NaN/±Inf).
+    Points { points: Vec<(f64, Option<f64>)> },
+}
+
+/// Finds a query and expands it, or says precisely why not.
+pub fn resolve<'a>(
+    catalog: &'a Catalog,
+    name: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<(&'a QueryDef, Expanded), Failure> {
+    let Some(def) = catalog.get(name) else {
+        let hint = match catalog.suggest(name) {
+            Some(s) => format!("did you mean `{s}`? `vitals queries` lists them all"),
+            None => "`vitals queries` lists the catalog".into(),
+        };
+        return Err(Failure::usage_hint(format!("unknown query `{name}`"), hint));
+    };
+    let expanded = def.expand(params).map_err(|e| {
+        let hint = def
+            .params
+            .iter()
+            .map(|(k, p)| format!("{k} ({}, default {})", p.kind, p.default))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Failure::usage_hint(e.to_string(), format!("params of {name}: {hint}"))
+    })?;
+    if let Err(m) = promql_parser::parser::parse(&expanded.promql) {
+        return Err(Failure::usage(format!(
+            "query `{name}` expands to invalid PromQL: {} ({})",
+            one_line(&m),
+            def.origin
+        )));
+    }
+    Ok((def, expanded))
+}
+
+pub async fn run(settings: &Settings, args: &QueryArgs) -> Result<ExitStatus, Failure> {
+    let format = settings.format("query", &[Format::Table, Format::Json, Format::Csv])?;
+    let catalog = settings.catalog()?;
+    let params = parse_params(&args.params)?;
+    let (def, expanded) = resolve(&catalog, &args.name, &params)?;
+    let time = args.time.resolve(settings.now)?;
+    let prom = settings.prom()?;
+
+    let (req, step) = match time {
+        TimeSpec::At(at) => (Request::instant(&def.name, &expanded.promql, at), None),
+        TimeSpec::Range { start, end, step } => {
+            let step = step.unwrap_or_else(|| {
+                prom::auto_step(
+                    end - start,
+                    TARGET_POINTS,
+                    crate::duration::Duration::from_secs(15),
+                )
+            });
+            (
+                Request::range(&def.name, &expanded.promql, start, end, step),
+                Some(step),
+            )
+        }
+    };
+    let answer = prom.run(&req).await?;
+    super::warn_prometheus(settings, &def.name, &answer.warnings);
+
+    let mut out = QueryOutput {
+        schema_version: json::SCHEMA_VERSION,
+        query: def.name.clone(),
+        promql: expanded.promql.clone(),
+        params: expanded.params.clone(),
+        at: None,
+        from: None,
+        to: None,
+        step: step.map(|s| s.to_string()),
+        unit: def.unit,
+        series: Vec::new(),
+        warnings: answer.warnings.clone(),
+    };
+    match time {
+        TimeSpec::At(at) => out.at = Some(format_time(at)),
+        TimeSpec::Range { start, end, .. } => {
+            out.from = Some(format_time(start));
+            out.to = Some(format_time(end));
+        }
+    }
+    let mut series = answer.series;
+    series.sort_by(|a, b| a.labels.cmp(&b.labels));
+    out.series = series
+        .iter()
+        .map(|s| series_output(s, step.is_some()))
+        .collect();
+
+    if series.is_empty() && settings.chatty() {
+        super::note(
+            settings,
+            &format!(
+                "`{}` returned no series: nothing matched at that time (is the metric scraped? are the params right?)",
+                def.name
+            ),
+        );
+    }
+    let text = match format {
+        Format::Json => json::to_string(&out),
+        Format::Csv => to_csv(&series, step.is_some()),
+        _ => to_table(settings, def, &out, &series),
+    };
+    super::print(&text)?;
+    Ok(ExitStatus::Success)
+}
+
+fn series_output(s: &Series, range: bool) -> SeriesOutput {
+    if range {
+        let bad = s.samples.iter().filter(|p| !p.1.is_finite()).count();
+        SeriesOutput {
+            labels: s.labels.clone(),
+            data: SeriesData::Points {
+                points: s
+                    .samples
+                    .iter()
+                    .map(|(t, v)| (*t, json::finite(*v)))
+                    .collect(),
+            },
+            note: (bad > 0).then(|| format!("{bad} point(s) are NaN or ±Inf, shown as null")),
+        }
+    } else {
+        let v = s.value().unwrap_or(f64::NAN);
+        SeriesOutput {
+            labels: s.labels.clone(),
+            data: SeriesData::Value {
+                value: json::finite(v),
+            },
+            note: json::non_finite_note(v),
+        }
+    }
+}
+
+/// Label names to show as columns: every name present in some series, `__name__` first.
+fn label_columns(series: &[Series]) -> Vec<String> {
+    let set: BTreeSet<&String> = series.iter().flat_map(|s| s.labels.keys()).collect();
+    let mut cols: Vec<String> = set.into_iter().cloned().collect();
+    if let Some(i) = cols.iter().position(|c| c == "__name__") {
+        let n = cols.remove(i);
+        cols.insert(0, n);
+    }
+    cols
+}
+
+fn to_csv(series: &[Series], range: bool) -> String {
+    let cols = label_columns(series);
+    let mut head: Vec<String> = cols.clone();
+    if range {
+        head.push("timestamp".into());
+    }
+    head.push("value".into());
+    let mut out = csv::row(&head);
+    for s in series {
+        let labels: Vec<String> = cols
+            .iter()
+            .map(|c| s.labels.get(c).cloned().unwrap_or_default())
+            .collect();
+        if range {
+            for (t, v) in &s.samples {
+                let mut r = labels.clone();
+                r.push(format_time(from_unix_seconds(*t)));
+                r.push(csv::number(*v));
+                out.push_str(&csv::row(&r));
+            }
+        } else {
+            let mut r = labels;
+            r.push(csv::number(s.value().unwrap_or(f64::NAN)));
+            out.push_str(&csv::row(&r));
+        }
+    }
+    out
+}
+
+fn to_table(settings: &Settings, def: &QueryDef, out: &QueryOutput, series: &[Series]) -> String {
+    let paint = render::Paint {
+        on: settings.color_stdout,
+    };
+    let when = match (&out.at, &out.from, &out.to, &out.step) {
+        (Some(at), ..) => format!("at {at}"),
+        (None, Some(f), Some(t), Some(s)) => format!("{f} .. {t}, step {s}"),
+        _ => String::new(),
+    };
+    let caption = format!("{} — {} ({})", paint.bold(&def.name), def.help, when);
+    if series.is_empty() {
+        return format!("{caption}\nno series\n");
+    }
+    let cols = label_columns(series);
+    let range = out.at.is_none();
+    let mut headers: Vec<&str> = cols.iter().map(String::as_str).collect();
+    let numeric: Vec<&str> = if range {
+        vec!["points", "min", "avg", "max", "last", "trend"]
+    } else {
+        vec!["value"]
+    };
+    headers.extend(&numeric);
+    let mut t = table::new(&headers, settings.color_stdout);
+    for s in series {
+        let mut row: Vec<String> = cols
+            .iter()
+            .map(|c| s.labels.get(c).cloned().unwrap_or_default())
+            .collect();
+        if range {
+            let finite: Vec<f64> = s
+                .samples
+                .iter()
+                .map(|p| p.1)
+                .filter(|v| v.is_finite())
+                .collect();
+            let (min, avg, max) = if finite.is_empty() {
+                (f64::NAN, f64::NAN, f64::NAN)
+            } else {
+                (
+                    finite.iter().copied().fold(f64::INFINITY, f64::min),
+                    finite.iter().sum::<f64>() / finite.len() as f64,
+                    finite.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                )
+            };
+            let last = s.value().unwrap_or(f64::NAN);
+            let (start, end) = match (s.samples.first(), s.samples.last()) {
+                (Some(a), Some(b)) => (a.0, b.0),
+                _ => (0.0, 1.0),
+            };
+            let spark = render::sparkline(&render::downsample(&s.samples, start, end + 1e-9, 24));
+            row.extend([
+                s.samples.len().to_string(),
+                def.unit.format(min),
+                def.unit.format(avg),
+                def.unit.format(max),
+                def.unit.format(last),
+                spark,
+            ]);
+        } else {
+            row.push(def.unit.format(s.value().unwrap_or(f64::NAN)));
+        }
+        t.add_row(row);
+    }
+    let n = cols.len();
+    table::align_right(&mut t, n..n + numeric.len() - usize::from(range));
+    format!("{caption}\n{t}\n")
+}

@@ -1,0 +1,67 @@
+//! vitals: a health and SLO reporter for Prometheus.
+//!
+//! Data flows one way: flags become [`settings::Settings`], the catalog and `slo.toml`
+//! become validated models ([`catalog`], [`slo`]), queries go through one client
+//! ([`prom`]), and [`render`] turns results into tables, JSON and the rest.
+
+pub mod catalog;
+pub mod cli;
+pub mod commands;
+pub mod diag;
+pub mod duration;
+pub mod exit;
+pub mod prom;
+pub mod render;
+pub mod settings;
+pub mod slo;
+pub mod timespec;
+pub mod units;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command};
+use crate::exit::{ExitStatus, Failure};
+use crate::settings::Settings;
+
+/// Runs a parsed command line; the binary maps the result to an exit code.
+pub async fn run(cli: Cli) -> (ExitStatus, Option<(Failure, Settings)>) {
+    let settings = match Settings::new(cli.global) {
+        Ok(s) => s,
+        Err(f) => {
+            for (sev, line) in f.report() {
+                eprintln!("{}: {line}", sev.label());
+            }
+            return (f.status(), None);
+        }
+    };
+    let result = match &cli.command {
+        Command::Query(a) => commands::query::run(&settings, a).await,
+        Command::Queries(a) => commands::queries::run(&settings, a),
+        Command::Lint => commands::lint::run(&settings),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "vitals", &mut buf);
+            commands::print(&String::from_utf8_lossy(&buf)).map(|_| ExitStatus::Success)
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut buf)
+                .map_err(|e| Failure::Output(e.to_string()))
+                .and_then(|_| commands::print(&String::from_utf8_lossy(&buf)))
+                .map(|_| ExitStatus::Success)
+        }
+    };
+    match result {
+        Ok(status) => (status, None),
+        Err(f) => (f.status(), Some((f, settings))),
+    }
+}
+
+/// Prints a failure on stderr: `error: ...` lines, then a `hint:`.
+pub fn report_failure(f: &Failure, settings: &Settings) {
+    for (sev, line) in f.report() {
+        commands::say(settings, sev, &line);
+    }
+}

@@ -1,0 +1,118 @@
+//! Renderers: one file per output format, all fed from the commands' own models.
+
+pub mod csv;
+pub mod json;
+pub mod table;
+
+use std::io::Write;
+
+/// Writes command output to stdout. A closed pipe (`vitals ... | head`) is not an error:
+/// the caller stops writing and the run exits as it would have.
+pub fn stdout(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    if !text.is_empty() && !text.ends_with('\n') {
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+/// ANSI styles for terminal output; every function is a no-op when colour is off.
+#[derive(Clone, Copy, Debug)]
+pub struct Paint {
+    pub on: bool,
+}
+
+impl Paint {
+    pub fn red(self, s: &str) -> String {
+        self.wrap(s, "31")
+    }
+    pub fn yellow(self, s: &str) -> String {
+        self.wrap(s, "33")
+    }
+    pub fn green(self, s: &str) -> String {
+        self.wrap(s, "32")
+    }
+    pub fn dim(self, s: &str) -> String {
+        self.wrap(s, "2")
+    }
+    pub fn bold(self, s: &str) -> String {
+        self.wrap(s, "1")
+    }
+    pub fn cyan(self, s: &str) -> String {
+        self.wrap(s, "36")
+    }
+    fn wrap(self, s: &str, code: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+/// Eight-level sparkline of a series (gaps and non-finite values as spaces).
+pub fn sparkline(values: &[Option<f64>]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let finite: Vec<f64> = values
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    if finite.is_empty() {
+        return " ".repeat(values.len());
+    }
+    let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    values
+        .iter()
+        .map(|v| match v {
+            Some(v) if v.is_finite() => {
+                if hi - lo <= f64::EPSILON * hi.abs().max(1.0) {
+                    BARS[0]
+                } else {
+                    let i = ((v - lo) / (hi - lo) * 7.0).round() as usize;
+                    BARS[i.min(7)]
+                }
+            }
+            _ => ' ',
+        })
+        .collect()
+}
+
+/// Reduces a series to `width` buckets (mean of each), for sparklines.
+pub fn downsample(points: &[(f64, f64)], start: f64, end: f64, width: usize) -> Vec<Option<f64>> {
+    let mut sums = vec![(0.0, 0usize); width];
+    let span = (end - start).max(f64::EPSILON);
+    for &(t, v) in points {
+        if !v.is_finite() || t < start || t > end {
+            continue;
+        }
+        let i = (((t - start) / span) * width as f64) as usize;
+        let slot = &mut sums[i.min(width - 1)];
+        slot.0 += v;
+        slot.1 += 1;
+    }
+    sums.into_iter()
+        .map(|(s, n)| if n == 0 { None } else { Some(s / n as f64) })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparklines_scale_between_min_and_max() {
+        assert_eq!(sparkline(&[Some(0.0), Some(1.0), None, Some(0.5)]), "▁█ ▅");
+        assert_eq!(sparkline(&[Some(3.0), Some(3.0)]), "▁▁");
+        assert_eq!(sparkline(&[None, None]), "  ");
+    }
+
+    #[test]
+    fn downsampling_averages_each_bucket() {
+        let pts = [(0.0, 1.0), (1.0, 3.0), (2.0, 10.0), (3.0, f64::NAN)];
+        assert_eq!(downsample(&pts, 0.0, 4.0, 2), vec![Some(2.0), Some(10.0)]);
+    }
+}

@@ -1,0 +1,3 @@
+//! Service level objectives: the `slo.toml` model and (later) their evaluation.
+
+pub mod model;

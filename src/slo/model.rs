@@ -1,0 +1,777 @@
+//! `slo.toml`: the file format, and its validation into typed SLOs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::Range;
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use crate::catalog::params::Scalar;
+use crate::catalog::{Catalog, one_line, template};
+use crate::diag::{Problem, Source, toml_message};
+use crate::duration::Duration;
+
+/// The reference system's `slo.toml`, compiled in for use outside a checkout.
+pub const BUILTIN: &str = include_str!("../../slo.toml");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SloKind {
+    Ratio,
+    Latency,
+    Threshold,
+}
+
+impl SloKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SloKind::Ratio => "ratio",
+            SloKind::Latency => "latency",
+            SloKind::Threshold => "threshold",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = "<=")]
+    Le,
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = ">=")]
+    Ge,
+}
+
+impl Op {
+    /// Whether `value` satisfies `value OP limit`.
+    pub fn holds(self, value: f64, limit: f64) -> bool {
+        match self {
+            Op::Lt => value < limit,
+            Op::Le => value <= limit,
+            Op::Gt => value > limit,
+            Op::Ge => value >= limit,
+        }
+    }
+
+    /// True when larger values are worse (`<`, `<=`).
+    pub fn upper_bound(self) -> bool {
+        matches!(self, Op::Lt | Op::Le)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+
+    /// The PromQL comparison that is true when the objective is *violated*.
+    pub fn violated_promql(self) -> &'static str {
+        match self {
+            Op::Lt => ">=",
+            Op::Le => ">",
+            Op::Gt => "<=",
+            Op::Ge => "<",
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an SLO says when its queries return nothing (or too few events).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnNoData {
+    #[default]
+    Inconclusive,
+    Fail,
+    Pass,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Calendar {
+    Week,
+    Month,
+}
+
+/// The period an SLO is judged over.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SloWindow {
+    /// The last `d` before the evaluation time.
+    Rolling(Duration),
+    /// The current calendar week (Monday 00:00) or month in a time zone, up to the
+    /// evaluation time.
+    Calendar { period: Calendar, tz: Tz },
+}
+
+/// How a ratio SLO counts good and bad events.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sli {
+    /// PromQL templates with `{{window}}`; the bad (or good) fraction of total.
+    BadTotal {
+        bad: String,
+        total: String,
+    },
+    GoodTotal {
+        good: String,
+        total: String,
+    },
+    /// Requests at or under `threshold` seconds, from the histogram `metric` (base name).
+    Latency {
+        metric: String,
+        selector: String,
+        threshold: f64,
+    },
+}
+
+/// Where a threshold SLO's value comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ThresholdSource {
+    Query {
+        name: String,
+        params: BTreeMap<String, String>,
+    },
+    Promql(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Objective {
+    /// Good events must be at least `target` (a fraction, e.g. 0.995) of all events.
+    Budget {
+        sli: Sli,
+        target: f64,
+        window: SloWindow,
+        min_events: f64,
+    },
+    /// A value compared with a limit.
+    Threshold {
+        source: ThresholdSource,
+        op: Op,
+        value: f64,
+        warn: Option<f64>,
+        /// How long the condition must hold before the generated alert fires.
+        for_: Option<Duration>,
+    },
+}
+
+/// One validated SLO.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Slo {
+    pub name: String,
+    pub component: String,
+    pub description: String,
+    pub kind: SloKind,
+    pub objective: Objective,
+    pub on_no_data: OnNoData,
+    /// Labels that split the SLO into one row per group.
+    pub group_by: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSlo {
+    name: String,
+    component: String,
+    #[serde(default)]
+    description: String,
+    kind: SloKind,
+    // ratio / latency
+    objective: Option<f64>,
+    window: Option<Duration>,
+    calendar: Option<Calendar>,
+    time_zone: Option<String>,
+    min_events: Option<f64>,
+    bad: Option<String>,
+    good: Option<String>,
+    total: Option<String>,
+    histogram: Option<String>,
+    selector: Option<String>,
+    threshold: Option<f64>,
+    // threshold
+    query: Option<String>,
+    promql: Option<String>,
+    #[serde(default)]
+    params: BTreeMap<String, Scalar>,
+    op: Option<Op>,
+    value: Option<f64>,
+    warn: Option<f64>,
+    #[serde(rename = "for")]
+    for_: Option<Duration>,
+    // all
+    #[serde(default)]
+    on_no_data: OnNoData,
+    #[serde(default)]
+    group_by: Vec<String>,
+}
+
+/// Loads and validates `slo.toml`. Problems never stop the other entries from being read.
+pub fn load(src: &Source, catalog: &Catalog) -> (Vec<Slo>, Vec<Problem>) {
+    let mut slos = Vec::new();
+    let mut problems = Vec::new();
+    let table = match DeTable::parse(&src.text) {
+        Ok(t) => t,
+        Err(e) => return (slos, vec![src.problem_at(e.span(), toml_message(&e))]),
+    };
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (key, value) in table.into_inner() {
+        let entries = match (key.get_ref().as_ref(), value.get_ref()) {
+            ("slo", DeValue::Array(a)) => a.to_vec(),
+            ("slo", _) => {
+                problems.push(src.problem_at(Some(key.span()), "`slo` must be written [[slo]]"));
+                continue;
+            }
+            (k, _) => {
+                problems.push(src.problem_at(
+                    Some(key.span()),
+                    format!("unknown top-level key `{k}` (expected [[slo]])"),
+                ));
+                continue;
+            }
+        };
+        for entry in entries {
+            let span = entry.span();
+            let raw = match RawSlo::deserialize(ValueDeserializer::from(entry)) {
+                Ok(r) => r,
+                Err(e) => {
+                    problems.push(src.problem_at(e.span().or(Some(span)), toml_message(&e)));
+                    continue;
+                }
+            };
+            if let Some(line) = seen.get(&raw.name) {
+                problems.push(src.problem_at(
+                    Some(span.clone()),
+                    format!(
+                        "duplicate SLO name `{}` (first defined on line {line})",
+                        raw.name
+                    ),
+                ));
+                continue;
+            }
+            seen.insert(raw.name.clone(), src.line_col(span.start).0);
+            let mut errs = Vec::new();
+            let slo = convert(raw, catalog, &mut errs);
+            for (key, msg) in errs {
+                let at = key
+                    .and_then(|k| src.find_key(&span, k))
+                    .unwrap_or(span.clone());
+                problems.push(src.problem_at(Some(at), msg));
+            }
+            if let Some(s) = slo {
+                slos.push(s);
+            }
+        }
+    }
+    (slos, problems)
+}
+
+type Errs = Vec<(Option<&'static str>, String)>;
+
+fn convert(r: RawSlo, catalog: &Catalog, errs: &mut Errs) -> Option<Slo> {
+    let n = r.name.clone();
+    let before = errs.len();
+    let mut err =
+        |key: Option<&'static str>, msg: String| errs.push((key, format!("SLO `{n}`: {msg}")));
+    let valid_name = !r.name.is_empty()
+        && r.name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !valid_name {
+        err(
+            Some("name"),
+            "names are lowercase words joined by `-` (e.g. shop-availability)".into(),
+        );
+    }
+    if r.component.trim().is_empty() {
+        err(Some("component"), "`component` must not be empty".into());
+    }
+    for l in &r.group_by {
+        if !is_label_name(l) {
+            err(Some("group_by"), format!("`{l}` is not a label name"));
+        }
+    }
+    // Fields that belong to the other kind are mistakes, not silently ignored.
+    let budget_fields: [(&'static str, bool); 10] = [
+        ("objective", r.objective.is_some()),
+        ("window", r.window.is_some()),
+        ("calendar", r.calendar.is_some()),
+        ("time_zone", r.time_zone.is_some()),
+        ("min_events", r.min_events.is_some()),
+        ("bad", r.bad.is_some()),
+        ("good", r.good.is_some()),
+        ("total", r.total.is_some()),
+        ("histogram", r.histogram.is_some() || r.selector.is_some()),
+        ("threshold", r.threshold.is_some()),
+    ];
+    let threshold_fields: [(&'static str, bool); 7] = [
+        ("query", r.query.is_some()),
+        ("promql", r.promql.is_some()),
+        ("params", !r.params.is_empty()),
+        ("op", r.op.is_some()),
+        ("value", r.value.is_some()),
+        ("warn", r.warn.is_some()),
+        ("for", r.for_.is_some()),
+    ];
+    let kind = r.kind;
+    let objective = match kind {
+        SloKind::Ratio | SloKind::Latency => {
+            for (k, present) in threshold_fields {
+                if present {
+                    err(
+                        Some(k),
+                        format!(
+                            "`{k}` belongs to kind = \"threshold\", not \"{}\"",
+                            kind.as_str()
+                        ),
+                    );
+                }
+            }
+            let allowed: &[&str] = if kind == SloKind::Ratio {
+                &[
+                    "objective",
+                    "window",
+                    "calendar",
+                    "time_zone",
+                    "min_events",
+                    "bad",
+                    "good",
+                    "total",
+                ]
+            } else {
+                &[
+                    "objective",
+                    "window",
+                    "calendar",
+                    "time_zone",
+                    "min_events",
+                    "histogram",
+                    "threshold",
+                ]
+            };
+            for (k, present) in budget_fields {
+                if present && !allowed.contains(&k) {
+                    err(
+                        Some(k),
+                        format!("`{k}` does not apply to kind = \"{}\"", kind.as_str()),
+                    );
+                }
+            }
+            let target = match r.objective {
+                Some(o) if o > 0.0 && o < 100.0 => o / 100.0,
+                Some(o) => {
+                    err(
+                        Some("objective"),
+                        format!("objective is a percentage between 0 and 100 (exclusive), got {o}"),
+                    );
+                    0.5
+                }
+                None => {
+                    err(None, "`objective` (percent, e.g. 99.5) is required".into());
+                    0.5
+                }
+            };
+            let window = match (r.window, r.calendar) {
+                (Some(_), Some(_)) => {
+                    err(
+                        Some("calendar"),
+                        "give either `window` (rolling) or `calendar`, not both".into(),
+                    );
+                    None
+                }
+                (Some(w), None) => {
+                    if r.time_zone.is_some() {
+                        err(
+                            Some("time_zone"),
+                            "`time_zone` only applies to calendar windows".into(),
+                        );
+                    }
+                    if w.secs() < 3600 {
+                        err(
+                            Some("window"),
+                            format!("window {w} is too short for an error budget (at least 1h)"),
+                        );
+                    }
+                    Some(SloWindow::Rolling(w))
+                }
+                (None, Some(period)) => {
+                    let tz = match r.time_zone.as_deref().unwrap_or("UTC").parse::<Tz>() {
+                        Ok(tz) => tz,
+                        Err(_) => {
+                            err(
+                                Some("time_zone"),
+                                format!(
+                                    "unknown time zone {:?} (use an IANA name such as Europe/Moscow)",
+                                    r.time_zone.as_deref().unwrap_or_default()
+                                ),
+                            );
+                            Tz::UTC
+                        }
+                    };
+                    Some(SloWindow::Calendar { period, tz })
+                }
+                (None, None) => {
+                    err(
+                        None,
+                        "needs `window` (e.g. \"28d\") or `calendar` (\"week\" or \"month\")"
+                            .into(),
+                    );
+                    None
+                }
+            };
+            let min_events = r.min_events.unwrap_or(0.0);
+            if min_events < 0.0 || !min_events.is_finite() {
+                err(Some("min_events"), "min_events must be zero or more".into());
+            }
+            let sli = if kind == SloKind::Ratio {
+                match (r.bad, r.good, r.total) {
+                    (Some(bad), None, Some(total)) => {
+                        check_window_template(&bad, "bad", &mut err);
+                        check_window_template(&total, "total", &mut err);
+                        Some(Sli::BadTotal { bad, total })
+                    }
+                    (None, Some(good), Some(total)) => {
+                        check_window_template(&good, "good", &mut err);
+                        check_window_template(&total, "total", &mut err);
+                        Some(Sli::GoodTotal { good, total })
+                    }
+                    (Some(_), Some(_), _) => {
+                        err(Some("good"), "give `bad` or `good`, not both".into());
+                        None
+                    }
+                    _ => {
+                        err(
+                            None,
+                            "a ratio SLO needs `total` and one of `bad` or `good`".into(),
+                        );
+                        None
+                    }
+                }
+            } else {
+                let metric = r.histogram.unwrap_or_default();
+                let metric = metric
+                    .strip_suffix("_bucket")
+                    .unwrap_or(&metric)
+                    .to_string();
+                if !is_metric_name(&metric) {
+                    err(Some("histogram"), "a latency SLO needs `histogram`, the metric's base name (e.g. http_request_duration_seconds)".into());
+                }
+                let selector = r.selector.unwrap_or_default();
+                if let Err(m) =
+                    promql_parser::parser::parse(&format!("{metric}_bucket{{{selector}}}"))
+                {
+                    err(
+                        Some("selector"),
+                        format!(
+                            "`selector` must be label matchers such as service=\"shop\": {}",
+                            one_line(&m)
+                        ),
+                    );
+                }
+                match r.threshold {
+                    Some(t) if t > 0.0 && t.is_finite() => Some(Sli::Latency {
+                        metric,
+                        selector,
+                        threshold: t,
+                    }),
+                    _ => {
+                        err(Some("threshold"), "a latency SLO needs `threshold`, in seconds, equal to one of the histogram's `le` buckets".into());
+                        None
+                    }
+                }
+            };
+            match (sli, window) {
+                (Some(sli), Some(window)) => Some(Objective::Budget {
+                    sli,
+                    target,
+                    window,
+                    min_events,
+                }),
+                _ => None,
+            }
+        }
+        SloKind::Threshold => {
+            for (k, present) in budget_fields {
+                if present {
+                    err(
+                        Some(k),
+                        format!("`{k}` belongs to ratio and latency SLOs, not thresholds"),
+                    );
+                }
+            }
+            let params: BTreeMap<String, String> =
+                r.params.into_iter().map(|(k, v)| (k, v.0)).collect();
+            let source = match (r.query, r.promql) {
+                (Some(q), None) => match catalog.get(&q) {
+                    Some(def) => {
+                        if let Err(e) = def.expand(&params) {
+                            err(Some("params"), e.to_string());
+                        }
+                        Some(ThresholdSource::Query { name: q, params })
+                    }
+                    None => {
+                        let hint = catalog
+                            .suggest(&q)
+                            .map(|s| format!(" (did you mean `{s}`?)"))
+                            .unwrap_or_default();
+                        err(Some("query"), format!("unknown catalog query `{q}`{hint}"));
+                        None
+                    }
+                },
+                (None, Some(p)) => {
+                    if !params.is_empty() {
+                        err(Some("params"), "`params` only apply with `query`".into());
+                    }
+                    if let Err(m) = promql_parser::parser::parse(&p) {
+                        err(Some("promql"), format!("invalid PromQL: {}", one_line(&m)));
+                    }
+                    Some(ThresholdSource::Promql(p))
+                }
+                (Some(_), Some(_)) => {
+                    err(Some("promql"), "give `query` or `promql`, not both".into());
+                    None
+                }
+                (None, None) => {
+                    err(
+                        None,
+                        "a threshold SLO needs `query` (a catalog name) or `promql`".into(),
+                    );
+                    None
+                }
+            };
+            let op = r.op.unwrap_or_else(|| {
+                err(None, "`op` (<, <=, > or >=) is required".into());
+                Op::Le
+            });
+            let value = match r.value {
+                Some(v) if v.is_finite() => v,
+                _ => {
+                    err(None, "`value` (a finite number) is required".into());
+                    0.0
+                }
+            };
+            if let Some(w) = r.warn {
+                // The warning level sits on the healthy side of the limit.
+                let ok = if op.upper_bound() {
+                    w <= value
+                } else {
+                    w >= value
+                };
+                if !ok {
+                    err(
+                        Some("warn"),
+                        format!(
+                            "warn = {w} must be on the healthy side of value = {value} for op \"{op}\""
+                        ),
+                    );
+                }
+            }
+            source.map(|source| Objective::Threshold {
+                source,
+                op,
+                value,
+                warn: r.warn,
+                for_: r.for_,
+            })
+        }
+    };
+    if errs.len() > before {
+        return None;
+    }
+    objective.map(|objective| Slo {
+        name: r.name,
+        component: r.component,
+        description: r.description,
+        kind,
+        objective,
+        on_no_data: r.on_no_data,
+        group_by: r.group_by,
+    })
+}
+
+fn check_window_template(
+    t: &str,
+    field: &'static str,
+    err: &mut impl FnMut(Option<&'static str>, String),
+) {
+    match template::scan(t) {
+        Err(_) => err(Some(field), format!("unterminated `{{{{` in `{field}`")),
+        Ok(found) => {
+            let names: BTreeSet<&str> = found.iter().map(|p| p.name.as_str()).collect();
+            if let Some(other) = names.iter().find(|n| **n != "window") {
+                err(
+                    Some(field),
+                    format!(
+                        "`{field}` may only use the {{{{window}}}} placeholder, not {{{{{other}}}}}"
+                    ),
+                );
+            }
+            if !names.contains("window") {
+                err(
+                    Some(field),
+                    format!(
+                        "`{field}` must use {{{{window}}}} (e.g. rate(x[{{{{window}}}}])) so every burn-rate window can be evaluated"
+                    ),
+                );
+            }
+            if found.iter().any(|p| p.context != template::Context::Bare) {
+                err(
+                    Some(field),
+                    "{{window}} must be written outside string literals".into(),
+                );
+            }
+        }
+    }
+    let expanded = fill_window(t, Duration::from_secs(300));
+    if let Err(m) = promql_parser::parser::parse(&expanded) {
+        err(
+            Some(field),
+            format!("invalid PromQL in `{field}`: {}", one_line(&m)),
+        );
+    }
+}
+
+/// `{{window}}` replaced by a duration.
+pub fn fill_window(t: &str, w: Duration) -> String {
+    let mut v = BTreeMap::new();
+    v.insert("window".to_string(), w.to_string());
+    template::substitute(t, &v)
+}
+
+fn is_label_name(s: &str) -> bool {
+    let mut b = s.bytes();
+    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+fn is_metric_name(s: &str) -> bool {
+    let mut b = s.bytes();
+    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_' || c == b':')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
+}
+
+/// The span of an SLO entry by name (for problems found at evaluation time).
+pub fn span_of(src: &Source, name: &str) -> Option<Range<usize>> {
+    let needle = format!("\"{name}\"");
+    src.text.find(&needle).map(|i| i..i + needle.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(text: &str) -> (Vec<Slo>, Vec<String>) {
+        let (cat, _) = Catalog::builtin();
+        let (s, p) = load(&Source::new("slo.toml", text), &cat);
+        (s, p.iter().map(|p| p.to_string()).collect())
+    }
+
+    #[test]
+    fn the_builtin_slo_file_is_valid() {
+        let (slos, problems) = load_str(BUILTIN);
+        assert!(problems.is_empty(), "{problems:#?}");
+        assert!(!slos.is_empty());
+    }
+
+    #[test]
+    fn reads_a_ratio_and_a_threshold_slo() {
+        let (s, p) = load_str(
+            r#"
+[[slo]]
+name = "shop-availability"
+component = "shop"
+kind = "ratio"
+bad = 'sum(rate(http_requests_total{service="shop",code=~"5.."}[{{window}}]))'
+total = 'sum(rate(http_requests_total{service="shop"}[{{window}}]))'
+objective = 99.5
+calendar = "month"
+time_zone = "Europe/Moscow"
+
+[[slo]]
+name = "lost-order-share"
+component = "business"
+kind = "threshold"
+query = "business.lost_order_share"
+params = { window = "7d" }
+op = "<="
+value = 0.001
+warn = 0.0005
+"#,
+        );
+        assert!(p.is_empty(), "{p:#?}");
+        assert_eq!(s.len(), 2);
+        match &s[0].objective {
+            Objective::Budget { target, window, .. } => {
+                assert!((target - 0.995).abs() < 1e-12);
+                assert_eq!(
+                    *window,
+                    SloWindow::Calendar {
+                        period: Calendar::Month,
+                        tz: chrono_tz::Europe::Moscow
+                    }
+                );
+            }
+            o => panic!("{o:?}"),
+        }
+    }
+
+    #[test]
+    fn reports_every_mistake_with_its_line() {
+        let (s, p) = load_str(
+            r#"
+[[slo]]
+name = "a"
+component = "shop"
+kind = "ratio"
+bad = 'sum(rate(x[5m]))'
+total = 'sum(rate(y[{{window}}]))'
+objective = 150
+window = "28d"
+value = 3
+
+[[slo]]
+name = "b"
+component = "business"
+kind = "threshold"
+query = "business.lost_order_shar"
+op = "<="
+value = 0.001
+warn = 0.01
+
+[[slo]]
+name = "c"
+component = "x"
+kind = "latency"
+histogram = "http_request_duration_seconds"
+selector = 'service="shop"'
+objective = 95
+window = "28d"
+colour = "red"
+"#,
+        );
+        assert!(s.is_empty());
+        let expect = [
+            "slo.toml:6:1: SLO `a`: `bad` must use {{window}}",
+            "slo.toml:8:1: SLO `a`: objective is a percentage",
+            "slo.toml:10:1: SLO `a`: `value` belongs to kind = \"threshold\"",
+            "slo.toml:16:1: SLO `b`: unknown catalog query `business.lost_order_shar` (did you mean `business.lost_order_share`?)",
+            "slo.toml:19:1: SLO `b`: warn = 0.01 must be on the healthy side",
+            "slo.toml:29:1: unknown field `colour`",
+        ];
+        for e in expect {
+            assert!(
+                p.iter().any(|m| m.starts_with(e)),
+                "missing {e:?} in {p:#?}"
+            );
+        }
+    }
+}
