@@ -10,6 +10,7 @@ pub mod commands;
 pub mod diag;
 pub mod duration;
 pub mod exit;
+pub mod openmetrics;
 pub mod prom;
 pub mod render;
 pub mod settings;

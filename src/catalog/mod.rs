@@ -143,6 +143,8 @@ impl QueryDef {
     /// Parses the query expanded with its defaults; `Some(message)` when PromQL rejects it.
     pub fn check_promql(&self) -> Option<String> {
         match self.expand(&BTreeMap::new()) {
+            // Unresolved placeholders are reported by the load-time checks already.
+            Ok(e) if template::scan(&e.promql).is_ok_and(|p| !p.is_empty()) => None,
             Ok(e) => promql_parser::parser::parse(&e.promql)
                 .err()
                 .map(|m| format!("invalid PromQL (expanded with defaults): {}", one_line(&m))),

@@ -1,0 +1,368 @@
+//! Bad input and failing servers: each with its exit code and message.
+//!
+//! A real Prometheus cannot time out, fail in bursts or answer HTML on demand, so these use
+//! the loopback mock; the happy paths run against real Prometheus elsewhere.
+
+use std::time::{Duration, Instant};
+
+use crate::support::mock::{EMPTY_VECTOR, Mock, Reply};
+use crate::support::{TestResult, scratch, vitals, write};
+
+pub fn unknown_query_is_a_usage_error_with_a_suggestion() -> TestResult {
+    let mock = Mock::start(|_| Reply::json(200, EMPTY_VECTOR));
+    let r = vitals(&["query", "api.rsp"]).prometheus(&mock.url).run();
+    r.expect_code(2);
+    assert!(
+        r.stderr.contains("error: unknown query `api.rsp`"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("did you mean `api.rps`?"), "{}", r.stderr);
+    assert_eq!(mock.hits(), 0, "nothing may be sent for a usage error");
+    Ok(())
+}
+
+pub fn injected_label_matcher_is_rejected_before_any_request() -> TestResult {
+    let mock = Mock::start(|_| Reply::json(200, EMPTY_VECTOR));
+    let r = vitals(&[
+        "query",
+        "api.rps",
+        "--param",
+        r#"service=x"} or vector(1) #"#,
+    ])
+    .prometheus(&mock.url)
+    .run();
+    r.expect_code(2);
+    assert!(r.stderr.contains("invalid value"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("is not one of shop, crm, mes"),
+        "{}",
+        r.stderr
+    );
+    let r = vitals(&["query", "api.rps", "--param", "window=5m]) or vector(1"])
+        .prometheus(&mock.url)
+        .run();
+    r.expect_code(2);
+    let r = vitals(&["query", "api.rps", "--param", "servcie=shop"])
+        .prometheus(&mock.url)
+        .run();
+    r.expect_code(2);
+    assert!(
+        r.stderr
+            .contains("has no param `servcie` (its params: service, window)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(mock.hits(), 0);
+    Ok(())
+}
+
+pub fn malformed_query_toml_is_reported_with_file_line_and_column() -> TestResult {
+    let dir = scratch();
+    write(
+        dir.path(),
+        "queries/a.toml",
+        "[[query]]\nname = \"x.one\"\nhelp = \"unterminated\n",
+    );
+    write(
+        dir.path(),
+        "queries/b.toml",
+        "[[query]]\nname = \"x.two\"\nhelp = \"h\"\nunit = \"count\"\npromql = \"up\"\ncolour = \"red\"\n",
+    );
+    let q = dir.path().join("queries");
+    let r = vitals(&["query", "x.two", "--queries", q.to_str().unwrap()]).run();
+    r.expect_code(2);
+    assert!(
+        r.stderr.contains("a.toml:3:21: invalid basic string"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("b.toml:6:1: unknown field `colour`"),
+        "{}",
+        r.stderr
+    );
+    Ok(())
+}
+
+pub fn malformed_slo_toml_is_reported_with_file_line_and_column() -> TestResult {
+    let dir = scratch();
+    let p = write(
+        dir.path(),
+        "slo.toml",
+        "[[slo]]\nname = \"a\"\nkind = ratio\n",
+    );
+    let r = vitals(&["lint", "--config", p.to_str().unwrap()]).run();
+    r.expect_code(2);
+    assert!(r.stdout.contains("slo.toml:3:8:"), "{}", r.stdout);
+    Ok(())
+}
+
+pub fn invalid_promql_in_the_catalog_is_a_config_error() -> TestResult {
+    let mock = Mock::start(|_| Reply::json(200, EMPTY_VECTOR));
+    let dir = scratch();
+    write(
+        dir.path(),
+        "queries/a.toml",
+        "[[query]]\nname = \"x.bad\"\nhelp = \"h\"\nunit = \"count\"\npromql = 'sum(rate(up[5m])'\n",
+    );
+    let q = dir.path().join("queries");
+    let lint = vitals(&["lint", "--queries", q.to_str().unwrap()]).run();
+    lint.expect_code(2);
+    assert!(
+        lint.stdout.contains("query `x.bad`: invalid PromQL"),
+        "{}",
+        lint.stdout
+    );
+    let r = vitals(&["query", "x.bad", "--queries", q.to_str().unwrap()])
+        .prometheus(&mock.url)
+        .run();
+    r.expect_code(2);
+    assert!(
+        r.stderr.contains("expands to invalid PromQL"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(mock.hits(), 0);
+    Ok(())
+}
+
+pub fn unreachable_prometheus_exits_3_naming_the_url() -> TestResult {
+    let port = crate::support::prometheus::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let r = vitals(&["query", "api.rps"]).prometheus(&url).run();
+    r.expect_code(3);
+    let first = r.stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("error: query `api.rps`: cannot reach Prometheus at http://127.0.0.1:"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        first.to_lowercase().contains("connection refused"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("hint: is Prometheus up at"),
+        "{}",
+        r.stderr
+    );
+    Ok(())
+}
+
+pub fn prometheus_error_reply_exits_3_with_its_message() -> TestResult {
+    let mock = Mock::start(|_| {
+        Reply::json(
+            400,
+            r#"{"status":"error","errorType":"bad_data","error":"1:10: parse error: unexpected right parenthesis ')'"}"#,
+        )
+    });
+    let r = vitals(&["query", "api.rps"]).prometheus(&mock.url).run();
+    r.expect_code(3);
+    assert!(
+        r.stderr
+            .contains("rejected it (HTTP 400, bad_data): 1:10: parse error"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("vitals lint"), "{}", r.stderr);
+    assert_eq!(mock.hits(), 1, "a 400 is not retried");
+    Ok(())
+}
+
+pub fn persistent_503_is_retried_then_exits_3() -> TestResult {
+    let mock = Mock::start(|_| Reply::text(503, "text/plain", "upstream connect error"));
+    let r = vitals(&["query", "api.rps"]).prometheus(&mock.url).run();
+    r.expect_code(3);
+    assert!(
+        r.stderr
+            .contains("returned HTTP 503: upstream connect error"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(mock.hits(), 3, "one attempt and two retries");
+    Ok(())
+}
+
+pub fn a_burst_of_503_is_retried_and_succeeds() -> TestResult {
+    let mock = Mock::start(|n| {
+        if n < 2 {
+            Reply::text(503, "text/plain", "busy")
+        } else {
+            Reply::json(
+                200,
+                r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"service":"shop"},"value":[1795176000,"12.5"]}]}}"#,
+            )
+        }
+    });
+    let r = vitals(&["query", "api.rps", "--format", "json"])
+        .prometheus(&mock.url)
+        .run();
+    r.expect_code(0);
+    assert_eq!(r.json()["series"][0]["value"], 12.5);
+    assert_eq!(mock.hits(), 3);
+    Ok(())
+}
+
+pub fn html_reply_exits_3_as_not_json() -> TestResult {
+    let mock =
+        Mock::start(|_| Reply::text(200, "text/html", "<html><body>Please log in</body></html>"));
+    let r = vitals(&["query", "api.rps"]).prometheus(&mock.url).run();
+    r.expect_code(3);
+    assert!(
+        r.stderr
+            .contains("unreadable reply (HTTP 200): not JSON: \"<html><body>Please log in"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint: is"), "{}", r.stderr);
+    Ok(())
+}
+
+pub fn truncated_reply_exits_3_as_truncated() -> TestResult {
+    let mock = Mock::start(|_| {
+        Reply::json(
+            200,
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"#,
+        )
+    });
+    let r = vitals(&["query", "api.rps"]).prometheus(&mock.url).run();
+    r.expect_code(3);
+    assert!(r.stderr.contains("truncated reply"), "{}", r.stderr);
+    Ok(())
+}
+
+pub fn slow_prometheus_times_out_with_exit_3() -> TestResult {
+    let mock = Mock::start(|_| Reply::json(200, EMPTY_VECTOR).after(Duration::from_secs(5)));
+    let t0 = Instant::now();
+    let r = vitals(&["query", "api.rps", "--timeout", "500ms"])
+        .prometheus(&mock.url)
+        .run();
+    let took = t0.elapsed();
+    r.expect_code(3);
+    assert!(
+        r.stderr.contains("did not answer within 500ms"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("raise --timeout"), "{}", r.stderr);
+    assert!(took < Duration::from_secs(4), "gave up after {took:?}");
+    assert_eq!(mock.hits(), 1, "a timeout is not retried");
+    Ok(())
+}
+
+pub fn prometheus_warnings_go_to_stderr() -> TestResult {
+    let mock = Mock::start(|_| {
+        Reply::json(
+            200,
+            r#"{"status":"success","warnings":["PromQL info: metric might not be a counter"],"data":{"resultType":"vector","result":[]}}"#,
+        )
+    });
+    let r = vitals(&["query", "api.rps", "--format", "json"])
+        .prometheus(&mock.url)
+        .run();
+    r.expect_code(0);
+    assert!(
+        r.stderr.contains(
+            "warning: Prometheus, for `api.rps`: PromQL info: metric might not be a counter"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        r.json()["warnings"][0],
+        "PromQL info: metric might not be a counter"
+    );
+    let quiet = vitals(&["query", "api.rps", "--quiet"])
+        .prometheus(&mock.url)
+        .run();
+    assert!(!quiet.stderr.contains("warning"), "{}", quiet.stderr);
+    Ok(())
+}
+
+pub fn unsupported_format_is_a_usage_error() -> TestResult {
+    let r = vitals(&["query", "api.rps", "--format", "junit"]).run();
+    r.expect_code(2);
+    assert!(
+        r.stderr
+            .contains("`query` cannot write --format junit; it supports table, json, csv"),
+        "{}",
+        r.stderr
+    );
+    let r = vitals(&["query", "api.rps", "--format", "yaml"]).run();
+    r.expect_code(2);
+    Ok(())
+}
+
+pub fn bad_time_flags_are_usage_errors() -> TestResult {
+    for (args, msg) in [
+        (
+            vec!["query", "api.rps", "--at", "yesterday"],
+            "--at: invalid time \"yesterday\"",
+        ),
+        (
+            vec!["query", "api.rps", "--since", "7d", "--step", "10s"],
+            "Prometheus allows at most 11000",
+        ),
+        (
+            vec!["query", "api.rps", "--from", "now", "--to", "now-1h"],
+            "the range is empty",
+        ),
+        (
+            vec!["query", "api.rps", "--step", "1m"],
+            "--step needs a range",
+        ),
+        (
+            vec!["query", "api.rps", "--timeout", "soon"],
+            "--timeout: invalid duration",
+        ),
+    ] {
+        let r = vitals(&args).prometheus("http://127.0.0.1:9").run();
+        r.expect_code(2);
+        assert!(r.stderr.contains(msg), "{args:?}: {}", r.stderr);
+    }
+    // Conflicting flags are refused by the parser itself, also with exit 2.
+    vitals(&["query", "api.rps", "--at", "now", "--since", "1h"])
+        .run()
+        .expect_code(2);
+    Ok(())
+}
+
+pub fn bearer_token_is_sent_and_never_shown() -> TestResult {
+    let mock = Mock::start(|_| {
+        Reply::json(
+            401,
+            r#"{"status":"error","errorType":"unauthorized","error":"bad token"}"#,
+        )
+    });
+    let dir = scratch();
+    let token = write(dir.path(), "token", "s3cr3t-t0ken\n");
+    let r = vitals(&[
+        "query",
+        "api.rps",
+        "--bearer-token-file",
+        token.to_str().unwrap(),
+        "-H",
+        "X-Scope-OrgID: shop",
+    ])
+    .prometheus(&mock.url)
+    .run();
+    r.expect_code(3);
+    let req = &mock.requests()[0];
+    let lower = req.to_lowercase();
+    assert!(
+        lower.contains("authorization: bearer s3cr3t-t0ken"),
+        "{req}"
+    );
+    assert!(lower.contains("x-scope-orgid: shop"), "{req}");
+    assert!(!r.stderr.contains("s3cr3t"), "{}", r.stderr);
+    assert!(r.stderr.contains("--bearer-token-file"), "{}", r.stderr);
+    // The request carries the query, the evaluation time and the timeout.
+    assert!(req.contains("query=sum+by+%28service%29"), "{req}");
+    assert!(
+        req.contains("&time=") && req.contains("&timeout=30000ms"),
+        "{req}"
+    );
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! The integration tests: one binary, real Prometheus servers started once and stopped at
+//! the end, tests named as sentences.
+
+mod catalog;
+mod errors;
+mod lint;
+mod query;
+mod support;
+
+use libtest_mimic::{Arguments, Completion, Trial};
+
+use support::TestResult;
+
+fn trial(name: &str, f: impl FnOnce() -> TestResult + Send + 'static) -> Trial {
+    Trial::ignorable_test(name.replace(' ', ""), move || match f() {
+        Ok(()) => Ok(Completion::Completed),
+        Err(support::Skip(reason)) => Ok(Completion::ignored_with(reason)),
+    })
+}
+
+macro_rules! trials {
+    ($($path:path),* $(,)?) => {
+        vec![$(trial(stringify!($path), $path)),*]
+    };
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut tests = trials![
+        errors::unknown_query_is_a_usage_error_with_a_suggestion,
+        errors::injected_label_matcher_is_rejected_before_any_request,
+        errors::malformed_query_toml_is_reported_with_file_line_and_column,
+        errors::malformed_slo_toml_is_reported_with_file_line_and_column,
+        errors::invalid_promql_in_the_catalog_is_a_config_error,
+        errors::unreachable_prometheus_exits_3_naming_the_url,
+        errors::prometheus_error_reply_exits_3_with_its_message,
+        errors::persistent_503_is_retried_then_exits_3,
+        errors::a_burst_of_503_is_retried_and_succeeds,
+        errors::html_reply_exits_3_as_not_json,
+        errors::truncated_reply_exits_3_as_truncated,
+        errors::slow_prometheus_times_out_with_exit_3,
+        errors::prometheus_warnings_go_to_stderr,
+        errors::unsupported_format_is_a_usage_error,
+        errors::bad_time_flags_are_usage_errors,
+        errors::bearer_token_is_sent_and_never_shown,
+        lint::the_shipped_catalog_and_slos_lint_clean,
+        lint::lint_lists_every_problem_not_only_the_first,
+        lint::lint_json_lists_problems_with_positions,
+        lint::docs_catalog_md_matches_the_catalog,
+        lint::every_plan_line_maps_to_a_query,
+        query::rps_table_shows_humanised_values_per_service,
+        query::range_query_chooses_a_step_under_the_point_budget,
+        query::csv_output_has_raw_values,
+        query::escaped_label_param_is_neutralised_not_executed,
+        query::every_catalog_query_has_an_expected_value,
+    ];
+    // One test per catalog query, generated from queries/ so a new query cannot go untested.
+    let (cat, problems) = vitals::catalog::Catalog::load_dir(&support::repo().join("queries"));
+    assert!(problems.is_empty(), "queries/ has problems: {problems:#?}");
+    for q in cat.queries {
+        let name = q.name.clone();
+        tests.push(trial(&format!("catalog::{}", q.name), move || {
+            catalog::check_query(&name)
+        }));
+    }
+    let conclusion = libtest_mimic::run(&args, tests);
+    support::prometheus::shutdown();
+    conclusion.exit();
+}

@@ -1,0 +1,110 @@
+//! Test support: running the `vitals` binary, real Prometheus servers, fixtures and a
+//! fault-injecting HTTP server.
+
+pub mod fixture;
+pub mod mock;
+pub mod prometheus;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Why a test did not run (a missing tool outside CI).
+#[derive(Debug)]
+pub struct Skip(pub String);
+
+/// What a test returns: `Err(Skip)` to be reported as ignored.
+pub type TestResult = Result<(), Skip>;
+
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A finished `vitals` run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Asserts the exit code, showing the output when it differs.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// Builder for one invocation of the `vitals` binary (`just`-style).
+pub struct Vitals {
+    cmd: Command,
+}
+
+impl Vitals {
+    pub fn new(args: &[&str]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vitals"));
+        cmd.args(args)
+            .current_dir(repo())
+            .env_remove("VITALS_PROMETHEUS_URL")
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::null());
+        Self { cmd }
+    }
+
+    pub fn prometheus(mut self, url: &str) -> Self {
+        self.cmd.arg("--prometheus").arg(url);
+        self
+    }
+
+    pub fn run(mut self) -> Run {
+        let out = self.cmd.output().expect("run vitals");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+pub fn vitals(args: &[&str]) -> Vitals {
+    Vitals::new(args)
+}
+
+/// A scratch directory removed at drop.
+pub fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("vitals-test-")
+        .tempdir()
+        .unwrap()
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Relative difference, for comparing floats computed two ways.
+pub fn rel_diff(a: f64, b: f64) -> f64 {
+    if a == b {
+        return 0.0;
+    }
+    (a - b).abs() / a.abs().max(b.abs()).max(1e-12)
+}

@@ -1,0 +1,268 @@
+//! Real Prometheus servers for the tests: the Debian `prometheus` binary on a free loopback
+//! port with a temporary TSDB, optionally backfilled by `promtool` from OpenMetrics files.
+//!
+//! Every server is registered here and killed when the test binary ends
+//! ([`shutdown`]); as a second line of defence each one gets `PR_SET_PDEATHSIG`, from a
+//! spawner thread that lives as long as the test process, so a killed test run cannot
+//! leave servers behind.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::Skip;
+
+/// A running server. Dropping it stops it and removes its data.
+pub struct Prometheus {
+    pub url: String,
+    pub port: u16,
+    pub dir: PathBuf,
+    pid: u32,
+}
+
+#[derive(Default)]
+pub struct Spec {
+    /// OpenMetrics files backfilled with `promtool tsdb create-blocks-from openmetrics`.
+    pub openmetrics: Vec<PathBuf>,
+    /// Extra YAML appended to prometheus.yml (scrape_configs, rule_files).
+    pub config: String,
+    /// Accept remote write (`/api/v1/write`) with an out-of-order window for history.
+    pub remote_write: bool,
+}
+
+struct Registry {
+    children: Vec<(Child, PathBuf)>,
+}
+
+fn registry() -> &'static Mutex<Registry> {
+    static R: OnceLock<Mutex<Registry>> = OnceLock::new();
+    R.get_or_init(|| {
+        Mutex::new(Registry {
+            children: Vec::new(),
+        })
+    })
+}
+
+type SpawnReq = (Command, mpsc::Sender<std::io::Result<Child>>);
+
+/// Spawns from one long-lived thread: PDEATHSIG fires when the *thread* that forked the
+/// child exits, and test threads come and go.
+fn spawn_supervised(cmd: Command) -> std::io::Result<Child> {
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnReq>>> = OnceLock::new();
+    let tx = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnReq>();
+        std::thread::spawn(move || {
+            for (mut cmd, reply) in rx {
+                unsafe {
+                    cmd.pre_exec(|| {
+                        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                        Ok(())
+                    });
+                }
+                let _ = reply.send(cmd.spawn());
+            }
+        });
+        Mutex::new(tx)
+    });
+    let (rtx, rrx) = mpsc::channel();
+    tx.lock()
+        .unwrap()
+        .send((cmd, rtx))
+        .expect("spawner thread alive");
+    rrx.recv().expect("spawner replied")
+}
+
+/// Stops every server this run started and removes their data directories.
+pub fn shutdown() {
+    let mut r = registry().lock().unwrap();
+    for (mut c, dir) in r.children.drain(..) {
+        let _ = c.kill();
+        let _ = c.wait();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// Path of a binary on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// `Err(Skip)` when Prometheus is not installed, unless `CI` is set: then it is a failure.
+pub fn require_binaries() -> Result<(), Skip> {
+    for b in ["prometheus", "promtool"] {
+        if which(b).is_none() {
+            if std::env::var_os("CI").is_some() {
+                panic!(
+                    "`{b}` is not installed, and CI is set: scripts/test installs the Debian package `prometheus`"
+                );
+            }
+            return Err(Skip(format!(
+                "`{b}` not installed (run scripts/test, which installs it)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs `promtool tsdb create-blocks-from openmetrics` into `data`.
+pub fn backfill(file: &Path, data: &Path) {
+    let out = Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(file)
+        .arg(data)
+        .output()
+        .expect("run promtool");
+    assert!(
+        out.status.success(),
+        "promtool backfill of {} failed:\n{}\n{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Prometheus {
+    pub fn start(spec: Spec) -> Result<Prometheus, Skip> {
+        require_binaries()?;
+        let dir = tempfile::Builder::new()
+            .prefix("vitals-prom-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let data = dir.join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        for f in &spec.openmetrics {
+            backfill(f, &data);
+        }
+        let mut config =
+            String::from("global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\n");
+        if spec.remote_write {
+            config.push_str("storage:\n  tsdb:\n    out_of_order_time_window: 30d\n");
+        }
+        config.push_str(&spec.config);
+        std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+
+        for _attempt in 0..5 {
+            let port = free_port();
+            let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+            let mut cmd = Command::new("prometheus");
+            cmd.arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--storage.tsdb.retention.time=3650d")
+            .arg("--web.enable-lifecycle")
+            .arg("--log.level=warn")
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+            if spec.remote_write {
+                cmd.arg("--web.enable-remote-write-receiver");
+            }
+            let child = spawn_supervised(cmd).expect("spawn prometheus");
+            let pid = child.id();
+            registry()
+                .lock()
+                .unwrap()
+                .children
+                .push((child, dir.clone()));
+            let p = Prometheus {
+                url: format!("http://127.0.0.1:{port}"),
+                port,
+                dir: dir.clone(),
+                pid,
+            };
+            match p.wait_ready(Duration::from_secs(60)) {
+                Ok(()) => return Ok(p),
+                Err(log) if log.contains("address already in use") => {
+                    p.kill();
+                    continue;
+                }
+                Err(log) => {
+                    p.kill();
+                    panic!("prometheus did not become ready:\n{log}");
+                }
+            }
+        }
+        panic!("no free port for prometheus after 5 attempts");
+    }
+
+    fn alive(&self) -> bool {
+        let mut r = registry().lock().unwrap();
+        r.children
+            .iter_mut()
+            .find(|(c, _)| c.id() == self.pid)
+            .is_some_and(|(c, _)| matches!(c.try_wait(), Ok(None)))
+    }
+
+    fn wait_ready(&self, limit: Duration) -> Result<(), String> {
+        let t0 = Instant::now();
+        while t0.elapsed() < limit {
+            if !self.alive() {
+                return Err(
+                    std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
+                );
+            }
+            if http_get(self.port, "/-/ready").is_some_and(|(s, _)| s == 200) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(format!(
+            "timed out after {limit:?}; log:\n{}",
+            std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
+        ))
+    }
+
+    fn kill(&self) {
+        let mut r = registry().lock().unwrap();
+        if let Some(i) = r.children.iter().position(|(c, _)| c.id() == self.pid) {
+            let (mut c, _) = r.children.remove(i);
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A minimal HTTP/1.0 GET over loopback (no client library needed for readiness checks).
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
