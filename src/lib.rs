@@ -14,6 +14,7 @@ pub mod openmetrics;
 pub mod prom;
 pub mod render;
 pub mod settings;
+pub mod sim;
 pub mod slo;
 pub mod timespec;
 pub mod units;

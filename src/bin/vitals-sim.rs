@@ -1,0 +1,349 @@
+//! `vitals-sim`: simulated history and live metrics of the reference system, with ground
+//! truth, for demos and tests of vitals.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+use prometheus_http_query::reqwest;
+use vitals::duration::Duration;
+use vitals::sim::output::{OpenMetricsSink, RemoteWriteBatcher, Sink};
+use vitals::sim::scenario::{BUILTIN, Scenario};
+use vitals::sim::{Plan, run, serve};
+use vitals::timespec::{format_time, parse_time};
+
+#[derive(Parser)]
+#[command(
+    name = "vitals-sim",
+    version,
+    about = "Simulate the reference system (Shop/CRM/MES, RabbitMQ, PostgreSQL, S3) with ground truth",
+    after_help = "Examples:\n  vitals-sim history --scenario incident-week --days 7 --end now --out week.om --truth truth.json\n  vitals-sim history --scenario incident-week --days 14 --remote-write http://127.0.0.1:9090/api/v1/write\n  vitals-sim serve --scenario normal-week --days 7 --end 2026-11-23T00:00:00Z --listen 127.0.0.1:9101\n  vitals-sim scrape-config --sim 127.0.0.1:9101"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a history: OpenMetrics for `promtool tsdb create-blocks-from openmetrics`, or
+    /// straight into Prometheus' remote-write receiver
+    History(HistoryArgs),
+    /// Serve the model live: one /metrics/<instance> endpoint per scrape target
+    Serve(ServeArgs),
+    /// Print Prometheus scrape_configs for `serve`
+    ScrapeConfig {
+        /// Address `serve` listens on
+        #[arg(long, default_value = "127.0.0.1:9101")]
+        sim: String,
+        /// Scrape interval (use the history's interval so the data lines up)
+        #[arg(long, default_value = "30s")]
+        interval: String,
+    },
+    /// List the built-in scenarios, or print one as TOML to start your own from
+    Scenarios {
+        /// Print this scenario's TOML
+        #[arg(long)]
+        show: Option<String>,
+    },
+}
+
+#[derive(Args, Clone)]
+struct PlanArgs {
+    /// Scenario: a built-in name (see `vitals-sim scenarios`) or a .toml file
+    #[arg(long, default_value = "normal-week")]
+    scenario: String,
+    /// Seed of the random generator: same seed, same history
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Days of history [default: the scenario's length]
+    #[arg(long, conflicts_with = "length")]
+    days: Option<f64>,
+    /// History length as a duration (e.g. 3h) instead of --days
+    #[arg(long)]
+    length: Option<String>,
+    /// End of the history: `now`, RFC 3339 or Unix seconds (rounded down to the interval)
+    #[arg(long, default_value = "now")]
+    end: String,
+    /// Sample interval (a scrape interval; must divide an hour)
+    #[arg(long, default_value = "30s")]
+    interval: String,
+}
+
+#[derive(Args)]
+struct HistoryArgs {
+    #[command(flatten)]
+    plan: PlanArgs,
+    /// Write OpenMetrics to this file
+    #[arg(long, required_unless_present = "remote_write")]
+    out: Option<PathBuf>,
+    /// Push to Prometheus' remote-write receiver (started with
+    /// --web.enable-remote-write-receiver and an out_of_order_time_window covering the history)
+    #[arg(long, value_name = "URL")]
+    remote_write: Option<String>,
+    /// Write the ground truth (JSON) here
+    #[arg(long)]
+    truth: Option<PathBuf>,
+    /// No progress bar or summary
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The history this continues (same flags as `history`); by default a fresh start now
+    #[command(flatten)]
+    plan: PlanArgs,
+    /// Address to listen on (loopback)
+    #[arg(long, default_value = "127.0.0.1:9101")]
+    listen: SocketAddr,
+}
+
+fn plan(a: &PlanArgs, default_span: Option<Duration>) -> Result<Plan, String> {
+    let scenario = Scenario::load(&a.scenario)?;
+    let interval: Duration = a.interval.parse().map_err(|e| format!("--interval: {e}"))?;
+    let end = parse_time(&a.end, chrono::Utc::now()).map_err(|e| format!("--end: {e}"))?;
+    let span = match (&a.days, &a.length) {
+        (Some(d), _) => {
+            if !(d.is_finite() && *d > 0.0 && *d <= 400.0) {
+                return Err("--days must be between 0 and 400".into());
+            }
+            Duration::from_millis((d * 86_400_000.0).round() as u64)
+        }
+        (None, Some(l)) => l.parse().map_err(|e| format!("--length: {e}"))?,
+        (None, None) => default_span.unwrap_or(scenario.length),
+    };
+    Plan::new(scenario, a.seed, end.timestamp_millis(), span, interval)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::History(a) => history(a),
+        Command::Serve(a) => serve_cmd(a),
+        Command::ScrapeConfig { sim, interval } => {
+            let p = Plan::new(
+                Scenario::load("normal-week").expect("built-in"),
+                0,
+                0,
+                Duration::from_secs(3600),
+                Duration::from_secs(60),
+            )
+            .expect("static plan");
+            print!("{}", serve::scrape_config(&p.model(), &sim, &interval));
+            Ok(())
+        }
+        Command::Scenarios { show } => match show {
+            Some(name) => match BUILTIN.iter().find(|(n, _)| *n == name) {
+                Some((_, text)) => {
+                    print!("{text}");
+                    Ok(())
+                }
+                None => Err(format!("no built-in scenario `{name}`")),
+            },
+            None => {
+                for (name, _) in BUILTIN {
+                    let s = Scenario::load(name).expect("built-in scenarios parse");
+                    println!("{name:<14} {:>4}  {}", s.length.to_string(), s.description);
+                }
+                Ok(())
+            }
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn history(a: HistoryArgs) -> Result<(), String> {
+    let plan = plan(&a.plan, None)?;
+    let t0 = Instant::now();
+    let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(plan.ticks());
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {percent:>3}% {elapsed_precise} eta {eta}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
+        );
+        b.set_message("simulating");
+        b
+    });
+    let mut progress = |done: u64| {
+        if let Some(b) = &bar {
+            b.set_position(done);
+        }
+    };
+    let (mut model, samples) = if let Some(out) = &a.out {
+        let mut sink = OpenMetricsSink::new(out).map_err(|e| format!("{}: {e}", out.display()))?;
+        let m =
+            run(&plan, &mut sink, &mut progress).map_err(|e| format!("{}: {e}", out.display()))?;
+        let n = sink
+            .finish()
+            .map_err(|e| format!("{}: {e}", out.display()))?;
+        (m, n)
+    } else {
+        let url = a
+            .remote_write
+            .clone()
+            .expect("clap requires one of --out, --remote-write");
+        remote_write(&plan, &url, &mut progress)?
+    };
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    if let Some(p) = &a.truth {
+        model.truth.summarise();
+        let text = serde_json::to_string_pretty(&model.truth).expect("truth serialises");
+        std::fs::write(p, text + "\n").map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    if !a.quiet {
+        eprintln!(
+            "{} samples of {} series, {} .. {} every {}s ({}), in {:.1}s",
+            samples,
+            model.reg.series.iter().filter(|s| s.born).count() + model.reg.targets.len(),
+            format_time(vitals::timespec::from_unix_seconds(
+                plan.start_ms as f64 / 1000.0
+            )),
+            format_time(vitals::timespec::from_unix_seconds(
+                plan.end_ms as f64 / 1000.0
+            )),
+            plan.interval_ms / 1000,
+            plan.scenario.name,
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// Generates on a thread and sends batches as they are ready (two requests in flight).
+fn remote_write(
+    plan: &Plan,
+    url: &str,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(vitals::sim::model::Model, u64), String> {
+    let url: reqwest::Url = url.parse().map_err(|e| format!("--remote-write: {e}"))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let (ptx, prx) = std::sync::mpsc::channel::<u64>();
+    let plan2 = plan.clone();
+    // One batch per hour of history keeps requests around a few megabytes.
+    let ticks_per_batch = (3_600_000 / plan.interval_ms).max(1) as usize;
+    let generator = std::thread::spawn(
+        move || -> std::io::Result<(vitals::sim::model::Model, u64)> {
+            struct Forward {
+                batcher: RemoteWriteBatcher,
+                tx: tokio::sync::mpsc::Sender<Vec<u8>>,
+            }
+            impl Sink for Forward {
+                fn tick(&mut self, m: &vitals::sim::model::Model) -> std::io::Result<()> {
+                    self.batcher.tick(m)?;
+                    for b in self.batcher.take_ready() {
+                        self.tx
+                            .blocking_send(b)
+                            .map_err(|_| std::io::Error::other("remote write stopped"))?;
+                    }
+                    Ok(())
+                }
+            }
+            let mut f = Forward {
+                batcher: RemoteWriteBatcher::new(ticks_per_batch),
+                tx,
+            };
+            let m = run(&plan2, &mut f, &mut |d| {
+                let _ = ptx.send(d);
+            })?;
+            f.batcher.flush();
+            for b in f.batcher.take_ready() {
+                f.tx.blocking_send(b)
+                    .map_err(|_| std::io::Error::other("remote write stopped"))?;
+            }
+            Ok((m, f.batcher.samples))
+        },
+    );
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let sent: Result<(), String> = rt.block_on(async {
+        let mut inflight = tokio::task::JoinSet::new();
+        while let Some(body) = rx.recv().await {
+            while let Ok(d) = prx.try_recv() {
+                progress(d);
+            }
+            if inflight.len() >= 2
+                && let Some(r) = inflight.join_next().await
+            {
+                r.map_err(|e| e.to_string())??;
+            }
+            let c = client.clone();
+            let u = url.clone();
+            inflight.spawn(async move {
+                let resp = c
+                    .post(u.clone())
+                    .header("Content-Encoding", "snappy")
+                    .header("Content-Type", "application/x-protobuf")
+                    .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| format!("remote write to {u}: {e}"))?;
+                if !resp.status().is_success() {
+                    let status = resp.status();
+                    let text = resp.text().await.unwrap_or_default();
+                    return Err(format!(
+                        "remote write to {u}: HTTP {status}: {}",
+                        text.trim()
+                    ));
+                }
+                Ok(())
+            });
+        }
+        while let Some(r) = inflight.join_next().await {
+            r.map_err(|e| e.to_string())??;
+        }
+        Ok(())
+    });
+    let generated = generator
+        .join()
+        .map_err(|_| "the generator panicked".to_string())?;
+    sent?;
+    generated.map_err(|e| e.to_string())
+}
+
+fn serve_cmd(a: ServeArgs) -> Result<(), String> {
+    if !a.listen.ip().is_loopback() {
+        return Err(format!(
+            "--listen {}: serve only on a loopback address",
+            a.listen
+        ));
+    }
+    // Without history flags the model starts fresh now.
+    let span = Duration::from_secs(3600);
+    let mut plan = plan(&a.plan, Some(span))?;
+    if a.plan.days.is_none() && a.plan.length.is_none() {
+        plan.start_ms = plan.end_ms;
+        plan.scenario_start_ms = plan.end_ms;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(serve::serve(plan, a.listen, |addr| {
+        eprintln!("vitals-sim serving on http://{addr}/ (targets listed there); Ctrl-C to stop");
+    }))
+    .map_err(|e| format!("serve on {}: {e}", a.listen))
+}
