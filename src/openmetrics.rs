@@ -41,6 +41,20 @@ pub fn format_value(v: f64) -> String {
     }
 }
 
+/// Writes a number as [`format_value`] does, without allocating (integers take a fast path:
+/// counters are whole numbers almost always).
+pub fn write_value(w: &mut impl Write, v: f64) -> io::Result<()> {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e15 {
+        write!(w, "{}", v as i64)
+    } else if v.is_nan() {
+        w.write_all(b"NaN")
+    } else if v.is_infinite() {
+        w.write_all(if v > 0.0 { b"+Inf" } else { b"-Inf" })
+    } else {
+        write!(w, "{v}")
+    }
+}
+
 /// Escapes a label value for the text formats.
 pub fn escape_label_value(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
@@ -126,6 +140,33 @@ impl<W: Write> Writer<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_value_writing_matches_the_text_form() {
+        for v in [
+            0.0,
+            5.0,
+            -3.0,
+            0.25,
+            1e20,
+            123456789.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.5,
+        ] {
+            let mut b = Vec::new();
+            write_value(&mut b, v).unwrap();
+            let text = String::from_utf8(b).unwrap();
+            let back: f64 = match text.as_str() {
+                "NaN" => f64::NAN,
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                t => t.parse().unwrap(),
+            };
+            assert!(back == v || (v.is_nan() && back.is_nan()), "{v} -> {text}");
+        }
+    }
 
     #[test]
     fn writes_families_samples_and_the_eof_marker() {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use prometheus_http_query::reqwest;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 
@@ -58,7 +58,8 @@ impl Settings {
             color_stderr: decide(stderr_tty),
             stderr_tty,
             timeout,
-            now: Utc::now(),
+            // Whole seconds: every query of a run shares this instant, and outputs read better.
+            now: Utc::now().with_nanosecond(0).unwrap_or_else(Utc::now),
             global,
         })
     }

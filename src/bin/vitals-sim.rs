@@ -43,6 +43,12 @@ enum Command {
         #[arg(long, default_value = "30s")]
         interval: String,
     },
+    /// Measure generation speed: the model alone, with OpenMetrics encoding, with
+    /// remote-write encoding (nothing is written or sent)
+    Bench {
+        #[command(flatten)]
+        plan: PlanArgs,
+    },
     /// List the built-in scenarios, or print one as TOML to start your own from
     Scenarios {
         /// Print this scenario's TOML
@@ -136,6 +142,7 @@ fn main() -> ExitCode {
             print!("{}", serve::scrape_config(&p.model(), &sim, &interval));
             Ok(())
         }
+        Command::Bench { plan: p } => bench(&p),
         Command::Scenarios { show } => match show {
             Some(name) => match BUILTIN.iter().find(|(n, _)| *n == name) {
                 Some((_, text)) => {
@@ -321,6 +328,75 @@ fn remote_write(
         .map_err(|_| "the generator panicked".to_string())?;
     sent?;
     generated.map_err(|e| e.to_string())
+}
+
+fn bench(a: &PlanArgs) -> Result<(), String> {
+    let plan = plan(a, None)?;
+    struct Null(u64);
+    impl Sink for Null {
+        fn tick(&mut self, m: &vitals::sim::model::Model) -> std::io::Result<()> {
+            self.0 += m
+                .reg
+                .series
+                .iter()
+                .filter(|s| s.born && m.reg.targets[s.target].reachable)
+                .count() as u64
+                + m.reg.targets.len() as u64;
+            Ok(())
+        }
+    }
+    println!(
+        "{} ({}), {} intervals of {}s",
+        plan.scenario.name,
+        format_time(vitals::timespec::from_unix_seconds(
+            plan.end_ms as f64 / 1000.0
+        )),
+        plan.ticks(),
+        plan.interval_ms / 1000
+    );
+    println!(
+        "{:<34} {:>12} {:>9} {:>14}",
+        "stage", "samples", "seconds", "samples/s"
+    );
+    let report = |what: &str, samples: u64, t: Instant| {
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "{what:<34} {samples:>12} {s:>9.2} {:>14.0}",
+            samples as f64 / s
+        );
+    };
+    let t = Instant::now();
+    let mut null = Null(0);
+    run(&plan, &mut null, &mut |_| {}).map_err(|e| e.to_string())?;
+    report("model only", null.0, t);
+    let t = Instant::now();
+    let mut om = OpenMetricsSink::discarding();
+    run(&plan, &mut om, &mut |_| {}).map_err(|e| e.to_string())?;
+    report("model + OpenMetrics text", om.samples, t);
+    let t = Instant::now();
+    let mut rw = RemoteWriteBatcher::new((3_600_000 / plan.interval_ms).max(1) as usize);
+    struct Drain<'a>(&'a mut RemoteWriteBatcher, u64);
+    impl Sink for Drain<'_> {
+        fn tick(&mut self, m: &vitals::sim::model::Model) -> std::io::Result<()> {
+            self.0.tick(m)?;
+            self.1 += self
+                .0
+                .take_ready()
+                .iter()
+                .map(|b| b.len() as u64)
+                .sum::<u64>();
+            Ok(())
+        }
+    }
+    let mut d = Drain(&mut rw, 0);
+    run(&plan, &mut d, &mut |_| {}).map_err(|e| e.to_string())?;
+    let bytes = d.1;
+    report("model + remote-write protobuf+snappy", rw.samples, t);
+    println!(
+        "remote-write payload: {:.1} MB compressed",
+        bytes as f64 / 1e6
+    );
+    Ok(())
 }
 
 fn serve_cmd(a: ServeArgs) -> Result<(), String> {

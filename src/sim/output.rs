@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::model::Model;
 use super::registry::{Registry, Series, Tid};
-use crate::openmetrics::{Kind, format_value};
+use crate::openmetrics::{Kind, format_value, write_value};
 
 /// Receives the model's state after every interval.
 pub trait Sink {
@@ -30,7 +30,9 @@ pub fn up_labels(reg: &Registry, t: Tid) -> String {
 pub struct OpenMetricsSink {
     out: PathBuf,
     spool_dir: PathBuf,
-    spools: HashMap<usize, BufWriter<File>>,
+    spools: HashMap<usize, Box<dyn Write>>,
+    /// Format everything but keep nothing (the benchmark of the text encoder).
+    discard: bool,
     families: HashMap<usize, (String, Kind, String)>,
     pub samples: u64,
 }
@@ -55,16 +57,33 @@ impl OpenMetricsSink {
             out: out.to_path_buf(),
             spool_dir,
             spools: HashMap::new(),
+            discard: false,
             families: HashMap::new(),
             samples: 0,
         })
     }
 
-    fn spool(&mut self, family: usize) -> io::Result<&mut BufWriter<File>> {
+    /// A sink that formats every sample and throws the text away.
+    pub fn discarding() -> Self {
+        Self {
+            out: PathBuf::new(),
+            spool_dir: PathBuf::new(),
+            spools: HashMap::new(),
+            discard: true,
+            families: HashMap::new(),
+            samples: 0,
+        }
+    }
+
+    fn spool(&mut self, family: usize) -> io::Result<&mut Box<dyn Write>> {
         if !self.spools.contains_key(&family) {
-            let f = File::create(self.spool_dir.join(format!("{family}")))?;
-            self.spools
-                .insert(family, BufWriter::with_capacity(1 << 16, f));
+            let w: Box<dyn Write> = if self.discard {
+                Box::new(io::sink())
+            } else {
+                let f = File::create(self.spool_dir.join(format!("{family}")))?;
+                Box::new(BufWriter::with_capacity(1 << 16, f))
+            };
+            self.spools.insert(family, w);
         }
         Ok(self.spools.get_mut(&family).expect("just inserted"))
     }
@@ -102,7 +121,9 @@ impl OpenMetricsSink {
 
 impl Drop for OpenMetricsSink {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.spool_dir);
+        if !self.discard {
+            let _ = std::fs::remove_dir_all(&self.spool_dir);
+        }
     }
 }
 
@@ -134,13 +155,11 @@ impl Sink for OpenMetricsSink {
                 (f.name.clone(), f.kind, f.help.clone())
             });
             let w = self.spool(s.family)?;
-            writeln!(
-                w,
-                "{}{} {} {secs}",
-                s.metric,
-                s.label_text,
-                format_value(s.value)
-            )?;
+            w.write_all(s.metric.as_bytes())?;
+            w.write_all(s.label_text.as_bytes())?;
+            w.write_all(b" ")?;
+            write_value(w, s.value)?;
+            writeln!(w, " {secs}")?;
             self.samples += 1;
         }
         Ok(())

@@ -5,7 +5,9 @@ mod catalog;
 mod errors;
 mod lint;
 mod query;
+mod sim;
 mod support;
+mod week;
 
 use libtest_mimic::{Arguments, Completion, Trial};
 
@@ -53,6 +55,16 @@ fn main() {
         query::csv_output_has_raw_values,
         query::escaped_label_param_is_neutralised_not_executed,
         query::every_catalog_query_has_an_expected_value,
+        sim::simulator_is_deterministic_for_a_seed,
+        sim::openmetrics_history_is_valid_and_promtool_backfills_it,
+        sim::scenario_files_are_validated,
+        sim::serve_continues_a_history_and_passes_promtool_check_metrics,
+        sim::request_counts_and_error_ratios_match_the_truth,
+        sim::lost_order_share_matches_the_truth,
+        sim::dead_letters_by_queue_and_reason_match_the_truth,
+        sim::queue_depth_at_the_outage_peak_matches_the_truth,
+        sim::processing_time_quantiles_fall_in_the_truths_bucket,
+        sim::truth_lists_every_scripted_incident_with_its_cause,
     ];
     // One test per catalog query, generated from queries/ so a new query cannot go untested.
     let (cat, problems) = vitals::catalog::Catalog::load_dir(&support::repo().join("queries"));

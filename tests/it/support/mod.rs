@@ -3,6 +3,7 @@
 
 pub mod fixture;
 pub mod mock;
+pub mod omcheck;
 pub mod prometheus;
 
 use std::path::{Path, PathBuf};
