@@ -166,6 +166,12 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Evaluate the SLOs of slo.toml: the CI gate (exit 0 pass, 1 breach, 2 config, 3 undecided)
+    #[command(
+        after_help = "Examples:\n  vitals check\n  vitals check --slo mes-availability --at 2026-11-18T14:30:00Z --format json\n  vitals check --component shop --fail-on warn --format junit > slo.xml\n\nStatuses: pass; warn (meets the objective but a burn-rate alert condition holds, or a threshold is past its warn level); fail (objective missed: exit 1); inconclusive (no data, too few events, or a query failed: exit 3).\nFormats: table (default), json, junit, markdown."
+    )]
+    Check(CheckArgs),
+
     /// Run one catalog query, at an instant or over a range
     #[command(
         after_help = "Examples:\n  vitals query api.rps\n  vitals query api.error_ratio --param service=mes --at 2026-11-20T14:00:00Z\n  vitals query rabbitmq.queue_depth --param queue=shop.orders --since 24h\n  vitals query api.latency_p99 --from now-7d --to now --step 1h --format csv\n\nFormats: table (default), json, csv."
@@ -193,6 +199,33 @@ pub enum Command {
 
     /// Print the man page (roff)
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Only this SLO (repeatable)
+    #[arg(long = "slo", value_name = "NAME")]
+    pub slos: Vec<String>,
+
+    /// Only SLOs of this component (repeatable)
+    #[arg(long = "component", value_name = "C")]
+    pub components: Vec<String>,
+
+    /// Evaluate as if it were this time [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+
+    /// Which status fails the run (exit 1)
+    #[arg(long, value_enum, default_value_t = FailOn::Fail, value_name = "LEVEL")]
+    pub fail_on: FailOn,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Only a missed objective
+    Fail,
+    /// Also a warning (burn-rate alert condition, threshold warn level)
+    Warn,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ pub mod diag;
 pub mod duration;
 pub mod exit;
 pub mod openmetrics;
+pub mod progress;
 pub mod prom;
 pub mod render;
 pub mod settings;
@@ -37,6 +38,7 @@ pub async fn run(cli: Cli) -> (ExitStatus, Option<(Failure, Settings)>) {
         }
     };
     let result = match &cli.command {
+        Command::Check(a) => commands::check::run(&settings, a).await,
         Command::Query(a) => commands::query::run(&settings, a).await,
         Command::Queries(a) => commands::queries::run(&settings, a),
         Command::Lint => commands::lint::run(&settings),

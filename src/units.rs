@@ -99,13 +99,16 @@ pub fn sig(v: f64, digits: i32) -> String {
 }
 
 fn format_percent(p: f64) -> String {
-    // Percentages keep two decimals below 10 % so that 99.95 % and 0.12 % stay readable.
+    // Two decimals from 10 % up (99.95 %), three significant digits below (0.12 %, 0.101 %).
     let s = if p.abs() >= 100.0 {
         format!("{p:.1}")
-    } else if p.abs() >= 0.01 || p == 0.0 {
+    } else if p.abs() >= 10.0 {
         format!("{p:.2}")
+    } else if p == 0.0 {
+        "0".into()
     } else {
-        sig(p, 2)
+        // Three significant digits below 10 %, so 0.101 % and 0.1 % do not look alike.
+        sig(p, 3)
     };
     let s = if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -197,7 +200,8 @@ mod tests {
         assert_eq!(Unit::Ratio.format(0.995), "99.5 %");
         assert_eq!(Unit::Ratio.format(1.0), "100 %");
         assert_eq!(Unit::Ratio.format(0.0), "0 %");
-        assert_eq!(Unit::Ratio.format(0.0000123), "0.0012 %");
+        assert_eq!(Unit::Ratio.format(0.0000123), "0.00123 %");
+        assert_eq!(Unit::Ratio.format(0.001007), "0.101 %");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! One file per subcommand, plus the few helpers they share for talking to the user.
 
+pub mod check;
 pub mod lint;
 pub mod queries;
 pub mod query;

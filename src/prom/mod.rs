@@ -179,6 +179,9 @@ impl PromError {
             ErrorKind::Api { error_type, .. } if error_type == "bad_data" => {
                 "the PromQL is not valid for this Prometheus; run `vitals lint` and check the query's params".into()
             }
+            ErrorKind::Api { error_type, .. } if error_type == "execution" => {
+                "the PromQL parses but failed while running (e.g. series that collide once metric names are dropped); fix the query".into()
+            }
             ErrorKind::Api { .. } => "check the Prometheus server logs".into(),
             ErrorKind::BadBody { .. } => format!(
                 "is {} a Prometheus server, not a proxy error or login page?",

@@ -2,6 +2,8 @@
 
 pub mod csv;
 pub mod json;
+pub mod junit;
+pub mod markdown;
 pub mod table;
 
 use std::io::Write;

@@ -25,3 +25,77 @@ pub fn align_right(t: &mut Table, columns: impl IntoIterator<Item = usize>) {
         }
     }
 }
+
+use comfy_table::Color;
+
+use crate::slo::eval::{CheckReport, Status};
+
+/// `PASS`, `WARN`, `FAIL`, `????`: the word always says it; colour only helps.
+pub fn status_cell(status: Status, color: bool) -> Cell {
+    let (text, c) = match status {
+        Status::Pass => ("PASS", Color::Green),
+        Status::Warn => ("WARN", Color::Yellow),
+        Status::Fail => ("FAIL", Color::Red),
+        Status::Inconclusive => ("UNKNOWN", Color::Magenta),
+    };
+    let cell = Cell::new(text);
+    if color { cell.fg(c) } else { cell }
+}
+
+/// Applies the colour decision: styled on a terminal (or `--color always`), plain otherwise.
+pub fn styling(t: &mut Table, color: bool) {
+    if color {
+        t.enforce_styling();
+    } else {
+        t.force_no_tty();
+    }
+}
+
+/// The `vitals check` table, with the reasons of every row that did not pass below it.
+pub fn check(report: &CheckReport, color: bool, wrap: bool) -> String {
+    let mut t = new(
+        &[
+            "status",
+            "SLO",
+            "component",
+            "value vs objective",
+            "budget left",
+            "fastest burn",
+        ],
+        wrap,
+    );
+    styling(&mut t, color);
+    for r in &report.slos {
+        t.add_row(vec![
+            status_cell(r.status, color),
+            Cell::new(r.display_name()),
+            Cell::new(&r.component),
+            Cell::new(r.value_vs_objective()),
+            Cell::new(r.budget_left()),
+            Cell::new(r.fastest_burn()),
+        ]);
+    }
+    let s = &report.summary;
+    let mut out = format!(
+        "{} SLOs at {} ({}): {} pass, {} warn, {} fail, {} inconclusive\n{t}\n",
+        report.slos.len(),
+        report.at,
+        report.config,
+        s["pass"],
+        s["warn"],
+        s["fail"],
+        s["inconclusive"]
+    );
+    for r in report.slos.iter().filter(|r| r.status != Status::Pass) {
+        out.push_str(&format!(
+            "{} {}: {}\n",
+            r.status.as_str().to_uppercase(),
+            r.display_name(),
+            r.reason
+        ));
+        if let Some(e) = &r.error {
+            out.push_str(&format!("  {e}\n"));
+        }
+    }
+    out
+}

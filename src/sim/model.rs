@@ -1331,6 +1331,12 @@ impl Model {
             restarted: vec![false; n_incidents],
             gap_open: vec![None; n_incidents],
         };
+        // Gauges have values from the first sample on (an exporter reports them at once).
+        for a in 0..m.apis.len() {
+            let rate = m.apis[a].peak_rps * m.profile(m.apis[a].service, start_ms);
+            m.instance_gauges(a, rate, 1.0, false, start_ms, 0.0);
+        }
+        m.databases([0.0; 2], start_ms, 0.0);
         m.set_gauges(start_ms, 0.0);
         m
     }
@@ -1886,7 +1892,7 @@ impl Model {
                 lost_stage: None,
                 lost_reason: None,
             });
-            if self.rng.random::<f64>() < 0.0002 {
+            if self.rng.random::<f64>() < 0.0001 {
                 self.lose_order(id, "shop", "dropped", t1);
             } else {
                 self.publish(0, 1, at, Some(id));
@@ -1942,12 +1948,12 @@ impl Model {
                             self.reg.inc(self.biz.received[inst], 1.0);
                             let created = self.truth.orders[(id - 1) as usize].created;
                             let u: f64 = self.rng.random();
-                            let (outcome, done) = if u < 0.0002 {
+                            let (outcome, done) = if u < 0.0001 {
                                 ("stuck", None)
                             } else {
-                                let outcome = if u < 0.0102 {
+                                let outcome = if u < 0.0101 {
                                     "failed"
-                                } else if u < 0.0302 {
+                                } else if u < 0.0301 {
                                     "cancelled"
                                 } else {
                                     "delivered"
@@ -2031,7 +2037,7 @@ impl Model {
         for k in 0..n {
             let (consumer, outcome) = if k % 2 == 0 {
                 ("shop-1", "ack")
-            } else if self.rng.random::<f64>() < 0.002 {
+            } else if self.rng.random::<f64>() < 0.0005 {
                 ("crm-1", "nack")
             } else {
                 ("crm-1", "ack")
@@ -2089,7 +2095,7 @@ impl Model {
 
     fn databases(&mut self, load: [f64; 2], t1: i64, dt: f64) {
         for (d, queries) in load.iter().enumerate() {
-            let qps = queries / dt;
+            let qps = if dt > 0.0 { queries / dt } else { 0.0 };
             let pile = self
                 .active(IncidentKind::DbConnectionPileup, self.dbs[d].name, t1)
                 .map(|x| {
@@ -2172,6 +2178,19 @@ impl Model {
             let conns = by_state.values().sum::<f64>() + 1.0;
             let pss = if db.datname == "shop" { 1.6e9 } else { 2.3e9 } + conns * 9.5e6;
             self.reg.set(db.mem_pss, pss.round());
+            if dt > 0.0 {
+                let hour = self.truth.hour(t1 - 1);
+                let c = hour
+                    .max_db_connections
+                    .entry(db.name.to_string())
+                    .or_insert(0.0);
+                *c = c.max(conns);
+                let mem = hour
+                    .max_db_memory_bytes
+                    .entry(db.name.to_string())
+                    .or_insert(0.0);
+                *mem = mem.max(pss.round());
+            }
             self.reg.set(db.mem_rss, (pss * 2.6).round());
             self.reg.inc(db.cpu[0], dt * (0.05 + qps * 0.0009 * slow));
             self.reg.inc(db.cpu[1], dt * (0.02 + qps * 0.0002));

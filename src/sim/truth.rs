@@ -112,6 +112,10 @@ pub struct Hour {
     pub dropped: BTreeMap<String, BTreeMap<String, u64>>,
     /// Deepest `ready` count of each queue at any scrape of the hour.
     pub max_queue_depth: BTreeMap<String, u64>,
+    /// Most client connections of each database server (all states) at any scrape.
+    pub max_db_connections: BTreeMap<String, f64>,
+    /// Most PostgreSQL memory (PSS) of each server at any scrape.
+    pub max_db_memory_bytes: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Default, Serialize, Clone)]

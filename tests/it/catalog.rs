@@ -716,6 +716,17 @@ pub fn expected(f: &Fixture, name: &str) -> Option<Case> {
             }
             case(m)
         }
+        "rabbitmq.dead_lettered_total" => {
+            let mut total = 0.0;
+            for reason in ["expired", "rejected", "maxlen", "delivery_limit"] {
+                let metric = format!("rabbitmq_global_messages_dead_lettered_{reason}_total");
+                total += f
+                    .rate_by(&metric, &[], |l| l["dead_letter_strategy"] != "disabled")
+                    .values()
+                    .sum::<f64>();
+            }
+            case(one(total * h))
+        }
         "rabbitmq.dlq_by_queue_reason" => case(scale(
             f.rate_by(
                 "dlq_messages_received_total",

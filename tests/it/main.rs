@@ -2,6 +2,7 @@
 //! the end, tests named as sentences.
 
 mod catalog;
+mod check;
 mod errors;
 mod lint;
 mod query;
@@ -65,6 +66,15 @@ fn main() {
         sim::queue_depth_at_the_outage_peak_matches_the_truth,
         sim::processing_time_quantiles_fall_in_the_truths_bucket,
         sim::truth_lists_every_scripted_incident_with_its_cause,
+        check::every_slo_value_matches_the_truth,
+        check::gauge_slos_match_the_truth_at_their_peaks,
+        check::mes_fast_burn_fires_inside_the_outage_and_not_before,
+        check::a_quiet_week_passes_and_the_incident_week_breaches,
+        check::exit_codes_follow_the_contract,
+        check::a_failing_query_does_not_hide_the_other_slos,
+        check::no_traffic_is_inconclusive_never_nan,
+        check::calendar_months_are_calendar_months,
+        check::outputs_match_their_schemas_junit_and_markdown,
     ];
     // One test per catalog query, generated from queries/ so a new query cannot go untested.
     let (cat, problems) = vitals::catalog::Catalog::load_dir(&support::repo().join("queries"));

@@ -1,0 +1,106 @@
+//! `vitals check`: evaluate SLOs, the CI gate.
+
+use crate::cli::{CheckArgs, FailOn, Format};
+use crate::exit::{ExitStatus, Failure};
+use crate::progress::Progress;
+use crate::render::{json, junit, markdown, table};
+use crate::settings::Settings;
+use crate::slo::eval::{self, CheckReport, Status};
+use crate::slo::model::Slo;
+use crate::timespec::parse_time;
+
+pub async fn run(settings: &Settings, args: &CheckArgs) -> Result<ExitStatus, Failure> {
+    let format = settings.format(
+        "check",
+        &[Format::Table, Format::Json, Format::Junit, Format::Markdown],
+    )?;
+    let catalog = settings.catalog()?;
+    let (src, all) = settings.slos(&catalog)?;
+    let slos = select(&all, &args.slos, &args.components)?;
+    let at = match &args.at {
+        Some(a) => parse_time(a, settings.now).map_err(|e| Failure::usage(format!("--at: {e}")))?,
+        None => settings.now,
+    };
+    let prom = settings.prom()?;
+    let progress = Progress::new(
+        settings,
+        format,
+        eval::query_count(&slos) as u64,
+        "evaluating SLOs",
+    );
+    let started = std::time::Instant::now();
+    let rows = eval::evaluate(&slos, &catalog, &prom, at, &|| progress.tick()).await;
+    let elapsed = started.elapsed();
+    progress.finish();
+    for r in &rows {
+        super::warn_prometheus(settings, &format!("slo {}", r.name), &r.warnings);
+    }
+    let config_error = rows.iter().any(|r| r.config_error);
+    let report = CheckReport::new(at, src.path.display().to_string(), rows);
+    let text = match format {
+        Format::Json => json::to_string(&report),
+        Format::Junit => junit::check(&report, args.fail_on == FailOn::Warn, elapsed),
+        Format::Markdown => markdown::check(&report),
+        _ => table::check(&report, settings.color_stdout, settings.color_stdout),
+    };
+    super::print(&text)?;
+    Ok(exit_status(&report, args.fail_on, config_error))
+}
+
+/// 0 pass (and warn, unless --fail-on warn), 1 breach, 3 undecided, 2 for an SLO that does
+/// not fit the data (e.g. a latency threshold that is not a bucket).
+pub fn exit_status(report: &CheckReport, fail_on: FailOn, config_error: bool) -> ExitStatus {
+    if config_error {
+        return ExitStatus::Usage;
+    }
+    let mut worst = ExitStatus::Success;
+    for r in &report.slos {
+        let s = match r.status {
+            Status::Pass => ExitStatus::Success,
+            Status::Warn if fail_on == FailOn::Warn => ExitStatus::Breach,
+            Status::Warn => ExitStatus::Success,
+            Status::Fail => ExitStatus::Breach,
+            Status::Inconclusive => ExitStatus::Undecided,
+        };
+        worst = worst.worst(s);
+    }
+    worst
+}
+
+/// SLOs named with `--slo` and/or of the `--component`s; every name must exist.
+pub fn select(all: &[Slo], names: &[String], components: &[String]) -> Result<Vec<Slo>, Failure> {
+    for n in names {
+        if !all.iter().any(|s| &s.name == n) {
+            let hint = crate::catalog::closest(n, all.iter().map(|s| s.name.as_str()))
+                .map(|c| format!("did you mean `{c}`? "))
+                .unwrap_or_default();
+            return Err(Failure::usage_hint(
+                format!("no SLO named `{n}`"),
+                format!(
+                    "{hint}the SLOs are: {}",
+                    all.iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    for c in components {
+        if !all.iter().any(|s| &s.component == c) {
+            let mut known: Vec<&str> = all.iter().map(|s| s.component.as_str()).collect();
+            known.sort();
+            known.dedup();
+            return Err(Failure::usage_hint(
+                format!("no SLO has component `{c}`"),
+                format!("components: {}", known.join(", ")),
+            ));
+        }
+    }
+    Ok(all
+        .iter()
+        .filter(|s| names.is_empty() || names.contains(&s.name))
+        .filter(|s| components.is_empty() || components.contains(&s.component))
+        .cloned()
+        .collect())
+}

@@ -1,0 +1,70 @@
+//! Progress bars on stderr for commands that send many queries: shown only on a terminal,
+//! never with `--quiet` or machine output, and only once the work has taken ~300 ms (a fast
+//! answer should not flicker).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::cli::Format;
+use crate::settings::Settings;
+
+/// A bar that may never be drawn.
+#[derive(Clone)]
+pub struct Progress {
+    bar: Option<Arc<ProgressBar>>,
+}
+
+/// Below this many queries a command is quick enough without a bar.
+const MIN_QUERIES: u64 = 6;
+const DELAY: Duration = Duration::from_millis(300);
+
+impl Progress {
+    pub fn hidden() -> Self {
+        Self { bar: None }
+    }
+
+    pub fn new(settings: &Settings, format: Format, total: u64, what: &str) -> Self {
+        let wanted = settings.stderr_tty
+            && !settings.global.quiet
+            && !matches!(format, Format::Json | Format::Junit | Format::Csv)
+            && total >= MIN_QUERIES;
+        if !wanted {
+            return Self::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {msg} {pos}/{len} queries [{bar:30}] {elapsed}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
+        );
+        bar.set_message(what.to_string());
+        let bar = Arc::new(bar);
+        let later = bar.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(DELAY);
+            if !later.is_finished() {
+                later.set_draw_target(ProgressDrawTarget::stderr());
+                later.enable_steady_tick(Duration::from_millis(100));
+            }
+        });
+        Self { bar: Some(bar) }
+    }
+
+    /// One query done.
+    pub fn tick(&self) {
+        if let Some(b) = &self.bar {
+            b.inc(1);
+        }
+    }
+
+    /// Removes the bar (before printing results).
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
