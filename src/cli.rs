@@ -76,6 +76,10 @@ pub struct GlobalArgs {
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
+    /// Print how many requests went to Prometheus and how long the command took (stderr)
+    #[arg(long, global = true)]
+    pub stats: bool,
+
     /// Send `Authorization: Bearer <token>` with the token read from this file
     #[arg(
         long,
@@ -166,6 +170,12 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// On-call snapshot: every component's signals, SLO state and last hour, with a verdict
+    #[command(
+        after_help = "Examples:\n  vitals status\n  vitals status --watch 15s\n  vitals status --at 2026-11-18T11:40:00Z --format json\n\nThe verdict is HEALTHY, DEGRADED (which components, why), DOWN (which) or UNKNOWN (what could not be read).\nExit codes: 0 healthy or degraded without a breach, 1 a component down or an SLO breached, 3 something could not be read.\nFormats: table (default), json."
+    )]
+    Status(StatusArgs),
+
     /// Evaluate the SLOs of slo.toml: the CI gate (exit 0 pass, 1 breach, 2 config, 3 undecided)
     #[command(
         after_help = "Examples:\n  vitals check\n  vitals check --slo mes-availability --at 2026-11-18T14:30:00Z --format json\n  vitals check --component shop --fail-on warn --format junit > slo.xml\n\nStatuses: pass; warn (meets the objective but a burn-rate alert condition holds, or a threshold is past its warn level); fail (objective missed: exit 1); inconclusive (no data, too few events, or a query failed: exit 3).\nFormats: table (default), json, junit, markdown."
@@ -177,6 +187,12 @@ pub enum Command {
         after_help = "Examples:\n  vitals query api.rps\n  vitals query api.error_ratio --param service=mes --at 2026-11-20T14:00:00Z\n  vitals query rabbitmq.queue_depth --param queue=shop.orders --since 24h\n  vitals query api.latency_p99 --from now-7d --to now --step 1h --format csv\n\nFormats: table (default), json, csv."
     )]
     Query(QueryArgs),
+
+    /// Chart a catalog query over time: PNG or SVG (--out), or braille in the terminal
+    #[command(
+        after_help = "Examples:\n  vitals chart api.error_ratio --since 24h\n  vitals chart api.error_ratio --from 2026-11-18T10:00:00Z --to 2026-11-18T14:00:00Z --out outage.png\n  vitals chart rabbitmq.queue_depth --param queue=shop.orders --since 7d --out depth.svg --time-zone Europe/Moscow\n\nThe step is chosen from the drawing width (one point per pixel at most). Threshold SLOs on the same query (with the same params) add their limit and warning lines and shade the intervals in which their condition held."
+    )]
+    Chart(ChartArgs),
 
     /// List the query catalog: name, unit, params and help
     #[command(
@@ -199,6 +215,17 @@ pub enum Command {
 
     /// Print the man page (roff)
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Show the system as it was at this time [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+
+    /// Refresh in place every DURATION until Ctrl-C (e.g. 15s)
+    #[arg(long, value_name = "DURATION")]
+    pub watch: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -263,6 +290,35 @@ pub struct TimeArgs {
     /// Range resolution [default: chosen to keep each series under ~1,000 points]
     #[arg(long, value_name = "DURATION")]
     pub step: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ChartArgs {
+    /// Catalog query name (see `vitals queries`)
+    pub name: String,
+
+    /// Set a query parameter (repeatable), e.g. --param service=mes
+    #[arg(long = "param", short = 'p', value_name = "K=V")]
+    pub params: Vec<String>,
+
+    #[command(flatten)]
+    pub time: TimeArgs,
+
+    /// Write the chart to a .png or .svg file instead of drawing it in the terminal
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+
+    /// Picture width in pixels
+    #[arg(long, default_value_t = 1000)]
+    pub width: u32,
+
+    /// Picture height in pixels
+    #[arg(long, default_value_t = 480)]
+    pub height: u32,
+
+    /// Time zone of the time axis: UTC, local, or an IANA name
+    #[arg(long, default_value = "UTC", value_name = "TZ")]
+    pub time_zone: String,
 }
 
 #[derive(Debug, Args)]

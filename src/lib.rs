@@ -17,6 +17,7 @@ pub mod render;
 pub mod settings;
 pub mod sim;
 pub mod slo;
+pub mod status;
 pub mod timespec;
 pub mod units;
 
@@ -28,6 +29,8 @@ use crate::settings::Settings;
 
 /// Runs a parsed command line; the binary maps the result to an exit code.
 pub async fn run(cli: Cli) -> (ExitStatus, Option<(Failure, Settings)>) {
+    let started = std::time::Instant::now();
+    let stats = cli.global.stats;
     let settings = match Settings::new(cli.global) {
         Ok(s) => s,
         Err(f) => {
@@ -38,8 +41,10 @@ pub async fn run(cli: Cli) -> (ExitStatus, Option<(Failure, Settings)>) {
         }
     };
     let result = match &cli.command {
+        Command::Status(a) => commands::status::run(&settings, a).await,
         Command::Check(a) => commands::check::run(&settings, a).await,
         Command::Query(a) => commands::query::run(&settings, a).await,
+        Command::Chart(a) => commands::chart::run(&settings, a).await,
         Command::Queries(a) => commands::queries::run(&settings, a),
         Command::Lint => commands::lint::run(&settings),
         Command::Completions { shell } => {
@@ -57,6 +62,13 @@ pub async fn run(cli: Cli) -> (ExitStatus, Option<(Failure, Settings)>) {
                 .map(|_| ExitStatus::Success)
         }
     };
+    if stats {
+        eprintln!(
+            "stats: {} requests to Prometheus, {:.0} ms",
+            prom::REQUESTS_SENT.load(std::sync::atomic::Ordering::Relaxed),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
     match result {
         Ok(status) => (status, None),
         Err(f) => (f.status(), Some((f, settings))),

@@ -32,6 +32,8 @@ pub struct Settings {
     pub color_stderr: bool,
     /// Whether stderr is a terminal (progress bars).
     pub stderr_tty: bool,
+    /// Whether stdout is a terminal (tables fit its width; piped output keeps whole lines).
+    pub stdout_tty: bool,
 }
 
 impl Settings {
@@ -53,8 +55,10 @@ impl Settings {
             ColorChoice::Auto => tty && !no_color,
         };
         let stderr_tty = std::io::stderr().is_terminal();
+        let stdout_tty = std::io::stdout().is_terminal();
         Ok(Settings {
-            color_stdout: decide(std::io::stdout().is_terminal()),
+            color_stdout: decide(stdout_tty),
+            stdout_tty,
             color_stderr: decide(stderr_tty),
             stderr_tty,
             timeout,

@@ -41,7 +41,7 @@ pub async fn run(settings: &Settings, args: &CheckArgs) -> Result<ExitStatus, Fa
         Format::Json => json::to_string(&report),
         Format::Junit => junit::check(&report, args.fail_on == FailOn::Warn, elapsed),
         Format::Markdown => markdown::check(&report),
-        _ => table::check(&report, settings.color_stdout, settings.color_stdout),
+        _ => table::check(&report, settings.color_stdout, settings.stdout_tty),
     };
     super::print(&text)?;
     Ok(exit_status(&report, args.fail_on, config_error))

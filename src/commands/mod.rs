@@ -1,9 +1,11 @@
 //! One file per subcommand, plus the few helpers they share for talking to the user.
 
+pub mod chart;
 pub mod check;
 pub mod lint;
 pub mod queries;
 pub mod query;
+pub mod status;
 
 use crate::exit::{Failure, Severity};
 use crate::render::{self, Paint};

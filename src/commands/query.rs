@@ -257,7 +257,7 @@ fn to_table(settings: &Settings, def: &QueryDef, out: &QueryOutput, series: &[Se
         vec!["value"]
     };
     headers.extend(&numeric);
-    let mut t = table::new(&headers, settings.color_stdout);
+    let mut t = table::new(&headers, settings.stdout_tty);
     for s in series {
         let mut row: Vec<String> = cols
             .iter()

@@ -217,6 +217,9 @@ pub struct Options {
     pub identity: Option<(Vec<u8>, Vec<u8>)>,
 }
 
+/// HTTP requests sent to Prometheus by this process (for `--stats`).
+pub static REQUESTS_SENT: AtomicUsize = AtomicUsize::new(0);
+
 /// A cheap-to-clone handle on one HTTP client.
 #[derive(Clone)]
 pub struct Prom {
@@ -357,6 +360,7 @@ impl Prom {
             .expect("semaphore closed");
         let url = self.inner.base.join(path).expect("static API path");
         self.inner.sent.fetch_add(1, Ordering::Relaxed);
+        REQUESTS_SENT.fetch_add(1, Ordering::Relaxed);
         let resp = self
             .inner
             .http
@@ -412,6 +416,7 @@ impl Prom {
         };
         let url = self.inner.base.join(path).expect("static API path");
         self.inner.sent.fetch_add(1, Ordering::Relaxed);
+        REQUESTS_SENT.fetch_add(1, Ordering::Relaxed);
         let resp = self
             .inner
             .http

@@ -1,5 +1,6 @@
 //! Renderers: one file per output format, all fed from the commands' own models.
 
+pub mod chart;
 pub mod csv;
 pub mod json;
 pub mod junit;
@@ -53,7 +54,10 @@ impl Paint {
     }
 }
 
-/// Eight-level sparkline of a series (gaps and non-finite values as spaces).
+/// Eight-level sparkline of a series (gaps and non-finite values as spaces). For values that
+/// are never negative the scale spans at least half of the maximum, so a 5 % dip in traffic
+/// reads as a small step, not as a fall to the floor, while a real drop still reaches it. A
+/// constant series is drawn at mid height (at the floor when it is zero).
 pub fn sparkline(values: &[Option<f64>]) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let finite: Vec<f64> = values
@@ -65,20 +69,20 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
     if finite.is_empty() {
         return " ".repeat(values.len());
     }
-    let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
+    let min = finite.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let lo = if min >= 0.0 { min.min(hi / 2.0) } else { min };
+    let flat = hi - min <= f64::EPSILON * hi.abs().max(1.0);
     values
         .iter()
-        .map(|v| match v {
-            Some(v) if v.is_finite() => {
-                if hi - lo <= f64::EPSILON * hi.abs().max(1.0) {
-                    BARS[0]
-                } else {
-                    let i = ((v - lo) / (hi - lo) * 7.0).round() as usize;
-                    BARS[i.min(7)]
-                }
+        .map(|v| match v.filter(|v| v.is_finite()) {
+            None => ' ',
+            Some(_) if flat && hi == 0.0 => BARS[0],
+            Some(_) if flat => BARS[3],
+            Some(v) => {
+                let i = ((v - lo) / (hi - lo) * 7.0).round() as usize;
+                BARS[i.min(7)]
             }
-            _ => ' ',
         })
         .collect()
 }
@@ -108,7 +112,12 @@ mod tests {
     #[test]
     fn sparklines_scale_between_min_and_max() {
         assert_eq!(sparkline(&[Some(0.0), Some(1.0), None, Some(0.5)]), "▁█ ▅");
-        assert_eq!(sparkline(&[Some(3.0), Some(3.0)]), "▁▁");
+        // A dip of a sixth shows as a step, not as a fall to the floor.
+        assert_eq!(sparkline(&[Some(6.0), Some(5.0), Some(6.0)]), "█▆█");
+        assert_eq!(sparkline(&[Some(6.0), Some(0.0), Some(6.0)]), "█▁█");
+        assert_eq!(sparkline(&[Some(-1.0), Some(1.0)]), "▁█");
+        assert_eq!(sparkline(&[Some(65.0), Some(65.0), Some(f64::NAN)]), "▄▄ ");
+        assert_eq!(sparkline(&[Some(0.0), Some(0.0)]), "▁▁");
         assert_eq!(sparkline(&[None, None]), "  ");
     }
 

@@ -13,6 +13,11 @@ pub fn new(headers: &[&str], wrap: bool) -> Table {
     } else {
         ContentArrangement::Disabled
     });
+    // comfy-table reads the terminal width only while it styles for a terminal; without
+    // colour (`--color never`, NO_COLOR) it must be told.
+    if wrap && let Some((_, cols)) = console::Term::stdout().size_checked() {
+        t.set_width(cols);
+    }
     t.set_header(headers.iter().map(|h| Cell::new(*h)));
     t
 }

@@ -2,11 +2,13 @@
 //! the end, tests named as sentences.
 
 mod catalog;
+mod chart;
 mod check;
 mod errors;
 mod lint;
 mod query;
 mod sim;
+mod status;
 mod support;
 mod week;
 
@@ -75,6 +77,18 @@ fn main() {
         check::no_traffic_is_inconclusive_never_nan,
         check::calendar_months_are_calendar_months,
         check::outputs_match_their_schemas_junit_and_markdown,
+        status::status_names_mes_during_the_outage,
+        status::status_is_healthy_at_a_quiet_time,
+        status::status_is_unknown_when_prometheus_is_stopped,
+        status::a_component_without_metrics_says_no_data_not_zero,
+        status::status_plain_text_snapshot,
+        status::status_sends_few_queries,
+        status::watch_refreshes_until_interrupted,
+        chart::png_and_svg_charts_are_valid_and_not_empty,
+        chart::svg_structure_snapshot,
+        chart::the_step_follows_the_drawing_width,
+        chart::terminal_chart_draws_braille_with_the_slo_limits,
+        chart::chart_refuses_unknown_file_types_and_sizes,
     ];
     // One test per catalog query, generated from queries/ so a new query cannot go untested.
     let (cat, problems) = vitals::catalog::Catalog::load_dir(&support::repo().join("queries"));

@@ -234,6 +234,11 @@ impl Prometheus {
         ))
     }
 
+    /// Stops the server (its data stays until drop).
+    pub fn stop(&self) {
+        self.kill();
+    }
+
     fn kill(&self) {
         let mut r = registry().lock().unwrap();
         if let Some(i) = r.children.iter().position(|(c, _)| c.id() == self.pid) {

@@ -1,0 +1,264 @@
+//! `vitals status`: the on-call snapshot, once or refreshed in place (`--watch`).
+
+use std::time::Duration as StdDuration;
+
+use comfy_table::Cell;
+
+use crate::cli::{Format, StatusArgs};
+use crate::exit::{ExitStatus, Failure};
+use crate::progress::Progress;
+use crate::render::{self, Paint, json, table};
+use crate::settings::Settings;
+use crate::slo::eval::{self, Status};
+use crate::status::{self, Health, Level, StatusReport};
+use crate::timespec::parse_time;
+use crate::units::Unit;
+
+pub async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitStatus, Failure> {
+    let format = settings.format("status", &[Format::Table, Format::Json])?;
+    let catalog = settings.catalog()?;
+    let (_, slos) = settings.slos(&catalog)?;
+    let fixed_at = args
+        .at
+        .as_deref()
+        .map(|a| parse_time(a, settings.now).map_err(|e| Failure::usage(format!("--at: {e}"))))
+        .transpose()?;
+    let watch: Option<StdDuration> = args
+        .watch
+        .as_deref()
+        .map(|w| {
+            w.parse::<crate::duration::Duration>()
+                .map_err(|e| Failure::usage(format!("--watch: {e}")))
+                .and_then(|d| {
+                    if d.secs() < 1 {
+                        Err(Failure::usage("--watch must be at least 1s"))
+                    } else {
+                        Ok(d.to_std())
+                    }
+                })
+        })
+        .transpose()?;
+    if watch.is_some() && fixed_at.is_some() {
+        return Err(Failure::usage(
+            "--watch shows the present; it cannot be combined with --at",
+        ));
+    }
+    let prom = settings.prom()?;
+    // Listen for Ctrl-C from the start, so it is never the default handler that ends a
+    // --watch half-way through a screen.
+    let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+    if watch.is_some() {
+        let s = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                s.notify_one();
+            }
+        });
+    }
+    loop {
+        let at = fixed_at.unwrap_or_else(|| chrono::Utc::now().with_timezone(&chrono::Utc));
+        let at = at - chrono::Duration::nanoseconds(at.timestamp_subsec_nanos() as i64);
+        let progress = Progress::new(
+            settings,
+            format,
+            (2 + eval::query_count(&slos)) as u64,
+            "reading the system",
+        );
+        let tick = || progress.tick();
+        let (signals, rows) = tokio::join!(
+            prom.run_all(status::requests(&catalog, at), &tick),
+            eval::evaluate(&slos, &catalog, &prom, at, &tick)
+        );
+        progress.finish();
+        for r in &rows {
+            super::warn_prometheus(settings, &format!("slo {}", r.name), &r.warnings);
+        }
+        for a in signals.iter().flatten() {
+            super::warn_prometheus(settings, "status", &a.warnings);
+        }
+        let report = status::assemble(
+            &catalog,
+            &slos,
+            &rows,
+            signals[0].as_ref(),
+            signals[1].as_ref(),
+            at,
+        );
+        let code = exit_status(&report, &rows);
+        let text = match format {
+            Format::Json => json::to_string(&report),
+            _ => render_table(&report, settings.color_stdout, settings.stdout_tty),
+        };
+        match watch {
+            None => {
+                super::print(&text)?;
+                return Ok(code);
+            }
+            Some(every) => {
+                if settings.stdout_tty {
+                    // Home and clear: the screen is redrawn in place.
+                    super::print(&format!("\x1b[H\x1b[2J{text}"))?;
+                } else {
+                    super::print(&text)?;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.notified() => return Ok(code),
+                }
+            }
+        }
+    }
+}
+
+/// 1 when a component is down or an SLO breached, 3 when something could not be read (and
+/// nothing breached), else 0.
+fn exit_status(report: &StatusReport, rows: &[eval::Row]) -> ExitStatus {
+    if rows.iter().any(|r| r.config_error) {
+        return ExitStatus::Usage;
+    }
+    if report.components.iter().any(|c| c.status == Health::Down)
+        || rows.iter().any(|r| r.status == Status::Fail)
+    {
+        ExitStatus::Breach
+    } else if report
+        .components
+        .iter()
+        .any(|c| c.status == Health::Unknown)
+        || !report.errors.is_empty()
+    {
+        ExitStatus::Undecided
+    } else {
+        ExitStatus::Success
+    }
+}
+
+fn health_cell(h: Health, color: bool) -> Cell {
+    let c = Cell::new(h.word());
+    if !color {
+        return c;
+    }
+    c.fg(match h {
+        Health::Ok => comfy_table::Color::Green,
+        Health::Degraded => comfy_table::Color::Yellow,
+        Health::Down => comfy_table::Color::Red,
+        Health::Unknown => comfy_table::Color::Magenta,
+    })
+}
+
+/// The screen: verdict, one row per component, then why anything is not OK.
+pub fn render_table(report: &StatusReport, color: bool, wrap: bool) -> String {
+    let paint = Paint { on: color };
+    let verdict = match report.verdict.as_str() {
+        "HEALTHY" => paint.green(&report.verdict_line),
+        "DOWN" => paint.red(&report.verdict_line),
+        "DEGRADED" => paint.yellow(&report.verdict_line),
+        _ => paint.bold(&report.verdict_line),
+    };
+    // When the table is fitted to the terminal, a signal (`p95 162 ms`) is never split
+    // across lines: only the ` · ` between signals may break.
+    let keep = |s: &str| {
+        if wrap {
+            s.replace(' ', "\u{a0}")
+        } else {
+            s.to_string()
+        }
+    };
+    let mut t = table::new(
+        &["component", "status", "signals", "SLOs", "last hour"],
+        wrap,
+    );
+    table::styling(&mut t, color);
+    for c in &report.components {
+        let signals: Vec<String> = c
+            .signals
+            .iter()
+            .map(|s| {
+                let text = keep(&format!("{} {}", s.name, s.text));
+                match s.level {
+                    Level::Fail => paint.red(&text),
+                    Level::Warn => paint.yellow(&text),
+                    Level::NoData => paint.dim(&text),
+                    Level::Ok => text,
+                }
+            })
+            .collect();
+        let mut sig = signals.join(" · ");
+        if let Some((u, n)) = c.targets_up {
+            sig.push_str(&format!(" · {}", keep(&format!("{u}/{n} up"))));
+        }
+        let slos = match &c.slos {
+            None => String::new(),
+            Some(s) => {
+                let word = s.status.as_str().to_uppercase();
+                let budget = s
+                    .budget_left
+                    .map(|b| format!(", {} budget left", Unit::Ratio.format(b)))
+                    .unwrap_or_default();
+                let worst = s
+                    .problems
+                    .first()
+                    .and_then(|p| p.split(':').next())
+                    .map(|p| format!(" ({})", p.split_once(' ').map(|x| x.1).unwrap_or(p)))
+                    .unwrap_or_default();
+                format!(
+                    "{word} {}/{}{worst}{budget}",
+                    s.count - s.problems.len(),
+                    s.count
+                )
+            }
+        };
+        let spark = c
+            .spark
+            .as_ref()
+            .map(|s| {
+                let start = s.points.first().map(|p| p.0).unwrap_or(0.0);
+                let end = s.points.last().map(|p| p.0).unwrap_or(1.0);
+                let pts: Vec<(f64, f64)> = s
+                    .points
+                    .iter()
+                    .map(|(t, v)| (*t, v.unwrap_or(f64::NAN)))
+                    .collect();
+                let line = render::sparkline(&render::downsample(
+                    &pts,
+                    start,
+                    end + 1e-9,
+                    status::SPARK_POINTS,
+                ));
+                let last = s
+                    .points
+                    .iter()
+                    .rev()
+                    .find_map(|p| p.1)
+                    .map(|v| s.unit.format(v))
+                    .unwrap_or_default();
+                format!("{line} {last}")
+            })
+            .unwrap_or_default();
+        t.add_row(vec![
+            Cell::new(c.name),
+            health_cell(c.status, color),
+            Cell::new(sig),
+            Cell::new(slos),
+            Cell::new(spark),
+        ]);
+    }
+    let mut out = format!("{verdict}\n{t}\n");
+    for c in report.components.iter().filter(|c| c.status != Health::Ok) {
+        out.push_str(&format!(
+            "{} {}: {}\n",
+            c.status.word(),
+            c.name,
+            c.reasons.join("; ")
+        ));
+        if let Some(s) = &c.slos {
+            for p in &s.problems {
+                out.push_str(&format!("  SLO {p}\n"));
+            }
+        }
+    }
+    for e in &report.errors {
+        out.push_str(&format!("error: {e}\n"));
+    }
+    out.push_str(&format!("at {}\n", report.at));
+    out
+}

@@ -1,0 +1,526 @@
+//! Line charts: PNG and SVG with plotters, and braille charts for the terminal. One model in
+//! ([`Chart`]), drawn three ways.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::timespec::from_unix_seconds;
+use crate::units::Unit;
+
+/// Where times are shown.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Zone {
+    Tz(Tz),
+    Local,
+}
+
+impl Zone {
+    pub fn parse(s: &str) -> Result<Zone, String> {
+        if s.eq_ignore_ascii_case("local") {
+            return Ok(Zone::Local);
+        }
+        s.parse::<Tz>().map(Zone::Tz).map_err(|_| {
+            format!(
+                "unknown time zone {s:?} (use UTC, local, or an IANA name such as Europe/Moscow)"
+            )
+        })
+    }
+
+    pub fn name(self) -> String {
+        match self {
+            Zone::Tz(tz) => tz.to_string(),
+            Zone::Local => "local time".into(),
+        }
+    }
+
+    /// Seconds this zone is ahead of UTC at `t`.
+    pub fn offset(self, t: DateTime<Utc>) -> i64 {
+        use chrono::Offset;
+        match self {
+            Zone::Tz(tz) => t.with_timezone(&tz).offset().fix().local_minus_utc() as i64,
+            Zone::Local => t
+                .with_timezone(&chrono::Local)
+                .offset()
+                .fix()
+                .local_minus_utc() as i64,
+        }
+    }
+
+    pub fn format(self, t: DateTime<Utc>, fmt: &str) -> String {
+        match self {
+            Zone::Tz(tz) => t.with_timezone(&tz).format(fmt).to_string(),
+            Zone::Local => t.with_timezone(&chrono::Local).format(fmt).to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_fall_on_round_local_times() {
+        // 09:00..14:00 UTC: every hour on the hour.
+        let s = 1_795_078_800.0;
+        let t = time_ticks(s, s + 5.0 * 3600.0, Zone::Tz(Tz::UTC));
+        assert_eq!(t.len(), 6);
+        assert!(t.iter().all(|x| x % 3600.0 == 0.0));
+        // A week in Moscow: ticks at local midnight (21:00 UTC).
+        let t = time_ticks(s, s + 7.0 * 86400.0, Zone::Tz(chrono_tz::Europe::Moscow));
+        assert!(
+            t.iter().all(|x| (x + 3.0 * 3600.0) % 86400.0 == 0.0),
+            "{t:?}"
+        );
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Line {
+    pub label: String,
+    /// `(unix seconds, value)`; NaN breaks the line.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A horizontal reference line (an SLO's limit or warning level).
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub label: String,
+    pub value: f64,
+    pub warn: bool,
+}
+
+/// A shaded interval (an incident: an SLO's condition held).
+#[derive(Clone, Debug)]
+pub struct Band {
+    pub start: f64,
+    pub end: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Chart {
+    pub title: String,
+    pub subtitle: String,
+    pub unit: Unit,
+    pub start: f64,
+    pub end: f64,
+    pub zone: Zone,
+    pub lines: Vec<Line>,
+    pub rules: Vec<Rule>,
+    pub bands: Vec<Band>,
+}
+
+/// The font PNG text is drawn with (SVG text is left to the viewer's fonts).
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+
+fn register_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// Distinguishable colours (Okabe-Ito, then a few more).
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(213, 94, 0),
+    RGBColor(120, 120, 120),
+    RGBColor(240, 228, 66),
+];
+
+/// Tick times on round local times (every 5 minutes, hour, 6 hours, day ...): 4 to 9 of them.
+pub fn time_ticks(start: f64, end: f64, zone: Zone) -> Vec<f64> {
+    const STEPS: [f64; 15] = [
+        60.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 10800.0, 21600.0, 43200.0, 86400.0,
+        172800.0, 345600.0, 604800.0, 1209600.0,
+    ];
+    let span = (end - start).max(1.0);
+    let step = STEPS
+        .iter()
+        .copied()
+        .find(|s| span / s <= 8.0)
+        .unwrap_or(span / 6.0);
+    let offset = zone.offset(from_unix_seconds(start)) as f64;
+    let mut t = ((start + offset) / step).ceil() * step - offset;
+    let mut out = Vec::new();
+    while t <= end + 1e-6 {
+        out.push(t);
+        t += step;
+    }
+    out
+}
+
+fn time_format(span_s: f64) -> &'static str {
+    if span_s <= 86_400.0 * 1.01 {
+        "%H:%M"
+    } else if span_s <= 7.0 * 86_400.0 * 1.01 {
+        "%a %H:%M"
+    } else {
+        "%b %d"
+    }
+}
+
+impl Chart {
+    fn y_range(&self) -> (f64, f64) {
+        let mut lo = f64::INFINITY;
+        let mut hi = f64::NEG_INFINITY;
+        for l in &self.lines {
+            for (_, v) in &l.points {
+                if v.is_finite() {
+                    lo = lo.min(*v);
+                    hi = hi.max(*v);
+                }
+            }
+        }
+        for r in &self.rules {
+            hi = hi.max(r.value);
+            lo = lo.min(r.value);
+        }
+        if !lo.is_finite() {
+            return (0.0, 1.0);
+        }
+        let lo = lo.min(0.0);
+        let hi = if hi <= lo {
+            lo + 1.0
+        } else {
+            hi + (hi - lo) * 0.08
+        };
+        (lo, hi)
+    }
+
+    /// Pixels of the plot area for a picture `width` wide (what the step is chosen from).
+    pub fn plot_width(width: u32) -> u32 {
+        width
+            .saturating_sub(Self::Y_LABELS + 2 * Self::MARGIN)
+            .max(10)
+    }
+    const Y_LABELS: u32 = 90;
+    const MARGIN: u32 = 12;
+
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<(), String>
+    where
+        DB::ErrorType: 'static,
+    {
+        let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+        root.fill(&WHITE).map_err(e)?;
+        let (head, body) = root.split_vertically(58);
+        head.draw(&Text::new(
+            self.title.clone(),
+            (Self::MARGIN as i32, 10),
+            ("sans-serif", 20).into_font().color(&BLACK),
+        ))
+        .map_err(e)?;
+        head.draw(&Text::new(
+            self.subtitle.clone(),
+            (Self::MARGIN as i32, 36),
+            ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90)),
+        ))
+        .map_err(e)?;
+        let (y0, y1) = self.y_range();
+        let unit = self.unit;
+        let zone = self.zone;
+        let fmt = time_format(self.end - self.start);
+        let mut chart = ChartBuilder::on(&body)
+            .margin(Self::MARGIN)
+            .x_label_area_size(32)
+            .y_label_area_size(Self::Y_LABELS)
+            .build_cartesian_2d(self.start..self.end, y0..y1)
+            .map_err(e)?;
+        // Time ticks on round local times: grid lines and labels drawn here, not by plotters.
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_labels(6)
+            .y_label_formatter(&|y| unit.format(*y))
+            .x_desc(format!("time ({})", zone.name()))
+            .light_line_style(RGBColor(238, 238, 238))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(e)?;
+        for t in time_ticks(self.start, self.end, zone) {
+            chart
+                .draw_series(LineSeries::new(
+                    vec![(t, y0), (t, y1)],
+                    RGBColor(225, 225, 225),
+                ))
+                .map_err(e)?;
+            let (px, py) = chart.backend_coord(&(t, y0));
+            let label = zone.format(from_unix_seconds(t), fmt);
+            let (bx, by) = body.get_base_pixel();
+            body.draw(&Text::new(
+                label,
+                (px - bx, py - by + 6),
+                ("sans-serif", 12).into_font().color(&BLACK).pos(
+                    plotters::style::text_anchor::Pos::new(
+                        plotters::style::text_anchor::HPos::Center,
+                        plotters::style::text_anchor::VPos::Top,
+                    ),
+                ),
+            ))
+            .map_err(e)?;
+        }
+        let shade = RGBColor(214, 39, 40).mix(0.12);
+        if !self.bands.is_empty() {
+            chart
+                .draw_series(
+                    self.bands
+                        .iter()
+                        .map(|b| Rectangle::new([(b.start, y0), (b.end, y1)], shade.filled())),
+                )
+                .map_err(e)?
+                .label("SLO condition held")
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 18, y + 5)], shade.filled())
+                });
+        }
+        for (i, l) in self.lines.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            let mut labelled = false;
+            for seg in l
+                .points
+                .split(|(_, v)| !v.is_finite())
+                .filter(|s| !s.is_empty())
+            {
+                let s = chart
+                    .draw_series(LineSeries::new(seg.iter().copied(), color.stroke_width(2)))
+                    .map_err(e)?;
+                if !labelled {
+                    s.label(l.label.clone()).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                    });
+                    labelled = true;
+                }
+            }
+        }
+        for r in &self.rules {
+            let color = if r.warn {
+                RGBColor(230, 140, 0)
+            } else {
+                RGBColor(214, 39, 40)
+            };
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(self.start, r.value), (self.end, r.value)],
+                    8,
+                    5,
+                    color.stroke_width(2),
+                ))
+                .map_err(e)?
+                .label(r.label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .label_font(("sans-serif", 12))
+            .draw()
+            .map_err(e)?;
+        root.present().map_err(e)?;
+        Ok(())
+    }
+
+    pub fn svg(&self, width: u32, height: u32) -> Result<String, String> {
+        // Text is measured for layout even in SVG.
+        register_font();
+        let mut out = String::new();
+        {
+            let root = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();
+            self.draw(root)?;
+        }
+        Ok(out)
+    }
+
+    pub fn png(&self, path: &std::path::Path, width: u32, height: u32) -> Result<(), String> {
+        register_font();
+        let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
+        self.draw(root)
+    }
+
+    /// A braille chart `cols` wide (2 dots per column, 4 per row), for the terminal.
+    pub fn terminal(&self, cols: usize, rows: usize, color: bool) -> String {
+        let (y0, y1) = self.y_range();
+        let label_w = 11;
+        let w = cols.saturating_sub(label_w + 1).max(10);
+        let (dw, dh) = (w * 2, rows * 4);
+        let mut cells = vec![0u8; w * rows];
+        let mut owner: Vec<Option<usize>> = vec![None; w * rows];
+        let span = (self.end - self.start).max(f64::EPSILON);
+        let to_dot = |t: f64, v: f64| -> (i64, i64) {
+            let x = ((t - self.start) / span * (dw - 1) as f64).round() as i64;
+            let y = ((y1 - v) / (y1 - y0) * (dh - 1) as f64).round() as i64;
+            (x, y)
+        };
+        let mut set = |x: i64, y: i64, who: usize| {
+            if x < 0 || y < 0 || x >= dw as i64 || y >= dh as i64 {
+                return;
+            }
+            let (cx, cy) = (x as usize / 2, y as usize / 4);
+            let bit = match (x % 2, y % 4) {
+                (0, 0) => 0x01,
+                (0, 1) => 0x02,
+                (0, 2) => 0x04,
+                (1, 0) => 0x08,
+                (1, 1) => 0x10,
+                (1, 2) => 0x20,
+                (0, _) => 0x40,
+                _ => 0x80,
+            };
+            cells[cy * w + cx] |= bit;
+            owner[cy * w + cx] = Some(who);
+        };
+        // Reference lines first, so data is drawn over them.
+        for (k, r) in self.rules.iter().enumerate() {
+            let (_, y) = to_dot(self.start, r.value);
+            for x in (0..dw as i64).step_by(3) {
+                set(x, y, 100 + k);
+            }
+        }
+        for (i, l) in self.lines.iter().enumerate() {
+            let mut prev: Option<(i64, i64)> = None;
+            for (t, v) in &l.points {
+                if !v.is_finite() {
+                    prev = None;
+                    continue;
+                }
+                let p = to_dot(*t, *v);
+                match prev {
+                    Some(q) => {
+                        // Bresenham between consecutive points.
+                        let (mut x0, mut y0_, x1, y1_) = (q.0, q.1, p.0, p.1);
+                        let dx = (x1 - x0).abs();
+                        let dy = -(y1_ - y0_).abs();
+                        let sx = if x0 < x1 { 1 } else { -1 };
+                        let sy = if y0_ < y1_ { 1 } else { -1 };
+                        let mut err = dx + dy;
+                        loop {
+                            set(x0, y0_, i);
+                            if x0 == x1 && y0_ == y1_ {
+                                break;
+                            }
+                            let e2 = 2 * err;
+                            if e2 >= dy {
+                                err += dy;
+                                x0 += sx;
+                            }
+                            if e2 <= dx {
+                                err += dx;
+                                y0_ += sy;
+                            }
+                        }
+                    }
+                    None => set(p.0, p.1, i),
+                }
+                prev = Some(p);
+            }
+        }
+        let ansi = |who: Option<usize>| -> &'static str {
+            match who {
+                Some(k) if k >= 100 => "\x1b[31m",
+                Some(i) => [
+                    "\x1b[34m", "\x1b[33m", "\x1b[32m", "\x1b[35m", "\x1b[36m", "\x1b[91m",
+                    "\x1b[90m", "\x1b[93m",
+                ][i % 8],
+                None => "",
+            }
+        };
+        let mut out = format!("{}\n{}\n", self.title, self.subtitle);
+        for r in 0..rows {
+            let label = if r == 0 {
+                self.unit.format(y1)
+            } else if r == rows - 1 {
+                self.unit.format(y0)
+            } else if r == rows / 2 {
+                self.unit.format((y0 + y1) / 2.0)
+            } else {
+                String::new()
+            };
+            out.push_str(&format!("{label:>label_w$} ┤"));
+            for c in 0..w {
+                let bits = cells[r * w + c];
+                let ch = char::from_u32(0x2800 + bits as u32).unwrap_or(' ');
+                if color && bits != 0 {
+                    out.push_str(ansi(owner[r * w + c]));
+                    out.push(ch);
+                    out.push_str("\x1b[0m");
+                } else {
+                    out.push(ch);
+                }
+            }
+            out.push('\n');
+        }
+        // Incidents under the axis, then time labels at both ends and the middle.
+        if !self.bands.is_empty() {
+            let mut marks = vec![' '; w];
+            for b in &self.bands {
+                let a = (((b.start - self.start) / span) * w as f64)
+                    .floor()
+                    .max(0.0) as usize;
+                let z = (((b.end - self.start) / span) * w as f64)
+                    .ceil()
+                    .min(w as f64) as usize;
+                for m in marks.iter_mut().take(z).skip(a) {
+                    *m = '▀';
+                }
+            }
+            let line: String = marks.into_iter().collect();
+            out.push_str(&format!("{:>label_w$}  {line}\n", "incidents"));
+        }
+        let fmt = time_format(self.end - self.start);
+        let (l, m, r) = (
+            self.zone.format(from_unix_seconds(self.start), fmt),
+            self.zone
+                .format(from_unix_seconds((self.start + self.end) / 2.0), fmt),
+            self.zone.format(from_unix_seconds(self.end), fmt),
+        );
+        let gap1 = (w / 2).saturating_sub(l.chars().count() + m.chars().count() / 2);
+        let gap2 =
+            w.saturating_sub(l.chars().count() + gap1 + m.chars().count() + r.chars().count());
+        out.push_str(&format!(
+            "{:>label_w$}  {l}{}{m}{}{r}\n",
+            "",
+            " ".repeat(gap1),
+            " ".repeat(gap2)
+        ));
+        for (i, l) in self.lines.iter().enumerate() {
+            let marker = if color {
+                format!("{}━━\x1b[0m", ansi(Some(i)))
+            } else {
+                format!("[{}]", i + 1)
+            };
+            let last = l
+                .points
+                .iter()
+                .rev()
+                .find(|p| p.1.is_finite())
+                .map(|p| self.unit.format(p.1))
+                .unwrap_or_else(|| "no data".into());
+            out.push_str(&format!("  {marker} {} (last {last})\n", l.label));
+        }
+        for r in &self.rules {
+            out.push_str(&format!(
+                "  {} {}\n",
+                if color {
+                    "\x1b[31m┈┈\x1b[0m"
+                } else {
+                    "┈┈"
+                },
+                r.label
+            ));
+        }
+        if !color && self.lines.len() > 1 {
+            out.push_str("  (several series share the canvas; use --color always or --out to tell them apart)\n");
+        }
+        out
+    }
+}

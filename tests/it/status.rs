@@ -1,0 +1,230 @@
+//! `vitals status` against the simulated weeks, a stopped Prometheus, and a system with one
+//! component's metrics missing.
+
+use std::time::{Duration, Instant};
+
+use crate::support::prometheus::{Prometheus, Spec};
+use crate::support::schema::assert_valid;
+use crate::support::{TestResult, scratch, vitals};
+use crate::week::{END_S, WEEK, incident, sim, week};
+
+fn at(t: i64) -> String {
+    vitals::timespec::format_time(vitals::timespec::from_unix_seconds(t as f64))
+}
+
+pub fn status_names_mes_during_the_outage() -> TestResult {
+    let w = week()?;
+    let t = incident(&w.truth, "MES outage")["start"].as_i64().unwrap() + 1800;
+    let r = vitals(&["status", "--at", &at(t)])
+        .prometheus(&w.prom.url)
+        .run();
+    r.expect_code(1);
+    let verdict = r.stdout.lines().next().unwrap();
+    assert!(
+        verdict.starts_with("DOWN: mes (answers 5xx to"),
+        "{verdict}"
+    );
+    let row = r.stdout.lines().find(|l| l.starts_with("│ mes ")).unwrap();
+    assert!(row.contains("DOWN"), "{row}");
+    let doc = vitals(&["status", "--at", &at(t), "--format", "json"])
+        .prometheus(&w.prom.url)
+        .run()
+        .json();
+    assert_valid("status.schema.json", &doc);
+    let mes = doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "mes")
+        .unwrap();
+    assert_eq!(mes["status"], "down");
+    let err = mes["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "err")
+        .unwrap();
+    assert_eq!(err["level"], "fail");
+    assert!(err["value"].as_f64().unwrap() > 0.4);
+    assert_eq!(
+        mes["slos"]["status"], "warn",
+        "mes-availability burns at the page rate"
+    );
+    Ok(())
+}
+
+pub fn status_is_healthy_at_a_quiet_time() -> TestResult {
+    let w = week()?;
+    // Sunday noon of the normal week.
+    let r = vitals(&["status", "--at", &at(END_S - WEEK - 12 * 3600)])
+        .prometheus(&w.prom.url)
+        .run();
+    r.expect_code(0);
+    assert!(
+        r.stdout.starts_with("HEALTHY: all 8 components OK"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.stdout.matches(" OK ").count(), 8, "{}", r.stdout);
+    Ok(())
+}
+
+pub fn status_is_unknown_when_prometheus_is_stopped() -> TestResult {
+    let p = Prometheus::start(Spec::default())?;
+    let url = p.url.clone();
+    p.stop();
+    let r = vitals(&["status"]).prometheus(&url).run();
+    r.expect_code(3);
+    let verdict = r.stdout.lines().next().unwrap();
+    assert!(verdict.starts_with("UNKNOWN: shop (no data"), "{verdict}");
+    assert!(r.stdout.matches("UNKNOWN").count() >= 8, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains(&format!("cannot reach Prometheus at {url}/")),
+        "{}",
+        r.stdout
+    );
+    Ok(())
+}
+
+pub fn a_component_without_metrics_says_no_data_not_zero() -> TestResult {
+    crate::support::prometheus::require_binaries()?;
+    let dir = scratch();
+    let om = dir.path().join("h.om");
+    let end = "2026-11-20T12:00:00Z";
+    let out = sim()
+        .args([
+            "history",
+            "--scenario",
+            "normal-week",
+            "--length",
+            "2h",
+            "--end",
+            end,
+            "--interval",
+            "60s",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&om)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Drop every sample of the S3 targets, as if MinIO had never been scraped.
+    let text = std::fs::read_to_string(&om).unwrap();
+    let kept: String = text
+        .lines()
+        .filter(|l| !l.contains("job=\"s3\"") && !l.contains("instance=\"minio-"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&om, kept).unwrap();
+    let p = Prometheus::start(Spec {
+        openmetrics: vec![om],
+        ..Spec::default()
+    })?;
+    let doc = vitals(&["status", "--at", end, "--format", "json"])
+        .prometheus(&p.url)
+        .run()
+        .json();
+    assert_valid("status.schema.json", &doc);
+    let comp = |n: &str| {
+        doc["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    let s3 = comp("s3");
+    assert_eq!(s3["status"], "unknown");
+    assert!(
+        s3["reasons"][0].as_str().unwrap().starts_with("no data"),
+        "{s3}"
+    );
+    // MinIO's own metrics are gone; the S3 latency the APIs measure is still there.
+    for s in s3["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"] != "p95")
+    {
+        assert_eq!(s["value"], serde_json::Value::Null, "{s}");
+        assert_eq!(s["text"], "no data");
+        assert_eq!(s["level"], "no_data");
+    }
+    assert_ne!(comp("shop")["status"], "unknown");
+    let r = vitals(&["status", "--at", end]).prometheus(&p.url).run();
+    r.expect_code(3);
+    let row = r.stdout.lines().find(|l| l.starts_with("│ s3 ")).unwrap();
+    assert!(
+        row.contains("UNKNOWN") && row.contains("size no data"),
+        "{row}"
+    );
+    assert!(!row.contains("size 0"), "{row}");
+    Ok(())
+}
+
+pub fn status_plain_text_snapshot() -> TestResult {
+    let w = week()?;
+    let t = incident(&w.truth, "MES outage")["start"].as_i64().unwrap() + 1800;
+    let r = vitals(&["status", "--at", &at(t), "--color", "never"])
+        .prometheus(&w.prom.url)
+        .run();
+    assert!(!r.stdout.contains('\x1b'), "no colour without a terminal");
+    insta::assert_snapshot!("status_during_the_mes_outage", r.stdout);
+    Ok(())
+}
+
+pub fn status_sends_few_queries() -> TestResult {
+    let w = week()?;
+    let r = vitals(&["status", "--at", &at(END_S), "--stats"])
+        .prometheus(&w.prom.url)
+        .run();
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("stats: "))
+        .unwrap_or_else(|| panic!("{}", r.stderr));
+    let n: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // Two combined queries for the signals and sparklines, and the SLO evaluation: one per
+    // SLO, two per latency SLO.
+    let (cat, _) = vitals::catalog::Catalog::load_dir(&crate::support::repo().join("queries"));
+    let src = vitals::diag::Source::new(
+        "slo.toml",
+        std::fs::read_to_string(crate::support::repo().join("slo.toml")).unwrap(),
+    );
+    let (slos, _) = vitals::slo::model::load(&src, &cat);
+    assert_eq!(n, 2 + vitals::slo::eval::query_count(&slos), "{line}");
+    Ok(())
+}
+
+pub fn watch_refreshes_until_interrupted() -> TestResult {
+    let w = week()?;
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(["status", "--watch", "1s", "--prometheus", &w.prom.url])
+        .current_dir(crate::support::repo())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let t0 = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "Ctrl-C must stop --watch"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The week's data ends in the past: now, nothing is scraped, so every screen says so.
+    let screens = text.matches("\nat ").count();
+    assert!(screens >= 2, "{screens} screens in 3.5 s:\n{text}");
+    Ok(())
+}
