@@ -194,6 +194,12 @@ pub enum Command {
     )]
     Chart(ChartArgs),
 
+    /// Incidents: the intervals in which an alert condition of slo.toml held, grouped, with causes and MTTR
+    #[command(
+        after_help = "Examples:\n  vitals incidents\n  vitals incidents --since 30d --slo mes-availability\n  vitals incidents --from 2026-11-16T00:00:00Z --to 2026-11-23T00:00:00Z --format markdown\n\nAn alert condition is what `vitals rules` alerts on: a budget SLO burning faster than a multi-window pair (page: 14.4x 1h/5m, 6x 6h/30m; ticket: 3x 1d/2h, 1x 3d/6h, scaled to the SLO window), a threshold SLO past its value for its `for` (not with severity = \"none\"), a scrape target down; restarts are listed for information. An incident spans the problem itself (the steps burning faster than the factor that fired, or past the warning level), accurate to one step; overlapping conditions are one incident. Cause hints compare the incident with the hour before it.\nExit codes: 0 when the search completed (with or without incidents), 3 when a query failed (the list may be incomplete).\nFormats: table (default), json, markdown."
+    )]
+    Incidents(IncidentsArgs),
+
     /// List the query catalog: name, unit, params and help
     #[command(
         after_help = "Formats: table (default), json, markdown (the docs/catalog.md mapping from the monitoring plan)."
@@ -288,6 +294,29 @@ pub struct TimeArgs {
     pub to: Option<String>,
 
     /// Range resolution [default: chosen to keep each series under ~1,000 points]
+    #[arg(long, value_name = "DURATION")]
+    pub step: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentsArgs {
+    /// Only this SLO's conditions (repeatable); without it, every SLO and the scrape targets
+    #[arg(long = "slo", value_name = "NAME")]
+    pub slos: Vec<String>,
+
+    /// Search the last DURATION [default: 7d]
+    #[arg(long, value_name = "DURATION", conflicts_with_all = ["from", "to"])]
+    pub since: Option<String>,
+
+    /// Range start
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+
+    /// Range end [default: now]
+    #[arg(long, value_name = "TIME", requires = "from")]
+    pub to: Option<String>,
+
+    /// Resolution [default: 2m, coarser for long ranges]
     #[arg(long, value_name = "DURATION")]
     pub step: Option<String>,
 }

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod diag;
 pub mod duration;
 pub mod exit;
+pub mod incidents;
 pub mod openmetrics;
 pub mod progress;
 pub mod prom;
@@ -45,6 +46,7 @@ pub async fn run(cli: Cli) -> (ExitStatus, Option<(Failure, Settings)>) {
         Command::Check(a) => commands::check::run(&settings, a).await,
         Command::Query(a) => commands::query::run(&settings, a).await,
         Command::Chart(a) => commands::chart::run(&settings, a).await,
+        Command::Incidents(a) => commands::incidents::run(&settings, a).await,
         Command::Queries(a) => commands::queries::run(&settings, a),
         Command::Lint => commands::lint::run(&settings),
         Command::Completions { shell } => {

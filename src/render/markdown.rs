@@ -92,3 +92,55 @@ pub fn check(report: &CheckReport) -> String {
     }
     out
 }
+
+/// `vitals incidents --format markdown` (and the incidents section of a report, with a
+/// deeper heading).
+pub fn incidents(report: &crate::incidents::IncidentReport) -> String {
+    format!(
+        "## Incidents\n\n{}",
+        incidents_body(report, &report.incidents.iter().collect::<Vec<_>>())
+    )
+}
+
+/// A summary line and the table of `list`.
+pub fn incidents_body(
+    report: &crate::incidents::IncidentReport,
+    list: &[&crate::incidents::Incident],
+) -> String {
+    let mut out = format!("{}\n\n", crate::incidents::summary_line(report));
+    if list.is_empty() {
+        return out;
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|i| {
+            vec![
+                i.id.to_string(),
+                i.start.clone(),
+                crate::incidents::duration_text(i.duration_seconds, i.ongoing),
+                i.severity.as_str().to_string(),
+                i.components.join(", "),
+                i.conditions
+                    .iter()
+                    .map(|m| format!("`{}` ({})", m.display_name(), m.peak_text))
+                    .collect::<Vec<_>>()
+                    .join("<br>"),
+                i.cause.join("<br>"),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "#",
+            "start (UTC)",
+            "duration",
+            "severity",
+            "components",
+            "conditions",
+            "cause hints",
+        ],
+        &[0, 2],
+        &rows,
+    ));
+    out
+}

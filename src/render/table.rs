@@ -104,3 +104,63 @@ pub fn check(report: &CheckReport, color: bool, wrap: bool) -> String {
     }
     out
 }
+
+/// The `vitals incidents` table: a summary line, one row per incident, its conditions and
+/// cause hints in the last columns.
+pub fn incidents(report: &crate::incidents::IncidentReport, color: bool, wrap: bool) -> String {
+    use crate::incidents::Severity;
+    let mut t = new(
+        &[
+            "#",
+            "start",
+            "duration",
+            "severity",
+            "component",
+            "conditions",
+            "cause hints",
+        ],
+        wrap,
+    );
+    styling(&mut t, color);
+    for i in &report.incidents {
+        let sev = Cell::new(i.severity.as_str().to_uppercase());
+        let sev = if color {
+            sev.fg(match i.severity {
+                Severity::Page => Color::Red,
+                Severity::Ticket => Color::Yellow,
+                Severity::Info => Color::Cyan,
+            })
+        } else {
+            sev
+        };
+        let conditions: Vec<String> = i
+            .conditions
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} ({}, {})",
+                    m.display_name(),
+                    m.severity.as_str(),
+                    m.peak_text
+                )
+            })
+            .collect();
+        t.add_row(vec![
+            Cell::new(i.id),
+            Cell::new(&i.start),
+            Cell::new(crate::incidents::duration_text(
+                i.duration_seconds,
+                i.ongoing,
+            )),
+            sev,
+            Cell::new(i.components.join(", ")),
+            Cell::new(conditions.join("\n")),
+            Cell::new(i.cause.join("\n")),
+        ]);
+    }
+    let mut out = format!("{}\n", crate::incidents::summary_line(report));
+    if !report.incidents.is_empty() {
+        out.push_str(&format!("{t}\n"));
+    }
+    out
+}

@@ -217,6 +217,27 @@ fn latency_parts(metric: &str, selector: &str, le: &str, group_by: &[String]) ->
     }
 }
 
+/// The parts of a budget SLO's SLI as templates with `{{window}}`: `bad` or `good`, then
+/// `total`. A latency SLO needs the `le` label of its threshold bucket (see [`find_le`]).
+pub fn sli_parts(slo: &Slo, le: Option<&str>) -> Option<Vec<(&'static str, String)>> {
+    let Objective::Budget { sli, .. } = &slo.objective else {
+        return None;
+    };
+    Some(match sli {
+        Sli::BadTotal { bad, total } => vec![("bad", bad.clone()), ("total", total.clone())],
+        Sli::GoodTotal { good, total } => vec![("good", good.clone()), ("total", total.clone())],
+        Sli::Latency {
+            metric, selector, ..
+        } => latency_parts(metric, selector, le?, &slo.group_by).parts,
+    })
+}
+
+/// The query listing a histogram's `le` buckets (to check a latency threshold against).
+pub fn bucket_query(metric: &str, selector: &str) -> String {
+    let sel = selector.trim().trim_end_matches(',');
+    format!("count by (le) ({metric}_bucket{{{sel}}})")
+}
+
 /// One PromQL expression returning every part over every window, tagged by labels.
 fn tagged_query(parts: &Parts, windows: &[(String, Duration)]) -> String {
     let mut terms = Vec::new();
@@ -496,6 +517,11 @@ fn threshold_rows(slo: &Slo, unit: Unit, answer: &Answer) -> Vec<Row> {
                 let mut r = base;
                 r.series = s.labels.clone();
                 judge(&mut r, s.value().unwrap_or_default());
+                // Several series: say which one decided (`queue=shop.orders`).
+                if finite.len() > 1 && !r.series.is_empty() {
+                    let l: Vec<String> = r.series.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    r.reason = format!("{} ({})", r.reason, l.join(", "));
+                }
                 vec![r]
             }
             None => {
@@ -561,20 +587,9 @@ pub async fn evaluate(
             Objective::Budget { sli, .. } => {
                 let plan = budget_plan(slo, at).expect("budget SLO");
                 match sli {
-                    Sli::BadTotal { bad, total } => {
+                    Sli::BadTotal { .. } | Sli::GoodTotal { .. } => {
                         let parts = Parts {
-                            parts: vec![("bad", bad.clone()), ("total", total.clone())],
-                        };
-                        reqs.push(Request::instant(
-                            label,
-                            tagged_query(&parts, &windows_of(&plan)),
-                            at,
-                        ));
-                        slots.push((i, "budget"));
-                    }
-                    Sli::GoodTotal { good, total } => {
-                        let parts = Parts {
-                            parts: vec![("good", good.clone()), ("total", total.clone())],
+                            parts: sli_parts(slo, None).expect("ratio SLO"),
                         };
                         reqs.push(Request::instant(
                             label,
@@ -586,12 +601,7 @@ pub async fn evaluate(
                     Sli::Latency {
                         metric, selector, ..
                     } => {
-                        let sel = selector.trim().trim_end_matches(',');
-                        reqs.push(Request::instant(
-                            label,
-                            format!("count by (le) ({metric}_bucket{{{sel}}})"),
-                            at,
-                        ));
+                        reqs.push(Request::instant(label, bucket_query(metric, selector), at));
                         slots.push((i, "buckets"));
                     }
                 }

@@ -88,6 +88,28 @@ impl fmt::Display for Op {
     }
 }
 
+/// Who a threshold SLO's alert goes to: it pages, opens a ticket, or there is none (a
+/// period objective such as a 7-day share, judged by `check` and `report` only: no alerting
+/// rule, no incidents).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Alerting {
+    None,
+    #[default]
+    Ticket,
+    Page,
+}
+
+impl Alerting {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Alerting::None => "none",
+            Alerting::Ticket => "ticket",
+            Alerting::Page => "page",
+        }
+    }
+}
+
 /// What an SLO says when its queries return nothing (or too few events).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -162,6 +184,8 @@ pub enum Objective {
         warn: Option<f64>,
         /// How long the condition must hold before the generated alert fires.
         for_: Option<Duration>,
+        /// The alert's severity (`none`: no alert, no incidents).
+        severity: Alerting,
     },
 }
 
@@ -208,6 +232,7 @@ struct RawSlo {
     warn: Option<f64>,
     #[serde(rename = "for")]
     for_: Option<Duration>,
+    severity: Option<Alerting>,
     // all
     #[serde(default)]
     on_no_data: OnNoData,
@@ -313,7 +338,7 @@ fn convert(r: RawSlo, catalog: &Catalog, errs: &mut Errs) -> Option<Slo> {
         ("histogram", r.histogram.is_some() || r.selector.is_some()),
         ("threshold", r.threshold.is_some()),
     ];
-    let threshold_fields: [(&'static str, bool); 7] = [
+    let threshold_fields: [(&'static str, bool); 8] = [
         ("query", r.query.is_some()),
         ("promql", r.promql.is_some()),
         ("params", !r.params.is_empty()),
@@ -321,6 +346,7 @@ fn convert(r: RawSlo, catalog: &Catalog, errs: &mut Errs) -> Option<Slo> {
         ("value", r.value.is_some()),
         ("warn", r.warn.is_some()),
         ("for", r.for_.is_some()),
+        ("severity", r.severity.is_some()),
     ];
     let kind = r.kind;
     let objective = match kind {
@@ -575,12 +601,20 @@ fn convert(r: RawSlo, catalog: &Catalog, errs: &mut Errs) -> Option<Slo> {
                     );
                 }
             }
+            let severity = r.severity.unwrap_or_default();
+            if severity == Alerting::None && r.for_.is_some() {
+                err(
+                    Some("for"),
+                    "`for` applies to the alert, and severity = \"none\" has none".into(),
+                );
+            }
             source.map(|source| Objective::Threshold {
                 source,
                 op,
                 value,
                 warn: r.warn,
                 for_: r.for_,
+                severity,
             })
         }
     };

@@ -327,7 +327,8 @@ pub fn mes_fast_burn_fires_inside_the_outage_and_not_before() -> TestResult {
         let b = &r["burn_rates"][0];
         assert_eq!(
             (b["severity"].as_str(), b["factor"].as_f64()),
-            (Some("page"), Some(14.4))
+            (Some("page"), Some(14.4)),
+            "{r:#}"
         );
         b["firing"].as_bool().unwrap()
     };

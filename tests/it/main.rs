@@ -5,6 +5,7 @@ mod catalog;
 mod chart;
 mod check;
 mod errors;
+mod incidents;
 mod lint;
 mod query;
 mod sim;
@@ -84,6 +85,9 @@ fn main() {
         status::status_plain_text_snapshot,
         status::status_sends_few_queries,
         status::watch_refreshes_until_interrupted,
+        incidents::every_scripted_incident_is_found_within_two_steps,
+        incidents::the_quiet_week_has_no_incidents,
+        incidents::incidents_table_and_markdown_name_the_outage,
         chart::png_and_svg_charts_are_valid_and_not_empty,
         chart::svg_structure_snapshot,
         chart::the_step_follows_the_drawing_width,
