@@ -200,6 +200,12 @@ pub enum Command {
     )]
     Incidents(IncidentsArgs),
 
+    /// Period report: SLO compliance, business KPIs, components, incidents and charts, vs the previous period
+    #[command(
+        after_help = "Examples:\n  vitals report --week 2026-W47 --time-zone Europe/Moscow --format html --out reports/\n  vitals report --month 2026-11 --format markdown --out reports/\n  vitals report --from 2026-11-16T00:00:00Z --to 2026-11-23T00:00:00Z --format json\n  vitals report                     # the last complete ISO week, Markdown on stdout\n\nEvery number is shown beside the previous period's (the previous ISO week, calendar month, or range of the same length) with its change. HTML is one self-contained file with inline SVG charts; Markdown references PNG charts written next to it (with --out); JSON carries the same numbers.\nSafe for cron: no terminal needed, nothing interactive; what could not be read is listed in the report and on stderr.\nExit codes: 0 the report is complete, 3 something could not be read (the report is still written, with the list), 2 bad flags.\nFormats: markdown (default), html, json."
+    )]
+    Report(ReportArgs),
+
     /// List the query catalog: name, unit, params and help
     #[command(
         after_help = "Formats: table (default), json, markdown (the docs/catalog.md mapping from the monitoring plan)."
@@ -296,6 +302,33 @@ pub struct TimeArgs {
     /// Range resolution [default: chosen to keep each series under ~1,000 points]
     #[arg(long, value_name = "DURATION")]
     pub step: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// An ISO week, e.g. 2026-W47 (Monday to Monday in --time-zone)
+    #[arg(long, value_name = "YYYY-Www", conflicts_with_all = ["month", "from", "to"])]
+    pub week: Option<String>,
+
+    /// A calendar month, e.g. 2026-11
+    #[arg(long, value_name = "YYYY-MM", conflicts_with_all = ["from", "to"])]
+    pub month: Option<String>,
+
+    /// Period start (with --to; compared with the same length before it)
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+
+    /// Period end [default: now]
+    #[arg(long, value_name = "TIME", requires = "from")]
+    pub to: Option<String>,
+
+    /// Time zone of the calendar: UTC or an IANA name such as Europe/Moscow
+    #[arg(long, default_value = "UTC", value_name = "TZ")]
+    pub time_zone: String,
+
+    /// Write the report (and, for Markdown, its PNG charts) into this directory instead of stdout
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

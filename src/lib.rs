@@ -15,6 +15,7 @@ pub mod openmetrics;
 pub mod progress;
 pub mod prom;
 pub mod render;
+pub mod report;
 pub mod settings;
 pub mod sim;
 pub mod slo;
@@ -47,6 +48,7 @@ pub async fn run(cli: Cli) -> (ExitStatus, Option<(Failure, Settings)>) {
         Command::Query(a) => commands::query::run(&settings, a).await,
         Command::Chart(a) => commands::chart::run(&settings, a).await,
         Command::Incidents(a) => commands::incidents::run(&settings, a).await,
+        Command::Report(a) => commands::report::run(&settings, a).await,
         Command::Queries(a) => commands::queries::run(&settings, a),
         Command::Lint => commands::lint::run(&settings),
         Command::Completions { shell } => {

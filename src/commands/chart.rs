@@ -139,6 +139,7 @@ pub async fn run(settings: &Settings, args: &ChartArgs) -> Result<ExitStatus, Fa
         lines,
         rules,
         bands,
+        secondary: None,
     };
     match target {
         Target::Terminal { cols, rows } => {

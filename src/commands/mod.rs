@@ -6,6 +6,7 @@ pub mod incidents;
 pub mod lint;
 pub mod queries;
 pub mod query;
+pub mod report;
 pub mod status;
 
 use crate::exit::{Failure, Severity};

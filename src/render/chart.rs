@@ -98,6 +98,15 @@ pub struct Band {
     pub end: f64,
 }
 
+/// Lines on a second y axis, on the right (a count beside a share, lost beside created).
+#[derive(Clone, Debug)]
+pub struct Secondary {
+    pub unit: Unit,
+    /// Axis description (`lost`).
+    pub label: String,
+    pub lines: Vec<Line>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Chart {
     pub title: String,
@@ -109,6 +118,8 @@ pub struct Chart {
     pub lines: Vec<Line>,
     pub rules: Vec<Rule>,
     pub bands: Vec<Band>,
+    /// Lines drawn against a right-hand axis (PNG and SVG; the terminal chart has none).
+    pub secondary: Option<Secondary>,
 }
 
 /// The font PNG text is drawn with (SVG text is left to the viewer's fonts).
@@ -193,6 +204,23 @@ impl Chart {
         (lo, hi)
     }
 
+    fn secondary_range(&self) -> (f64, f64) {
+        let vals = self
+            .secondary
+            .iter()
+            .flat_map(|s| s.lines.iter())
+            .flat_map(|l| l.points.iter().map(|p| p.1))
+            .filter(|v| v.is_finite());
+        let (lo, hi) = vals.fold((0.0f64, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+        if !hi.is_finite() || hi <= lo {
+            (lo, lo + 1.0)
+        } else {
+            (lo, hi + (hi - lo) * 0.08)
+        }
+    }
+
     /// Pixels of the plot area for a picture `width` wide (what the step is chosen from).
     pub fn plot_width(width: u32) -> u32 {
         width
@@ -225,12 +253,19 @@ impl Chart {
         let unit = self.unit;
         let zone = self.zone;
         let fmt = time_format(self.end - self.start);
+        let (s0, s1) = self.secondary_range();
         let mut chart = ChartBuilder::on(&body)
             .margin(Self::MARGIN)
             .x_label_area_size(32)
             .y_label_area_size(Self::Y_LABELS)
+            .right_y_label_area_size(if self.secondary.is_some() {
+                Self::Y_LABELS
+            } else {
+                0
+            })
             .build_cartesian_2d(self.start..self.end, y0..y1)
-            .map_err(e)?;
+            .map_err(e)?
+            .set_secondary_coord(self.start..self.end, s0..s1);
         // Time ticks on round local times: grid lines and labels drawn here, not by plotters.
         chart
             .configure_mesh()
@@ -296,6 +331,40 @@ impl Chart {
                         PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
                     });
                     labelled = true;
+                }
+            }
+        }
+        if let Some(sec) = &self.secondary {
+            let unit2 = sec.unit;
+            chart
+                .configure_secondary_axes()
+                .y_labels(6)
+                .y_label_formatter(&|y| unit2.format(*y))
+                .y_desc(sec.label.clone())
+                .label_style(("sans-serif", 12))
+                .draw()
+                .map_err(e)?;
+            for (i, l) in sec.lines.iter().enumerate() {
+                let color = PALETTE[(self.lines.len() + i) % PALETTE.len()];
+                let mut labelled = false;
+                for seg in l
+                    .points
+                    .split(|(_, v)| !v.is_finite())
+                    .filter(|s| !s.is_empty())
+                {
+                    let s = chart
+                        .draw_secondary_series(LineSeries::new(
+                            seg.iter().copied(),
+                            color.stroke_width(2),
+                        ))
+                        .map_err(e)?;
+                    if !labelled {
+                        s.label(format!("{} (right axis)", l.label))
+                            .legend(move |(x, y)| {
+                                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                            });
+                        labelled = true;
+                    }
                 }
             }
         }

@@ -144,3 +144,170 @@ pub fn incidents_body(
     ));
     out
 }
+
+fn kpi_table(kpis: &[crate::report::Kpi], cur: &str, prev: &str, first: &str) -> String {
+    let rows: Vec<Vec<String>> = kpis
+        .iter()
+        .map(|k| {
+            vec![
+                k.label.clone(),
+                k.text(),
+                k.previous_text(),
+                k.change_text(),
+            ]
+        })
+        .collect();
+    table(&[first, cur, prev, "change"], &[1, 2, 3], &rows)
+}
+
+/// `vitals report --format markdown`: `charts` are (title, file) pairs written next to it.
+pub fn report(r: &crate::report::Report, charts: &[(String, String)]) -> String {
+    let (cur, prev) = (r.period.label.as_str(), r.previous_period.label.as_str());
+    let mut o = format!(
+        "# vitals report {cur}\n\n{}. Generated {}.\n\n",
+        r.period_line(),
+        r.generated_at
+    );
+    if !r.missing.is_empty() {
+        o.push_str("> **Incomplete**: some numbers could not be read:\n");
+        for m in &r.missing {
+            o.push_str(&format!("> - {}\n", m.replace('\n', " ")));
+        }
+        o.push('\n');
+    }
+    o.push_str(&format!(
+        "## 1. Headline\n\n**Verdict: {}** — {}.\n\n",
+        status_badge(r.verdict),
+        r.compliance_line()
+    ));
+    let rows: Vec<Vec<String>> = r
+        .slos
+        .iter()
+        .map(|s| {
+            let k = |k: &Option<crate::report::Kpi>, prev: bool| {
+                k.as_ref()
+                    .map(|k| if prev { k.previous_text() } else { k.text() })
+                    .unwrap_or_default()
+            };
+            vec![
+                format!("`{}`", s.name),
+                s.component.clone(),
+                status_badge(s.status).to_string(),
+                s.value_vs_objective.clone(),
+                k(&s.period_sli, false),
+                k(&s.period_sli, true),
+                k(&s.budget_left, false),
+                k(&s.budget_left, true),
+            ]
+        })
+        .collect();
+    let (h1, h2, h3) = (
+        format!("SLI over {cur}"),
+        format!("SLI over {prev}"),
+        format!("budget left at the end of {prev}"),
+    );
+    o.push_str(&table(
+        &[
+            "SLO",
+            "component",
+            "status",
+            "at the end",
+            &h1,
+            &h2,
+            "budget left",
+            &h3,
+        ],
+        &[4, 5, 6, 7],
+        &rows,
+    ));
+    o.push_str("\n## 2. Business KPIs\n\n");
+    o.push_str(&kpi_table(&r.kpis, cur, prev, "KPI"));
+    for b in &r.breakdowns {
+        o.push_str(&format!("\n### {}\n\n", b.title));
+        if b.rows.is_empty() {
+            o.push_str("None in either period.\n");
+            continue;
+        }
+        let mut headers: Vec<&str> = b.columns.iter().map(String::as_str).collect();
+        headers.extend([cur, prev]);
+        let rows: Vec<Vec<String>> = b
+            .rows
+            .iter()
+            .map(|row| {
+                let mut v: Vec<String> = b.columns.iter().map(|c| row.labels[c].clone()).collect();
+                let f = |x: Option<f64>| x.map(|x| b.unit.format(x)).unwrap_or_else(|| "0".into());
+                v.push(f(row.value));
+                v.push(f(row.previous));
+                v
+            })
+            .collect();
+        let n = b.columns.len();
+        o.push_str(&table(&headers, &[n, n + 1], &rows));
+    }
+    o.push_str("\n## 3. Components\n");
+    for c in &r.components {
+        o.push_str(&format!("\n### {}\n\n", c.name));
+        o.push_str(&kpi_table(&c.metrics, cur, prev, "metric"));
+    }
+    let inc = &r.incidents;
+    o.push_str("\n## 4. Incidents\n\n");
+    o.push_str(&kpi_table(
+        &[
+            inc.count.clone(),
+            inc.mttr.clone(),
+            inc.time_in_incidents.clone(),
+        ],
+        cur,
+        prev,
+        "",
+    ));
+    o.push('\n');
+    if inc.list.is_empty() {
+        o.push_str("No incident started in the period.\n");
+    } else {
+        let rows: Vec<Vec<String>> = inc
+            .list
+            .iter()
+            .map(|i| {
+                vec![
+                    i.id.to_string(),
+                    i.start.clone(),
+                    crate::incidents::duration_text(i.duration_seconds, i.ongoing),
+                    i.severity.as_str().to_string(),
+                    i.components.join(", "),
+                    i.conditions
+                        .iter()
+                        .map(|m| format!("`{}` ({})", m.display_name(), m.peak_text))
+                        .collect::<Vec<_>>()
+                        .join("<br>"),
+                    i.cause.join("<br>"),
+                ]
+            })
+            .collect();
+        o.push_str(&table(
+            &[
+                "#",
+                "start (UTC)",
+                "duration",
+                "severity",
+                "components",
+                "conditions",
+                "cause hints",
+            ],
+            &[0, 2],
+            &rows,
+        ));
+    }
+    o.push_str(&format!(
+        "\nFound from {} at a {} step.\n",
+        inc.method, inc.step
+    ));
+    o.push_str("\n## 5. Charts\n\n");
+    if charts.is_empty() {
+        o.push_str("Charts are written as PNG files next to the report with `--out DIR`.\n");
+    }
+    for (title, file) in charts {
+        o.push_str(&format!("![{title}]({file})\n\n"));
+    }
+    o
+}

@@ -35,6 +35,8 @@ const INCIDENT_BUCKETS: [f64; 9] = [
 /// Minutes an MES outage spends rejecting orders before its consumer disconnects.
 const NACK_PHASE_MS: i64 = 12 * 60_000;
 /// Message TTL of `shop.orders` and `crm.notifications`.
+/// Consumers of shop.orders, mes.status, crm.notifications and the two DLQs in normal times.
+const NORMAL_CONSUMERS: [f64; 5] = [2.0, 2.0, 1.0, 1.0, 1.0];
 const ORDERS_TTL_MS: i64 = 30 * 60_000;
 const NOTIFY_TTL_MS: i64 = 10 * 60_000;
 /// An order not finished this long after creation is stuck; twice this, lost.
@@ -1337,6 +1339,12 @@ impl Model {
             m.instance_gauges(a, rate, 1.0, false, start_ms, 0.0);
         }
         m.databases([0.0; 2], start_ms, 0.0);
+        // Consumers are attached, and MinIO has scanned its buckets, before the first scrape:
+        // a history must not start with a queue nobody consumes or an empty bucket.
+        for (q, c) in m.rmq.queues.iter_mut().zip(NORMAL_CONSUMERS) {
+            q.consumers = c;
+        }
+        m.scan_buckets();
         m.set_gauges(start_ms, 0.0);
         m
     }
@@ -1757,14 +1765,7 @@ impl Model {
         // MinIO's scanner refreshes bucket usage every five minutes.
         if t1 >= self.s3.next_scan_ms {
             self.s3.next_scan_ms = t1 - t1.rem_euclid(300_000) + 300_000;
-            for srv in &self.s3.servers {
-                for (bucket, sid) in &srv.usage_bytes {
-                    self.reg.set(*sid, self.s3.bytes[bucket].round());
-                }
-                for (bucket, sid) in &srv.usage_objects {
-                    self.reg.set(*sid, self.s3.objects[bucket]);
-                }
-            }
+            self.scan_buckets();
             // The shop's storage report: the top 20 users by stored model bytes.
             let mut idx: Vec<usize> = (0..self.s3.user_bytes.len()).collect();
             idx.sort_by(|a, b| self.s3.user_bytes[*b].total_cmp(&self.s3.user_bytes[*a]));
@@ -1903,7 +1904,11 @@ impl Model {
             .map(|x| x.elapsed_ms);
         let nacking = outage.is_some_and(|e| e < NACK_PHASE_MS);
         let disconnected = outage.is_some_and(|e| e >= NACK_PHASE_MS);
-        self.rmq.queues[0].consumers = if disconnected { 0.0 } else { 2.0 };
+        self.rmq.queues[0].consumers = if disconnected {
+            0.0
+        } else {
+            NORMAL_CONSUMERS[0]
+        };
         // Expiry: messages older than the TTL leave shop.orders for its DLQ.
         let mut expired = Vec::new();
         while let Some((at, id)) = self.rmq.queues[0].ready.front().copied() {
@@ -2032,7 +2037,7 @@ impl Model {
         self.publish(1, job_status, t1, None);
         let n = self.rmq.queues[1].ready.len() as u64;
         self.rmq.queues[1].ready.clear();
-        self.rmq.queues[1].consumers = 2.0;
+        self.rmq.queues[1].consumers = NORMAL_CONSUMERS[1];
         let mut rejected = 0;
         for k in 0..n {
             let (consumer, outcome) = if k % 2 == 0 {
@@ -2076,7 +2081,7 @@ impl Model {
             self.rmq.queues[2].consumers = 0.0;
             self.rmq.queues[2].unacked = 0.0;
         } else {
-            self.rmq.queues[2].consumers = 1.0;
+            self.rmq.queues[2].consumers = NORMAL_CONSUMERS[2];
             let n = self.rmq.queues[2].ready.len();
             self.rmq.queues[2].ready.clear();
             for _ in 0..n {
@@ -2088,8 +2093,8 @@ impl Model {
                 self.reg.inc(self.rmq.acked["rabbit_classic_queue"], 1.0);
             }
         }
-        for q in 3..5 {
-            self.rmq.queues[q].consumers = 1.0;
+        for (q, c) in self.rmq.queues.iter_mut().zip(NORMAL_CONSUMERS).skip(3) {
+            q.consumers = c;
         }
     }
 
@@ -2426,6 +2431,18 @@ impl Model {
     }
 
     /// Queue gauges and everything sampled at scrape time.
+    /// MinIO's bucket usage, as its scanner reports it.
+    fn scan_buckets(&mut self) {
+        for srv in &self.s3.servers {
+            for (bucket, sid) in &srv.usage_bytes {
+                self.reg.set(*sid, self.s3.bytes[bucket].round());
+            }
+            for (bucket, sid) in &srv.usage_objects {
+                self.reg.set(*sid, self.s3.objects[bucket]);
+            }
+        }
+    }
+
     fn set_gauges(&mut self, t1: i64, _dt: f64) {
         let mut depths = Vec::new();
         for q in &self.rmq.queues {

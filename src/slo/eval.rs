@@ -126,6 +126,9 @@ pub struct Row {
     /// Warnings Prometheus attached to the SLO's queries.
     #[serde(skip)]
     pub warnings: Vec<String>,
+    /// The `le` label of a latency SLO's threshold bucket, as Prometheus spells it.
+    #[serde(skip)]
+    pub le: Option<String>,
 }
 
 impl Row {
@@ -153,6 +156,7 @@ impl Row {
             error: None,
             config_error: false,
             warnings: Vec::new(),
+            le: None,
         }
     }
 
@@ -678,7 +682,7 @@ pub async fn evaluate(
                             tagged_query(&parts, &windows_of(&plan)),
                             at,
                         ));
-                        phase2_slots.push(i);
+                        phase2_slots.push((i, le));
                     }
                     None => {
                         let mut bounds: Vec<f64> = les
@@ -706,11 +710,17 @@ pub async fn evaluate(
     }
     if !phase2.is_empty() {
         let answers = prom.run_all(phase2, progress).await;
-        for (i, answer) in phase2_slots.into_iter().zip(answers) {
+        for ((i, le), answer) in phase2_slots.into_iter().zip(answers) {
             let slo = &slos[i];
             let plan = budget_plan(slo, at).expect("budget SLO");
             match answer {
-                Ok(a) => rows.push((i, budget_rows(slo, &plan, &a))),
+                Ok(a) => {
+                    let mut r = budget_rows(slo, &plan, &a);
+                    for row in &mut r {
+                        row.le = Some(le.clone());
+                    }
+                    rows.push((i, r))
+                }
                 Err(e) => rows.push((
                     i,
                     vec![Row::new(slo, Unit::Ratio, Op::Ge, plan.target).failed(&e)],

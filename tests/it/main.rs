@@ -8,6 +8,7 @@ mod errors;
 mod incidents;
 mod lint;
 mod query;
+mod report;
 mod sim;
 mod status;
 mod support;
@@ -88,6 +89,11 @@ fn main() {
         incidents::every_scripted_incident_is_found_within_two_steps,
         incidents::the_quiet_week_has_no_incidents,
         incidents::incidents_table_and_markdown_name_the_outage,
+        report::report_kpis_match_the_truth_for_both_weeks,
+        report::html_report_loads_in_chromium_without_console_errors,
+        report::report_markdown_and_json_snapshots,
+        report::a_month_is_a_calendar_month_and_missing_data_is_listed,
+        report::report_without_prometheus_exits_3_and_lists_what_is_missing,
         chart::png_and_svg_charts_are_valid_and_not_empty,
         chart::svg_structure_snapshot,
         chart::the_step_follows_the_drawing_width,

@@ -1,0 +1,219 @@
+//! HTML: the period report as one self-contained page (inline CSS and SVG, no scripts, no
+//! external assets), laid out with tables so the numbers survive an email client that drops
+//! the charts.
+
+use crate::report::{Kpi, Report};
+use crate::slo::eval::Status;
+
+/// Escapes text for HTML.
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const CSS: &str = "\
+body{font-family:-apple-system,'Segoe UI',Roboto,'DejaVu Sans',Arial,sans-serif;color:#1f2328;max-width:1100px;margin:24px auto;padding:0 16px;line-height:1.4}
+h1{font-size:24px;margin-bottom:4px}h2{font-size:19px;margin-top:32px;border-bottom:1px solid #d0d7de;padding-bottom:4px}h3{font-size:15px;margin-top:20px}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f6f8fa}td.n{text-align:right;white-space:nowrap}.muted{color:#656d76}
+.good{color:#1a7f37}.bad{color:#cf222e}.pass{background:#dafbe1}.warn{background:#fff8c5}.fail{background:#ffebe9}.inconclusive{background:#eaeef2}
+.verdict{font-size:16px;padding:8px 12px;border-radius:6px;display:inline-block}
+.chart{margin:12px 0}.chart svg{max-width:100%;height:auto;border:1px solid #d0d7de}td.nw{white-space:nowrap}
+.missing{background:#fff8c5;border:1px solid #d4a72c;padding:8px 12px;border-radius:6px}
+";
+
+fn status_class(s: Status) -> &'static str {
+    s.as_str()
+}
+
+fn change_cell(k: &Kpi) -> String {
+    let text = esc(&k.change_text());
+    match k.verdict() {
+        Some(true) => format!("<td class=\"n good\">{text}</td>"),
+        Some(false) => format!("<td class=\"n bad\">{text}</td>"),
+        None => format!("<td class=\"n muted\">{text}</td>"),
+    }
+}
+
+fn kpi_rows(kpis: &[Kpi], out: &mut String) {
+    for k in kpis {
+        out.push_str(&format!(
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n muted\">{}</td>{}</tr>\n",
+            esc(&k.label),
+            esc(&k.text()),
+            esc(&k.previous_text()),
+            change_cell(k)
+        ));
+    }
+}
+
+/// `vitals report --format html`.
+pub fn report(r: &Report, charts: &[(String, String)]) -> String {
+    let (cur, prev) = (&r.period.label, &r.previous_period.label);
+    let mut o = String::new();
+    o.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    o.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    o.push_str(&format!("<title>vitals report {}</title>\n", esc(cur)));
+    o.push_str(&format!("<style>\n{CSS}</style>\n</head>\n<body>\n"));
+    o.push_str(&format!("<h1>vitals report {}</h1>\n", esc(cur)));
+    o.push_str(&format!(
+        "<p class=\"muted\">{}. Generated {}.</p>\n",
+        esc(&r.period_line()),
+        esc(&r.generated_at)
+    ));
+    if !r.missing.is_empty() {
+        o.push_str("<div class=\"missing\"><strong>Incomplete:</strong> some numbers could not be read.<ul>\n");
+        for m in &r.missing {
+            o.push_str(&format!("<li>{}</li>\n", esc(m)));
+        }
+        o.push_str("</ul></div>\n");
+    }
+
+    o.push_str("<h2>1. Headline</h2>\n");
+    o.push_str(&format!(
+        "<p><span class=\"verdict {}\">Verdict: <strong>{}</strong></span> &nbsp; {}</p>\n",
+        status_class(r.verdict),
+        r.verdict.as_str().to_uppercase(),
+        esc(&r.compliance_line())
+    ));
+    o.push_str(&format!(
+        "<table>\n<tr><th>SLO</th><th>component</th><th>status</th><th>at the end</th><th>SLI over {}</th><th>SLI over {}</th><th>budget left</th><th>budget left at the end of {}</th></tr>\n",
+        esc(cur), esc(prev), esc(prev)
+    ));
+    for s in &r.slos {
+        let sli = |k: &Option<Kpi>, prev: bool| {
+            k.as_ref()
+                .map(|k| if prev { k.previous_text() } else { k.text() })
+                .unwrap_or_default()
+        };
+        o.push_str(&format!(
+            "<tr><td title=\"{}\"><code>{}</code></td><td>{}</td><td class=\"{}\">{}</td><td class=\"nw\">{}</td><td class=\"n\">{}</td><td class=\"n muted\">{}</td><td class=\"n\">{}</td><td class=\"n muted\">{}</td></tr>\n",
+            esc(&s.description),
+            esc(&s.name),
+            esc(&s.component),
+            status_class(s.status),
+            s.status.as_str(),
+            esc(&s.value_vs_objective),
+            esc(&sli(&s.period_sli, false)),
+            esc(&sli(&s.period_sli, true)),
+            esc(&sli(&s.budget_left, false)),
+            esc(&sli(&s.budget_left, true)),
+        ));
+    }
+    o.push_str("</table>\n");
+
+    o.push_str("<h2>2. Business KPIs</h2>\n");
+    o.push_str(&format!(
+        "<table>\n<tr><th>KPI</th><th>{}</th><th>{}</th><th>change</th></tr>\n",
+        esc(cur),
+        esc(prev)
+    ));
+    kpi_rows(&r.kpis, &mut o);
+    o.push_str("</table>\n");
+    for b in &r.breakdowns {
+        o.push_str(&format!("<h3>{}</h3>\n", esc(&b.title)));
+        if b.rows.is_empty() {
+            o.push_str("<p class=\"muted\">None in either period.</p>\n");
+            continue;
+        }
+        o.push_str("<table>\n<tr>");
+        for c in &b.columns {
+            o.push_str(&format!("<th>{}</th>", esc(c)));
+        }
+        o.push_str(&format!(
+            "<th>{}</th><th>{}</th></tr>\n",
+            esc(cur),
+            esc(prev)
+        ));
+        for row in &b.rows {
+            o.push_str("<tr>");
+            for c in &b.columns {
+                o.push_str(&format!("<td>{}</td>", esc(&row.labels[c])));
+            }
+            let f = |v: Option<f64>| v.map(|v| b.unit.format(v)).unwrap_or_else(|| "0".into());
+            o.push_str(&format!(
+                "<td class=\"n\">{}</td><td class=\"n muted\">{}</td></tr>\n",
+                esc(&f(row.value)),
+                esc(&f(row.previous))
+            ));
+        }
+        o.push_str("</table>\n");
+    }
+
+    o.push_str("<h2>3. Components</h2>\n");
+    for c in &r.components {
+        o.push_str(&format!(
+            "<h3>{}</h3>\n<table>\n<tr><th>metric</th><th>{}</th><th>{}</th><th>change</th></tr>\n",
+            esc(&c.name),
+            esc(cur),
+            esc(prev)
+        ));
+        kpi_rows(&c.metrics, &mut o);
+        o.push_str("</table>\n");
+    }
+
+    o.push_str("<h2>4. Incidents</h2>\n");
+    let inc = &r.incidents;
+    o.push_str(&format!(
+        "<table>\n<tr><th></th><th>{}</th><th>{}</th><th>change</th></tr>\n",
+        esc(cur),
+        esc(prev)
+    ));
+    kpi_rows(
+        &[
+            inc.count.clone(),
+            inc.mttr.clone(),
+            inc.time_in_incidents.clone(),
+        ],
+        &mut o,
+    );
+    o.push_str("</table>\n");
+    if inc.list.is_empty() {
+        o.push_str("<p>No incident started in the period.</p>\n");
+    } else {
+        o.push_str("<table>\n<tr><th>#</th><th>start (UTC)</th><th>duration</th><th>severity</th><th>components</th><th>conditions</th><th>cause hints</th></tr>\n");
+        for i in &inc.list {
+            let conds: Vec<String> = i
+                .conditions
+                .iter()
+                .map(|m| {
+                    format!(
+                        "<code>{}</code> ({})",
+                        esc(&m.display_name()),
+                        esc(&m.peak_text)
+                    )
+                })
+                .collect();
+            o.push_str(&format!(
+                "<tr><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                i.id,
+                esc(&i.start),
+                esc(&crate::incidents::duration_text(i.duration_seconds, i.ongoing)),
+                i.severity.as_str(),
+                esc(&i.components.join(", ")),
+                conds.join("<br>"),
+                i.cause.iter().map(|c| esc(c)).collect::<Vec<_>>().join("<br>")
+            ));
+        }
+        o.push_str("</table>\n");
+    }
+    o.push_str(&format!(
+        "<p class=\"muted\">Found from {} at a {} step.</p>\n",
+        esc(&inc.method),
+        esc(&inc.step)
+    ));
+
+    o.push_str("<h2>5. Charts</h2>\n");
+    // Each chart carries its title; the alt text is for readers without SVG.
+    for (title, svg) in charts {
+        o.push_str(&format!(
+            "<div class=\"chart\" role=\"img\" aria-label=\"{}\">\n{}\n</div>\n",
+            esc(title),
+            svg
+        ));
+    }
+    o.push_str("</body>\n</html>\n");
+    o
+}
