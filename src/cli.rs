@@ -206,6 +206,12 @@ pub enum Command {
     )]
     Report(ReportArgs),
 
+    /// Generate Prometheus recording and alerting rules (multi-window multi-burn-rate) from slo.toml
+    #[command(
+        after_help = "Examples:\n  vitals rules --out /etc/prometheus/rules/vitals.yml --check\n  vitals rules --slo mes-availability\n\nPer ratio or latency SLO: recording rules slo:sli_error:ratio_rate<window> for every burn-rate window (scaled to the SLO window as `vitals check` scales them) and for the SLO window (in a group evaluated every 5m); alerts <Slo>BudgetBurn with severity page (14.4x over 1h/5m or 6x over 6h/30m) and ticket (3x over 1d/2h or 1x over 3d/6h). Per threshold SLO (unless severity = \"none\"): an alert after its `for` (default 5m). Without --slo, also TargetDown, ComponentDown and ComponentAbsent for the scrape targets.\n--check runs `promtool check rules` on the result.\nExit codes: 0 written (and checked), 2 bad flags or promtool rejected the rules, 3 --check without promtool."
+    )]
+    Rules(RulesArgs),
+
     /// List the query catalog: name, unit, params and help
     #[command(
         after_help = "Formats: table (default), json, markdown (the docs/catalog.md mapping from the monitoring plan)."
@@ -329,6 +335,21 @@ pub struct ReportArgs {
     /// Write the report (and, for Markdown, its PNG charts) into this directory instead of stdout
     #[arg(long, value_name = "DIR")]
     pub out: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Write the rules to this file instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+
+    /// Only this SLO (repeatable); without it, every SLO and the scrape-target alerts
+    #[arg(long = "slo", value_name = "NAME")]
+    pub slos: Vec<String>,
+
+    /// Check the result with `promtool check rules`
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]

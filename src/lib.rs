@@ -16,6 +16,7 @@ pub mod progress;
 pub mod prom;
 pub mod render;
 pub mod report;
+pub mod rules;
 pub mod settings;
 pub mod sim;
 pub mod slo;
@@ -49,6 +50,7 @@ pub async fn run(cli: Cli) -> (ExitStatus, Option<(Failure, Settings)>) {
         Command::Chart(a) => commands::chart::run(&settings, a).await,
         Command::Incidents(a) => commands::incidents::run(&settings, a).await,
         Command::Report(a) => commands::report::run(&settings, a).await,
+        Command::Rules(a) => commands::rules::run(&settings, a),
         Command::Queries(a) => commands::queries::run(&settings, a),
         Command::Lint => commands::lint::run(&settings),
         Command::Completions { shell } => {

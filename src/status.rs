@@ -778,9 +778,12 @@ pub fn assemble(
             .collect();
         if !mine.is_empty() {
             let status = Status::overall(mine.iter().map(|r| r.status));
-            let problems: Vec<String> = mine
+            // Worst first: the screen names the first one.
+            let mut failing: Vec<&&Row> =
+                mine.iter().filter(|r| r.status != Status::Pass).collect();
+            failing.sort_by_key(|r| std::cmp::Reverse(r.status));
+            let problems: Vec<String> = failing
                 .iter()
-                .filter(|r| r.status != Status::Pass)
                 .map(|r| format!("{} {}: {}", r.status.as_str(), r.display_name(), r.reason))
                 .collect();
             let budget_left = mine

@@ -7,6 +7,7 @@ pub mod lint;
 pub mod queries;
 pub mod query;
 pub mod report;
+pub mod rules;
 pub mod status;
 
 use crate::exit::{Failure, Severity};

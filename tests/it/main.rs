@@ -9,6 +9,7 @@ mod incidents;
 mod lint;
 mod query;
 mod report;
+mod rules;
 mod sim;
 mod status;
 mod support;
@@ -94,6 +95,10 @@ fn main() {
         report::report_markdown_and_json_snapshots,
         report::a_month_is_a_calendar_month_and_missing_data_is_listed,
         report::report_without_prometheus_exits_3_and_lists_what_is_missing,
+        rules::generated_rules_pass_promtool_check,
+        rules::promtool_unit_tests_fire_where_they_should,
+        rules::rules_and_check_agree_on_windows_factors_and_burn_rates,
+        rules::a_live_outage_fires_the_page_alert_and_incidents_lists_it,
         chart::png_and_svg_charts_are_valid_and_not_empty,
         chart::svg_structure_snapshot,
         chart::the_step_follows_the_drawing_width,

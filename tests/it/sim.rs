@@ -22,7 +22,7 @@ use crate::support::prometheus::{Prometheus, Spec, free_port, http_get};
 use crate::support::{TestResult, rel_diff, scratch, vitals, write};
 use crate::week::{END, END_S, WEEK, incident, lost_requests, service_total, sim, week};
 
-fn run_sim(args: &[&str]) -> std::process::Output {
+pub fn run_sim(args: &[&str]) -> std::process::Output {
     let out = sim().args(args).output().expect("run vitals-sim");
     assert!(
         out.status.success(),
@@ -247,7 +247,7 @@ pub fn scenario_files_are_validated() -> TestResult {
     Ok(())
 }
 
-struct Serve(Child);
+pub struct Serve(pub Child);
 impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.0.kill();

@@ -72,6 +72,11 @@ impl Vitals {
         self
     }
 
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
     pub fn run(mut self) -> Run {
         let out = self.cmd.output().expect("run vitals");
         Run {

@@ -33,6 +33,8 @@ pub struct Spec {
     pub config: String,
     /// Accept remote write (`/api/v1/write`) with an out-of-order window for history.
     pub remote_write: bool,
+    /// Scrape and rule evaluation interval [default: 15s].
+    pub interval: Option<&'static str>,
 }
 
 struct Registry {
@@ -151,8 +153,9 @@ impl Prometheus {
         for f in &spec.openmetrics {
             backfill(f, &data);
         }
+        let every = spec.interval.unwrap_or("15s");
         let mut config =
-            String::from("global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\n");
+            format!("global:\n  scrape_interval: {every}\n  evaluation_interval: {every}\n");
         if spec.remote_write {
             config.push_str("storage:\n  tsdb:\n    out_of_order_time_window: 30d\n");
         }

@@ -1,0 +1,531 @@
+//! `vitals rules`: the file passes `promtool check rules`; `promtool test rules` proves the
+//! alerts fire where they should on generated inputs; the windows, factors and burn rates are
+//! those of `vitals check`; and a live outage served by the simulator fires the page alert in
+//! a real Prometheus, after which `vitals incidents` lists it.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::sim::Serve;
+use crate::support::prometheus::{Prometheus, Spec, free_port, http_get, require_binaries};
+use crate::support::{Run, TestResult, rel_diff, repo, scratch, vitals, write};
+use crate::week::{sim, week};
+
+fn rules(config: Option<&Path>, slos: &[&str], out: &Path) -> Run {
+    let mut args: Vec<String> = Vec::new();
+    if let Some(c) = config {
+        args.extend(["--config".into(), c.display().to_string()]);
+    }
+    args.extend(["rules".into(), "--out".into(), out.display().to_string()]);
+    for s in slos {
+        args.extend(["--slo".into(), s.to_string()]);
+    }
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    vitals(&a).run()
+}
+
+pub fn generated_rules_pass_promtool_check() -> TestResult {
+    require_binaries()?;
+    let dir = scratch();
+    let out = dir.path().join("vitals.yml");
+    let r = vitals(&["rules", "--out", out.to_str().unwrap(), "--check"]).run();
+    r.expect_code(0);
+    // Every rule the SLOs call for: per budget SLO 7 windows and 2 alerts, plus its SLO
+    // window (another group); per alerting threshold SLO one alert; the target alerts.
+    let (cat, _) = vitals::catalog::Catalog::load_dir(&repo().join("queries"));
+    let src = vitals::diag::Source::new(
+        "slo.toml",
+        std::fs::read_to_string(repo().join("slo.toml")).unwrap(),
+    );
+    let (slos, _) = vitals::slo::model::load(&src, &cat);
+    let budget = slos
+        .iter()
+        .filter(|s| s.kind != vitals::slo::model::SloKind::Threshold)
+        .count();
+    let thresholds = slos
+        .iter()
+        .filter(|s| {
+            matches!(&s.objective, vitals::slo::model::Objective::Threshold { severity, .. }
+                if *severity != vitals::slo::model::Alerting::None)
+        })
+        .count();
+    let services = vitals::status::COMPONENTS.len() - 1;
+    let want = budget * 10 + thresholds + 2 + services;
+    assert!(
+        r.stderr.contains(&format!("SUCCESS: {want} rules found")),
+        "expected {want} rules: {}",
+        r.stderr
+    );
+    // Without promtool on the PATH, --check cannot decide.
+    let r = vitals(&["rules", "--check"])
+        .env("PATH", "/nonexistent")
+        .run();
+    r.expect_code(3);
+    assert!(
+        r.stderr.contains("promtool is not installed"),
+        "{}",
+        r.stderr
+    );
+    Ok(())
+}
+
+/// The `description` annotation of an alert in a generated file, as written (quoted).
+fn description(yaml: &str, alert: &str, severity: Option<&str>) -> String {
+    let lines: Vec<&str> = yaml.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim() == format!("- alert: {alert}") {
+            let end = lines[i + 1..]
+                .iter()
+                .position(|l| l.trim_start().starts_with("- "))
+                .map_or(lines.len(), |p| i + 1 + p);
+            let body = &lines[i..end];
+            let sev_ok = severity
+                .is_none_or(|s| body.iter().any(|l| l.trim() == format!("severity: '{s}'")));
+            if sev_ok {
+                return body
+                    .iter()
+                    .find_map(|l| l.trim().strip_prefix("description: "))
+                    .expect("a description")
+                    .to_string();
+            }
+        }
+        i += 1;
+    }
+    panic!("no alert {alert} {severity:?}");
+}
+
+/// Per-minute request counters of MES: segments of (minutes, ok per minute, 5xx per
+/// minute), as promtool's expanding notation and as the cumulative counts a test needs.
+struct Traffic(Vec<(u32, u32, u32)>);
+
+impl Traffic {
+    fn values(&self, bad: bool) -> String {
+        let mut out = Vec::new();
+        let mut v: u64 = 0;
+        for (k, (n, ok, b)) in self.0.iter().enumerate() {
+            let inc = if bad { *b } else { *ok } as u64;
+            let first = if k == 0 { 0 } else { v + inc };
+            out.push(format!("{first}+{inc}x{}", n - 1));
+            v = first + inc * (*n as u64 - 1);
+        }
+        out.join(" ")
+    }
+
+    /// Cumulative (ok, bad) at minute `t` (0 before the first sample).
+    fn at(&self, t: i64) -> (f64, f64) {
+        let (mut ok, mut bad, mut m) = (0.0, 0.0, 0i64);
+        for (k, (n, o, b)) in self.0.iter().enumerate() {
+            for i in 0..*n {
+                let minute = m + i as i64;
+                if minute > t {
+                    return (ok, bad);
+                }
+                if k > 0 || i > 0 {
+                    ok += *o as f64;
+                    bad += *b as f64;
+                }
+            }
+            m += *n as i64;
+        }
+        (ok, bad)
+    }
+
+    /// The burn rate Prometheus computes over `[t - w, t]` (minutes; both counters start at
+    /// 0, so nothing is extrapolated before the first sample), against a 1 % budget.
+    fn burn(&self, t: i64, w: i64) -> f64 {
+        let (o1, b1) = self.at(t);
+        let (o0, b0) = self.at((t - w).max(0));
+        ((b1 - b0) / ((o1 - o0) + (b1 - b0))) / 0.01
+    }
+}
+
+/// The fast burn fires during a simulated outage and not in the quiet part; the slow burn
+/// fires for a sustained small error rate, and the page alert does not; a threshold alert
+/// fires after its `for`, not before.
+pub fn promtool_unit_tests_fire_where_they_should() -> TestResult {
+    require_binaries()?;
+    let dir = scratch();
+    let rules_path = dir.path().join("rules.yml");
+    rules(
+        None,
+        &["mes-availability", "shop-orders-queue-depth"],
+        &rules_path,
+    )
+    .expect_code(0);
+    let yaml = std::fs::read_to_string(&rules_path).unwrap();
+    let page_desc = description(&yaml, "MesAvailabilityBudgetBurn", Some("page"));
+    let ticket_desc = description(&yaml, "MesAvailabilityBudgetBurn", Some("ticket"));
+    let depth_desc = description(&yaml, "ShopOrdersQueueDepth", None);
+    // Quiet: 0.1 % errors (0.1x); an outage: 50 % (50x) from minute 120.
+    let outage = Traffic(vec![(120, 999, 1), (61, 500, 500)]);
+    // Quiet for 6 hours, then 2 % errors (2x) for 11 hours.
+    let slow = Traffic(vec![(360, 999, 1), (661, 980, 20)]);
+    let mes = |t: &Traffic| {
+        format!(
+            "      - series: 'http_requests_total{{service=\"mes\",code=\"200\"}}'\n        values: '{}'\n      - series: 'http_requests_total{{service=\"mes\",code=\"503\"}}'\n        values: '{}'\n",
+            t.values(false),
+            t.values(true)
+        )
+    };
+    let alert = |sev: &str, value: f64, desc: &str| {
+        format!(
+            "          - exp_labels: {{severity: {sev}, slo: mes-availability, component: mes}}\n            exp_annotations:\n              summary: 'mes-availability burns its error budget at {value:.1}x'\n              description: {desc}\n"
+        )
+    };
+    // At minute 150 (30 into the outage) the 56m window burns and so does the 22h24m one
+    // (all the data there is): page and ticket. The value is the long window's burn.
+    let fast_page = outage.burn(150, 56);
+    let fast_ticket = outage.burn(150, 22 * 60 + 24);
+    assert!(fast_page > 14.4 && fast_ticket > 3.0 && outage.burn(100, 56) < 1.0);
+    // At 16 h the 2d19h12m window holds 1.29x and its 5h36m partner 2x: a ticket; at 9 h
+    // the long window is still under 1x.
+    let slow_ticket = slow.burn(960, 2 * 1440 + 19 * 60 + 12);
+    assert!(slow_ticket > 1.0 && slow.burn(540, 2 * 1440 + 19 * 60 + 12) < 1.0);
+    let test = [
+        format!("rule_files:\n  - {}\nevaluation_interval: 1m\ntests:\n", rules_path.display()),
+        "  - name: fast burn\n    interval: 1m\n    input_series:\n".into(),
+        mes(&outage),
+        "    alert_rule_test:\n".into(),
+        "      - eval_time: 100m\n        alertname: MesAvailabilityBudgetBurn\n        exp_alerts: []\n".into(),
+        "      - eval_time: 150m\n        alertname: MesAvailabilityBudgetBurn\n        exp_alerts:\n".into(),
+        alert("page", fast_page, &page_desc),
+        alert("ticket", fast_ticket, &ticket_desc),
+        "  - name: slow burn\n    interval: 1m\n    input_series:\n".into(),
+        mes(&slow),
+        "    alert_rule_test:\n".into(),
+        "      - eval_time: 9h\n        alertname: MesAvailabilityBudgetBurn\n        exp_alerts: []\n".into(),
+        "      - eval_time: 16h\n        alertname: MesAvailabilityBudgetBurn\n        exp_alerts:\n".into(),
+        alert("ticket", slow_ticket, &ticket_desc),
+        "  - name: threshold after its for\n    interval: 1m\n    input_series:\n".into(),
+        "      - series: 'rabbitmq_queue_messages_ready{vhost=\"/\",queue=\"shop.orders\"}'\n        values: '3x19 20x20'\n".into(),
+        "    alert_rule_test:\n".into(),
+        "      - eval_time: 23m\n        alertname: ShopOrdersQueueDepth\n        exp_alerts: []\n".into(),
+        "      - eval_time: 27m\n        alertname: ShopOrdersQueueDepth\n        exp_alerts:\n".into(),
+        "          - exp_labels: {severity: page, slo: shop-orders-queue-depth, component: rabbitmq, queue: shop.orders}\n".into(),
+        format!("            exp_annotations:\n              summary: 'shop-orders-queue-depth: 20 is not <= 15'\n              description: {depth_desc}\n"),
+    ]
+    .concat();
+    let test_path = write(dir.path(), "test.yml", &test);
+    let out = Command::new("promtool")
+        .args(["test", "rules"])
+        .arg(&test_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool test rules failed:\n{}{}\n--- test file\n{test}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// Percent-encodes a query parameter.
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn instant(port: u16, promql: &str, t: &str) -> Value {
+    let (status, body) = http_get(
+        port,
+        &format!("/api/v1/query?query={}&time={}", enc(promql), enc(t)),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// The `expr` block of every recording rule in a generated file, by record name.
+fn recordings(yaml: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let lines: Vec<&str> = yaml.lines().collect();
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(name) = l.trim().strip_prefix("- record: ") {
+            let expr: Vec<&str> = lines[i + 2..]
+                .iter()
+                .take_while(|l| l.starts_with("          "))
+                .map(|l| l.trim())
+                .collect();
+            out.push((name.to_string(), expr.join("\n")));
+        }
+    }
+    out
+}
+
+/// The workbook's table for a 30-day SLO, and the burn rates Prometheus computes from the
+/// recording rules equal those `vitals check` reports for the same instant.
+pub fn rules_and_check_agree_on_windows_factors_and_burn_rates() -> TestResult {
+    let w = week()?;
+    let dir = scratch();
+    let shipped = std::fs::read_to_string(repo().join("slo.toml")).unwrap();
+    let thirty = write(
+        dir.path(),
+        "slo.toml",
+        &shipped.replacen(
+            "objective = 99.0\nwindow = \"28d\"",
+            "objective = 99.0\nwindow = \"30d\"",
+            1,
+        ),
+    );
+    let out = dir.path().join("r30.yml");
+    rules(Some(&thirty), &["mes-availability"], &out).expect_code(0);
+    let yaml = std::fs::read_to_string(&out).unwrap();
+    // (window, factor) in the order the alerts test them.
+    let mut pairs = Vec::new();
+    for l in yaml.lines() {
+        let l = l.trim();
+        if let Some(rest) = l.strip_prefix("slo:sli_error:ratio_rate") {
+            let window = rest.split('{').next().unwrap().to_string();
+            let factor: f64 = l.rsplit("> ").next().unwrap().parse().unwrap();
+            assert!(l.contains("/ 0.01 > "), "{l}");
+            pairs.push((window, factor));
+        }
+    }
+    let workbook: Vec<(String, f64)> = [
+        ("1h", 14.4),
+        ("5m", 14.4),
+        ("6h", 6.0),
+        ("30m", 6.0),
+        ("1d", 3.0),
+        ("2h", 3.0),
+        ("3d", 1.0),
+        ("6h", 1.0),
+    ]
+    .iter()
+    .map(|(w, f)| (w.to_string(), *f))
+    .collect();
+    assert_eq!(pairs, workbook, "the SRE workbook table for 30 days");
+    // `check` uses the same pairs for the same SLO.
+    let at = "2026-11-18T11:40:00Z";
+    let doc = vitals(&[
+        "--config",
+        thirty.to_str().unwrap(),
+        "check",
+        "--slo",
+        "mes-availability",
+        "--at",
+        at,
+        "--format",
+        "json",
+    ])
+    .prometheus(&w.prom.url)
+    .run()
+    .json();
+    let from_check: Vec<(String, f64)> = doc["slos"][0]["burn_rates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| {
+            let f = b["factor"].as_f64().unwrap();
+            [
+                (b["long"].as_str().unwrap().to_string(), f),
+                (b["short"].as_str().unwrap().to_string(), f),
+            ]
+        })
+        .collect();
+    assert_eq!(from_check, workbook);
+    // The shipped 28-day SLO: every recorded ratio, divided by the budget, is the burn rate
+    // `check` reports for that window at the same instant (the MES outage).
+    let out = dir.path().join("r28.yml");
+    rules(None, &["mes-availability"], &out).expect_code(0);
+    let yaml = std::fs::read_to_string(&out).unwrap();
+    let doc = vitals(&[
+        "check",
+        "--slo",
+        "mes-availability",
+        "--at",
+        at,
+        "--format",
+        "json",
+    ])
+    .prometheus(&w.prom.url)
+    .run()
+    .json();
+    let burns = doc["slos"][0]["burn_rates"].as_array().unwrap();
+    let mut compared = 0;
+    for (name, expr) in recordings(&yaml) {
+        let window = name.strip_prefix("slo:sli_error:ratio_rate").unwrap();
+        let Some(check_rate) = burns.iter().find_map(|b| {
+            if b["long"] == window {
+                b["long_rate"].as_f64()
+            } else if b["short"] == window {
+                b["short_rate"].as_f64()
+            } else {
+                None
+            }
+        }) else {
+            continue; // the SLO window's own ratio: no burn pair uses it
+        };
+        let v = instant(w.prom.port, &expr, at);
+        let ratio: f64 = v["data"]["result"][0]["value"][1]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            rel_diff(ratio / 0.01, check_rate) < 1e-9,
+            "{name}: rules {} vs check {check_rate}",
+            ratio / 0.01
+        );
+        compared += 1;
+    }
+    assert_eq!(compared, 7, "every burn-rate window");
+    Ok(())
+}
+
+/// Seconds since the epoch, now.
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// The simulator serves an MES outage that starts a minute after the test does; a real Prometheus
+/// scrapes it with the rules of a one-day MES availability SLO loaded. The page alert must
+/// fire after the outage starts and within the time its windows need, and `vitals incidents`
+/// must then list the incident.
+pub fn a_live_outage_fires_the_page_alert_and_incidents_lists_it() -> TestResult {
+    require_binaries()?;
+    let dir = scratch();
+    let shipped = std::fs::read_to_string(repo().join("slo.toml")).unwrap();
+    let start = shipped
+        .find("[[slo]]\nname = \"mes-availability\"")
+        .unwrap();
+    let end = start + shipped[start..].find("\n\n").unwrap();
+    let slo = shipped[start..end].replace("window = \"28d\"", "window = \"1d\"");
+    let slo_path = write(dir.path(), "slo.toml", &slo);
+    let rules_path = dir.path().join("rules.yml");
+    rules(Some(&slo_path), &[], &rules_path).expect_code(0);
+    // mes-outage: the outage begins 2h40m into the scenario; the history ends a minute before.
+    let interval = 15;
+    let end_s = now() / interval * interval;
+    let outage_start = end_s + 60;
+    let end_arg = end_s.to_string();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let _serve = Serve(
+        sim()
+            .args([
+                "serve",
+                "--scenario",
+                "mes-outage",
+                "--length",
+                "2h39m",
+                "--end",
+                &end_arg,
+                "--interval",
+                "15s",
+                "--listen",
+                &listen,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let t0 = Instant::now();
+    while http_get(port, "/").is_none() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "serve did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let scrape = sim()
+        .args(["scrape-config", "--sim", &listen, "--interval", "5s"])
+        .output()
+        .unwrap();
+    let config = format!(
+        "rule_files:\n  - {}\n{}",
+        rules_path.display(),
+        String::from_utf8_lossy(&scrape.stdout)
+    );
+    let prom = Prometheus::start(Spec {
+        config,
+        interval: Some("5s"),
+        ..Spec::default()
+    })?;
+    // The bound: the 2-minute window must hold more than 14.4 % errors while MES answers 60 %
+    // of requests with 5xx: 2m x 14.4 % / 60 % = 28.8 s of outage; the simulator moves its
+    // counters every 15 s, Prometheus scrapes every 5 s and evaluates every 5 s, and the
+    // 1-minute short window needs two scrapes of the outage: 28.8 + 15 + 5 + 5 + 10 = 64 s.
+    let bound = 64;
+    let mut fired: Option<i64> = None;
+    while now() < outage_start + bound + 60 {
+        if let Some((200, body)) = http_get(prom.port, "/api/v1/alerts") {
+            let v: Value = serde_json::from_str(&body).unwrap();
+            let page = v["data"]["alerts"].as_array().unwrap().iter().find(|a| {
+                a["labels"]["alertname"] == "MesAvailabilityBudgetBurn"
+                    && a["labels"]["severity"] == "page"
+                    && a["state"] == "firing"
+            });
+            if let Some(a) = page {
+                let active = chrono::DateTime::parse_from_rfc3339(a["activeAt"].as_str().unwrap())
+                    .unwrap()
+                    .timestamp();
+                fired = Some(active);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let fired = fired.expect("the page alert never fired");
+    assert!(
+        fired >= outage_start,
+        "the alert fired {} s before the outage",
+        outage_start - fired
+    );
+    assert!(
+        fired <= outage_start + bound,
+        "the alert fired {} s after the outage started (bound {bound} s)",
+        fired - outage_start
+    );
+    // vitals incidents, from the same conditions over the raw metrics, lists it once a step
+    // of its grid has seen the outage: at one-minute steps (5 s scrapes leave twelve samples
+    // a step), two whole steps after the outage began.
+    let step = 60;
+    while now() < outage_start + 2 * step + 15 {
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let r = vitals(&[
+        "--config",
+        slo_path.to_str().unwrap(),
+        "incidents",
+        "--since",
+        "10m",
+        "--step",
+        "1m",
+        "--format",
+        "json",
+    ])
+    .prometheus(&prom.url)
+    .run();
+    r.expect_code(0);
+    let doc = r.json();
+    let found = doc["incidents"].as_array().unwrap().iter().find(|i| {
+        i["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "mes-availability" && c["severity"] == "page")
+    });
+    let i = found.unwrap_or_else(|| panic!("no mes-availability incident: {doc:#}"));
+    assert_eq!(i["severity"], "page");
+    let start = chrono::DateTime::parse_from_rfc3339(i["start"].as_str().unwrap())
+        .unwrap()
+        .timestamp();
+    assert!(
+        (start - outage_start).abs() <= 2 * step,
+        "incident start {start} vs outage {outage_start}"
+    );
+    Ok(())
+}
