@@ -1311,6 +1311,7 @@ impl Model {
             scenario_start: scenario_start_ms / 1000,
             interval_seconds: interval_ms / 1000,
             latency_bounds: HTTP_BUCKETS.to_vec(),
+            s3_latency_bounds: S3_BUCKETS.to_vec(),
             ..Truth::default()
         };
         truth.hour(start_ms);
@@ -1459,6 +1460,7 @@ impl Model {
                     let p500 = self.apis[a].base_500 * if slow > 1.0 { 4.0 } else { 1.0 };
                     let p4 = if def.method == "GET" { 0.004 } else { 0.01 };
                     let mut counts = [0u64; 4];
+                    let mut route_le = vec![0u64; HTTP_BUCKETS.len() + 1];
                     let lat_h = self.apis[a].instances[i].routes[r].latency;
                     let req_h = self.apis[a].instances[i].routes[r].req_size;
                     let resp_h = self.apis[a].instances[i].routes[r].resp_size;
@@ -1493,6 +1495,9 @@ impl Model {
                         self.reg.observe(lat_h, latency);
                         let bucket = HTTP_BUCKETS.partition_point(|b| *b < latency);
                         for le in &mut service_hour.le[bucket..] {
+                            *le += 1;
+                        }
+                        for le in &mut route_le[bucket..] {
                             *le += 1;
                         }
                         let req = lognormal(&mut self.rng, def.req.0, def.req.1);
@@ -1553,6 +1558,17 @@ impl Model {
                     service_hour.c2xx += counts[0];
                     service_hour.c4xx += counts[1];
                     service_hour.c5xx += counts[2] + counts[3];
+                    let rh = service_hour
+                        .handlers
+                        .entry(def.handler.to_string())
+                        .or_insert_with(|| truth::RouteHour {
+                            requests: 0,
+                            le: vec![0; HTTP_BUCKETS.len() + 1],
+                        });
+                    rh.requests += n;
+                    for (x, y) in rh.le.iter_mut().zip(&route_le) {
+                        *x += y;
+                    }
                     let db = if service == "mes" { 1 } else { 0 };
                     db_load[db] +=
                         (n - counts[3]) as f64 * if def.method == "GET" { 3.0 } else { 6.0 };
@@ -1583,6 +1599,19 @@ impl Model {
             sh.c5xx += service_hour.c5xx;
             for (x, y) in sh.le.iter_mut().zip(&service_hour.le) {
                 *x += *y;
+            }
+            for (h, r) in &service_hour.handlers {
+                let e = sh
+                    .handlers
+                    .entry(h.clone())
+                    .or_insert_with(|| truth::RouteHour {
+                        requests: 0,
+                        le: vec![0; HTTP_BUCKETS.len() + 1],
+                    });
+                e.requests += r.requests;
+                for (x, y) in e.le.iter_mut().zip(&r.le) {
+                    *x += y;
+                }
             }
             self.apis[a].noise = self.apis[a].noise.clamp(-3.0, 3.0);
             let rate_now = rate;
@@ -1760,6 +1789,7 @@ impl Model {
             {
                 self.reg
                     .observe(if failed { err } else { ok }, t + transfer);
+                self.truth.s3_latency(t1 - 1, t + transfer, &S3_BUCKETS);
             }
         }
         // MinIO's scanner refreshes bucket usage every five minutes.

@@ -23,6 +23,10 @@ pub struct Truth {
     pub interval_seconds: i64,
     /// Upper bounds of the HTTP latency histogram, for `hours[].services[].le`.
     pub latency_bounds: Vec<f64>,
+    /// Upper bounds of `s3_client_request_duration_seconds`, for `s3_latency`.
+    pub s3_latency_bounds: Vec<f64>,
+    /// S3 request durations seen by the APIs, per five minutes.
+    pub s3_latency: Vec<LeBlock>,
     /// Hour by hour, starting at `start` (which is hour-aligned).
     pub hours: Vec<Hour>,
     /// Every order, in creation order.
@@ -128,6 +132,24 @@ pub struct ServiceHour {
     #[serde(rename = "5xx")]
     pub c5xx: u64,
     /// Requests at or under each latency bound (cumulative, like `le` buckets), +Inf last.
+    pub le: Vec<u64>,
+    /// The same per route (`handler`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub handlers: BTreeMap<String, RouteHour>,
+}
+
+#[derive(Debug, Default, Serialize, Clone)]
+pub struct RouteHour {
+    pub requests: u64,
+    /// Cumulative like `le` buckets, +Inf last.
+    pub le: Vec<u64>,
+}
+
+/// S3 request durations the APIs observed in a five-minute block (events in `(start, start +
+/// 300]`), cumulative over `Truth::s3_latency_bounds`, +Inf last.
+#[derive(Debug, Default, Serialize, Clone)]
+pub struct LeBlock {
+    pub start: i64,
     pub le: Vec<u64>,
 }
 
@@ -271,6 +293,22 @@ impl Truth {
     }
 
     /// The hour record containing time `t_ms` (hours are created as time advances).
+    /// Counts an S3 request duration observed in the interval starting at `t_ms`.
+    pub fn s3_latency(&mut self, t_ms: i64, seconds: f64, bounds: &[f64]) {
+        let start = t_ms.div_euclid(300_000) * 300;
+        if self.s3_latency.last().is_none_or(|b| b.start != start) {
+            self.s3_latency.push(LeBlock {
+                start,
+                le: vec![0; bounds.len() + 1],
+            });
+        }
+        let block = self.s3_latency.last_mut().expect("just pushed");
+        let i = bounds.partition_point(|b| *b < seconds);
+        for c in &mut block.le[i..] {
+            *c += 1;
+        }
+    }
+
     pub fn hour(&mut self, t_ms: i64) -> &mut Hour {
         let start = t_ms.div_euclid(3_600_000) * 3600;
         if self.hours.last().is_none_or(|h| h.start != start) {

@@ -366,3 +366,20 @@ pub fn bearer_token_is_sent_and_never_shown() -> TestResult {
     );
     Ok(())
 }
+
+/// `--concurrency N` bounds the queries in flight on the one client: never more than N at
+/// once, and N when there is enough to do.
+pub fn concurrency_bounds_the_queries_in_flight() -> TestResult {
+    for n in [1usize, 3] {
+        let mock =
+            Mock::start(|_| Reply::json(200, EMPTY_VECTOR).after(Duration::from_millis(150)));
+        let r = vitals(&["check", "--concurrency", &n.to_string(), "--format", "json"])
+            .prometheus(&mock.url)
+            .run();
+        // Every SLO without data: inconclusive.
+        r.expect_code(3);
+        assert!(mock.hits() > 10, "{} requests", mock.hits());
+        assert_eq!(mock.max_in_flight(), n, "--concurrency {n}");
+    }
+    Ok(())
+}

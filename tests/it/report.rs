@@ -298,7 +298,7 @@ fn chromium(
     shot: &std::path::Path,
 ) -> Result<Vec<String>, crate::support::Skip> {
     let Some(bin) = crate::support::prometheus::which("chromium") else {
-        if std::env::var_os("CI").is_some() {
+        if crate::support::in_ci() {
             panic!("chromium is not installed (scripts/test installs it)");
         }
         return Err(crate::support::Skip("chromium is not installed".into()));

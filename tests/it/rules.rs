@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::sim::Serve;
-use crate::support::prometheus::{Prometheus, Spec, free_port, http_get, require_binaries};
+use crate::support::prometheus::{
+    Prometheus, Spec, free_port, http_get, instant_value, require_binaries,
+};
 use crate::support::{Run, TestResult, rel_diff, repo, scratch, vitals, write};
 use crate::week::{sim, week};
 
@@ -224,28 +226,6 @@ pub fn promtool_unit_tests_fire_where_they_should() -> TestResult {
     Ok(())
 }
 
-/// Percent-encodes a query parameter.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn instant(port: u16, promql: &str, t: &str) -> Value {
-    let (status, body) = http_get(
-        port,
-        &format!("/api/v1/query?query={}&time={}", enc(promql), enc(t)),
-    )
-    .unwrap();
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
-
 /// The `expr` block of every recording rule in a generated file, by record name.
 fn recordings(yaml: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -367,12 +347,7 @@ pub fn rules_and_check_agree_on_windows_factors_and_burn_rates() -> TestResult {
         }) else {
             continue; // the SLO window's own ratio: no burn pair uses it
         };
-        let v = instant(w.prom.port, &expr, at);
-        let ratio: f64 = v["data"]["result"][0]["value"][1]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let ratio = instant_value(w.prom.port, &expr, at);
         assert!(
             rel_diff(ratio / 0.01, check_rate) < 1e-9,
             "{name}: rules {} vs check {check_rate}",

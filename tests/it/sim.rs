@@ -782,3 +782,68 @@ pub fn truth_lists_every_scripted_incident_with_its_cause() -> TestResult {
     );
     Ok(())
 }
+
+/// The counters tell one story: every order created was published to shop.orders or lost
+/// by the shop; every published one reached MES or was dead-lettered; every dead-lettered
+/// one is counted lost with the reason the DLQ consumer saw. Over the whole fixture (both
+/// weeks, counters from zero), short only of the created orders a restart hid.
+pub fn counters_are_consistent_with_each_other() -> TestResult {
+    let w = week()?;
+    let port = w.prom.port;
+    let v = |q: &str| crate::support::prometheus::instant_value(port, q, END);
+    let inc = |m: &str| v(&format!("sum(increase({m}[14d]))"));
+    let created = inc("shop_orders_created_total");
+    let published = inc("rabbitmq_queue_messages_published_total{queue=\"shop.orders\"}");
+    let lost = |stage: &str, reason: &str| {
+        inc(&format!(
+            "orders_lost_total{{stage=\"{stage}\", reason=\"{reason}\"}}"
+        ))
+    };
+    let dlq = |reason: &str| {
+        inc(&format!(
+            "dlq_messages_received_total{{source_queue=\"shop.orders\", reason=\"{reason}\"}}"
+        ))
+    };
+    let received = inc("mes_orders_received_total");
+    let queued = v("sum(rabbitmq_queue_messages{queue=\"shop.orders\"})");
+    let hidden: f64 = w.truth["restarts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["lost_orders_created"].as_f64().unwrap())
+        .sum();
+    let shop_dropped = lost("shop", "dropped");
+    assert!(
+        created <= published + shop_dropped && created >= published + shop_dropped - hidden,
+        "created {created} vs published {published} + dropped by the shop {shop_dropped} (restart hid {hidden})"
+    );
+    let (expired, rejected) = (dlq("expired"), dlq("rejected"));
+    assert_eq!(
+        published,
+        received + expired + rejected + queued,
+        "published = received by MES + dead-lettered + still in the queue"
+    );
+    assert!(
+        expired + rejected > 0.0,
+        "the incident week dead-letters orders"
+    );
+    assert_eq!(
+        lost("broker", "dead_lettered"),
+        expired,
+        "expired orders are lost"
+    );
+    assert_eq!(
+        lost("mes", "rejected"),
+        rejected,
+        "rejected orders are lost"
+    );
+    // And the truth agrees with the counters on what was lost.
+    let truth_lost: f64 = w.truth["summary"]["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["orders"]["lost"].as_f64().unwrap())
+        .sum();
+    assert_eq!(inc("orders_lost_total"), truth_lost);
+    Ok(())
+}

@@ -48,6 +48,8 @@ pub struct Mock {
     pub url: String,
     hits: Arc<AtomicUsize>,
     requests: Arc<Mutex<Vec<String>>>,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: Arc<(AtomicUsize, AtomicUsize)>,
 }
 
 impl Mock {
@@ -59,6 +61,8 @@ impl Mock {
         let h = hits.clone();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let reqs = requests.clone();
+        let in_flight = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+        let flight = in_flight.clone();
         let reply = Arc::new(reply);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -66,6 +70,7 @@ impl Mock {
                 let n = h.fetch_add(1, Ordering::SeqCst);
                 let reply = reply.clone();
                 let reqs = reqs.clone();
+                let flight = flight.clone();
                 std::thread::spawn(move || {
                     // Read the request head and body so the client sees a clean exchange.
                     let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -86,8 +91,11 @@ impl Mock {
                     head.push_str("\r\n");
                     head.push_str(&String::from_utf8_lossy(&body));
                     reqs.lock().unwrap().push(head);
+                    let now = flight.0.fetch_add(1, Ordering::SeqCst) + 1;
+                    flight.1.fetch_max(now, Ordering::SeqCst);
                     let r = reply(n);
                     std::thread::sleep(r.delay);
+                    flight.0.fetch_sub(1, Ordering::SeqCst);
                     let reason = match r.status {
                         200 => "OK",
                         400 => "Bad Request",
@@ -115,12 +123,18 @@ impl Mock {
             url,
             hits,
             requests,
+            in_flight,
         }
     }
 
     /// Every request received so far: head, blank line, body.
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
+    }
+
+    /// The most requests that were being answered at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.in_flight.1.load(Ordering::SeqCst)
     }
 
     pub fn hits(&self) -> usize {

@@ -17,6 +17,13 @@ pub struct Skip(pub String);
 /// What a test returns: `Err(Skip)` to be reported as ignored.
 pub type TestResult = Result<(), Skip>;
 
+/// Whether this is a CI run (`CI` set to anything but empty, `0` or `false`): there, a
+/// missing tool fails the tests instead of skipping them.
+pub fn in_ci() -> bool {
+    std::env::var("CI")
+        .is_ok_and(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "0" | "false"))
+}
+
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }

@@ -102,7 +102,7 @@ pub fn which(name: &str) -> Option<PathBuf> {
 pub fn require_binaries() -> Result<(), Skip> {
     for b in ["prometheus", "promtool"] {
         if which(b).is_none() {
-            if std::env::var_os("CI").is_some() {
+            if crate::support::in_ci() {
                 panic!(
                     "`{b}` is not installed, and CI is set: scripts/test installs the Debian package `prometheus`"
                 );
@@ -273,4 +273,38 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
         .map(|x| x.1.to_string())
         .unwrap_or_default();
     Some((status, body))
+}
+
+/// Percent-encodes a query parameter.
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Runs raw PromQL at an instant (RFC 3339 or Unix seconds) through the HTTP API: for tests
+/// that compare a hand-written expression with what vitals computes.
+pub fn instant_query(port: u16, promql: &str, time: &str) -> serde_json::Value {
+    let (status, body) = http_get(
+        port,
+        &format!("/api/v1/query?query={}&time={}", enc(promql), enc(time)),
+    )
+    .expect("Prometheus answers");
+    assert_eq!(status, 200, "{promql}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// The single value of an instant query that returns one series.
+pub fn instant_value(port: u16, promql: &str, time: &str) -> f64 {
+    let v = instant_query(port, promql, time);
+    v["data"]["result"][0]["value"][1]
+        .as_str()
+        .unwrap_or_else(|| panic!("{promql}: no single value in {v}"))
+        .parse()
+        .unwrap()
 }
