@@ -105,6 +105,74 @@ impl fmt::Display for Problem {
     }
 }
 
+/// Deserialises one entry of a file (`[[query]]`, `[[slo]]`) so that one bad field does not
+/// hide the others: the field an error points at is reported, left out, and the rest read
+/// again. Returns the value, when the remaining fields make one, and the names of the fields
+/// left out (so later checks do not report them again as missing).
+pub fn deserialize_entry<T: serde::de::DeserializeOwned>(
+    src: &Source,
+    entry: toml::Spanned<toml::de::DeValue<'_>>,
+    problems: &mut Vec<Problem>,
+) -> (Option<T>, Vec<String>) {
+    use toml::de::{DeValue, ValueDeserializer};
+    let span = entry.span();
+    let mut dropped = Vec::new();
+    let mut table = match entry.into_inner() {
+        DeValue::Table(t) => t,
+        other => {
+            let v = toml::Spanned::new(span.clone(), other);
+            return match T::deserialize(ValueDeserializer::from(v)) {
+                Ok(t) => (Some(t), dropped),
+                Err(e) => {
+                    problems.push(src.problem_at(e.span().or(Some(span)), toml_message(&e)));
+                    (None, dropped)
+                }
+            };
+        }
+    };
+    loop {
+        let v = toml::Spanned::new(span.clone(), DeValue::Table(table.clone()));
+        match T::deserialize(ValueDeserializer::from(v)) {
+            Ok(t) => return (Some(t), dropped),
+            Err(e) => {
+                let at = e.span();
+                let message = toml_message(&e);
+                // A required field already reported as invalid is not reported again as missing.
+                if dropped
+                    .iter()
+                    .any(|d| message.contains(&format!("missing field `{d}`")))
+                {
+                    return (None, dropped);
+                }
+                problems.push(src.problem_at(at.clone().or(Some(span.clone())), message));
+                let inside = |r: std::ops::Range<usize>, a: &std::ops::Range<usize>| {
+                    r.start <= a.start && a.end <= r.end
+                };
+                let culprit = at.and_then(|a| {
+                    table
+                        .iter()
+                        .find(|(k, v)| inside(k.span(), &a) || inside(v.span(), &a))
+                        .map(|(k, _)| k.get_ref().to_string())
+                });
+                match culprit {
+                    Some(name) => {
+                        let mut rest = toml::de::DeTable::new();
+                        for (k, v) in table.iter() {
+                            if k.get_ref().as_ref() != name.as_str() {
+                                rest.insert(k.clone(), v.clone());
+                            }
+                        }
+                        table = rest;
+                        dropped.push(name);
+                    }
+                    // A missing field or an error about the whole entry: nothing to leave out.
+                    None => return (None, dropped),
+                }
+            }
+        }
+    }
+}
+
 /// A TOML error message without the snippet `toml` appends (we print our own location).
 pub fn toml_message(e: &toml::de::Error) -> String {
     let m = e.message().trim();

@@ -277,37 +277,43 @@ impl Catalog {
                         }
                         continue;
                     }
-                    match RawQuery::deserialize(ValueDeserializer::from(entry)) {
-                        Ok(raw) => {
-                            let (line, _) = src.line_col(span.start);
-                            let origin = format!("{}:{line}", src.path.display());
-                            if let Some(prev) = seen.get(&raw.name) {
-                                problems.push(src.problem_at(
-                                    Some(span.clone()),
-                                    format!(
-                                        "duplicate query name `{}` (first defined at {prev})",
-                                        raw.name
-                                    ),
-                                ));
-                                continue;
-                            }
-                            seen.insert(raw.name.clone(), origin.clone());
-                            let q = QueryDef {
-                                name: raw.name,
-                                help: raw.help,
-                                unit: raw.unit,
-                                promql: raw.promql,
-                                params: raw.params,
-                                plan: raw.plan,
-                                origin,
-                            };
-                            problems.extend(check_query(src, &span, &q));
-                            cat.queries.push(q);
+                    let (raw, _) =
+                        crate::diag::deserialize_entry::<RawQuery>(src, entry, &mut problems);
+                    let Some(raw) = raw else {
+                        continue;
+                    };
+                    let (line, _) = src.line_col(span.start);
+                    let origin = format!("{}:{line}", src.path.display());
+                    let q = QueryDef {
+                        name: raw.name,
+                        help: raw.help,
+                        unit: raw.unit,
+                        promql: raw.promql,
+                        params: raw.params,
+                        plan: raw.plan,
+                        origin: origin.clone(),
+                    };
+                    // A duplicate is still checked: its own mistakes are reported too.
+                    problems.extend(check_query(src, &span, &q));
+                    if let Some(prev) = seen.get(&q.name) {
+                        problems.push(src.problem_at(
+                            Some(span.clone()),
+                            format!(
+                                "duplicate query name `{}` (first defined at {prev})",
+                                q.name
+                            ),
+                        ));
+                        // It never joins the catalog, whose queries `lint` parses: parse it here.
+                        if let Some(m) = q.check_promql() {
+                            problems.push(Problem::new(format!(
+                                "{}: query `{}`: {m}",
+                                q.origin, q.name
+                            )));
                         }
-                        Err(e) => {
-                            problems.push(src.problem_at(e.span().or(Some(span)), toml_message(&e)))
-                        }
+                        continue;
                     }
+                    seen.insert(q.name.clone(), origin);
+                    cat.queries.push(q);
                 }
             }
         }

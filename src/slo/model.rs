@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::de::{DeTable, DeValue};
 
 use crate::catalog::params::Scalar;
 use crate::catalog::{Catalog, one_line, template};
@@ -266,14 +266,13 @@ pub fn load(src: &Source, catalog: &Catalog) -> (Vec<Slo>, Vec<Problem>) {
         };
         for entry in entries {
             let span = entry.span();
-            let raw = match RawSlo::deserialize(ValueDeserializer::from(entry)) {
-                Ok(r) => r,
-                Err(e) => {
-                    problems.push(src.problem_at(e.span().or(Some(span)), toml_message(&e)));
-                    continue;
-                }
+            let (raw, dropped) =
+                crate::diag::deserialize_entry::<RawSlo>(src, entry, &mut problems);
+            let Some(raw) = raw else {
+                continue;
             };
-            if let Some(line) = seen.get(&raw.name) {
+            let duplicate = seen.get(&raw.name).copied();
+            if let Some(line) = duplicate {
                 problems.push(src.problem_at(
                     Some(span.clone()),
                     format!(
@@ -281,18 +280,22 @@ pub fn load(src: &Source, catalog: &Catalog) -> (Vec<Slo>, Vec<Problem>) {
                         raw.name
                     ),
                 ));
-                continue;
+            } else {
+                seen.insert(raw.name.clone(), src.line_col(span.start).0);
             }
-            seen.insert(raw.name.clone(), src.line_col(span.start).0);
             let mut errs = Vec::new();
             let slo = convert(raw, catalog, &mut errs);
             for (key, msg) in errs {
+                // A field already reported as invalid is not reported again as missing.
+                if dropped.iter().any(|d| msg.contains(&format!("`{d}`"))) {
+                    continue;
+                }
                 let at = key
                     .and_then(|k| src.find_key(&span, k))
                     .unwrap_or(span.clone());
                 problems.push(src.problem_at(Some(at), msg));
             }
-            if let Some(s) = slo {
+            if let Some(s) = slo.filter(|_| duplicate.is_none() && dropped.is_empty()) {
                 slos.push(s);
             }
         }

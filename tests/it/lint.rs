@@ -201,3 +201,79 @@ pub fn every_plan_line_maps_to_a_query() -> TestResult {
     }
     Ok(())
 }
+
+/// One entry with several mistakes reports each of them, and a duplicate is checked too:
+/// a field that does not parse is left out and the rest of the entry is read again.
+pub fn lint_lists_every_problem_inside_one_entry() -> TestResult {
+    let dir = scratch();
+    write(
+        dir.path(),
+        "queries/a.toml",
+        r#"[[query]]
+name = "x.one"
+help = "h"
+unit = "count"
+promql = 'sum(foo'
+bogus = 1
+
+[[query]]
+name = "x.one"
+help = "dup"
+unit = "count"
+promql = 'sum(bar'
+"#,
+    );
+    let slo = write(
+        dir.path(),
+        "slo.toml",
+        r#"[[slo]]
+name = "a"
+component = "shop"
+kind = "ratio"
+bad = 'sum(rate(x[{{window}}]))'
+total = 'sum(rate(y[{{window}}]))'
+objective = 199.5
+calendar = "fortnight"
+window = "28x"
+
+[[slo]]
+name = "a"
+component = "shop"
+kind = "latency"
+histogram = 5
+objective = 95
+window = "28d"
+"#,
+    );
+    let r = vitals(&[
+        "lint",
+        "--queries",
+        dir.path().join("queries").to_str().unwrap(),
+        "--config",
+        slo.to_str().unwrap(),
+    ])
+    .run();
+    r.expect_code(2);
+    let expected = [
+        "a.toml:6:1: unknown field `bogus`",
+        "a.toml:1: query `x.one`: invalid PromQL",
+        "a.toml:8:1: duplicate query name `x.one`",
+        "a.toml:8: query `x.one`: invalid PromQL",
+        "slo.toml:7:1: SLO `a`: objective is a percentage",
+        "slo.toml:8:12: unknown variant `fortnight`",
+        "slo.toml:9:10: invalid duration \"28x\"",
+        "slo.toml:15:13: invalid type: integer `5`, expected a string",
+        "slo.toml:11:1: duplicate SLO name `a`",
+    ];
+    for e in expected {
+        assert!(r.stdout.contains(e), "missing {e:?} in:\n{}", r.stdout);
+    }
+    // A field reported as invalid is not reported again as missing.
+    assert!(!r.stdout.contains("needs `window`"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("`histogram`, the metric"),
+        "{}",
+        r.stdout
+    );
+    Ok(())
+}

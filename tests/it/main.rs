@@ -54,6 +54,7 @@ fn main() {
         errors::concurrency_bounds_the_queries_in_flight,
         lint::the_shipped_catalog_and_slos_lint_clean,
         lint::lint_lists_every_problem_not_only_the_first,
+        lint::lint_lists_every_problem_inside_one_entry,
         lint::lint_json_lists_problems_with_positions,
         lint::docs_catalog_md_matches_the_catalog,
         lint::every_plan_line_maps_to_a_query,
