@@ -23,11 +23,17 @@ fn check(w: &Week, args: &[&str]) -> Run {
 }
 
 fn check_json(w: &Week, at: &str, extra: &[&str]) -> Value {
-    let mut a = vec!["--at", at, "--format", "json"];
+    // The shared Prometheus answers many tests at once on two cores: a generous timeout, so
+    // that a slow answer is not mistaken for a wrong one; a query that still fails is named.
+    let mut a = vec!["--timeout", "2m", "--at", at, "--format", "json"];
     a.extend(extra);
     let r = check(w, &a);
     assert!([0, 1, 3].contains(&r.code), "exit {}: {}", r.code, r.stderr);
-    r.json()
+    let doc = r.json();
+    for row in doc["slos"].as_array().unwrap() {
+        assert!(row["error"].is_null(), "a query failed: {row:#}");
+    }
+    doc
 }
 
 fn row<'a>(doc: &'a Value, name: &str) -> &'a Value {
