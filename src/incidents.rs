@@ -1019,7 +1019,7 @@ impl Signals {
                 let steps_in = ((end - start) / step + 1) as f64;
                 let before: Vec<f64> = p.range(base_from..start).map(|(_, v)| *v).collect();
                 let rate_before = before.iter().sum::<f64>() / before.len().max(1) as f64;
-                if n >= 5.0 && n / steps_in >= 3.0 * rate_before {
+                if n >= 3.0 && n / steps_in >= 3.0 * rate_before {
                     found.push((
                         7.0 + n / 1000.0,
                         format!("{what} {} +{}", name(l, "reason"), Unit::Count.format(n)),
@@ -1192,7 +1192,15 @@ pub fn duration_text(seconds: f64, ongoing: bool) -> String {
 /// (6h30m); 9h10m in all`.
 pub fn summary_line(r: &IncidentReport) -> String {
     let s = &r.summary;
-    let mut out = format!(
+    let mut out = String::new();
+    if !r.errors.is_empty() {
+        out.push_str(&format!(
+            "INCOMPLETE ({} quer{} failed, see below): ",
+            r.errors.len(),
+            if r.errors.len() == 1 { "y" } else { "ies" }
+        ));
+    }
+    out.push_str(&format!(
         "{} incident{} from {} to {} (step {}): {} page, {} ticket, {} info",
         s.count,
         if s.count == 1 { "" } else { "s" },
@@ -1202,7 +1210,7 @@ pub fn summary_line(r: &IncidentReport) -> String {
         s.by_severity["page"],
         s.by_severity["ticket"],
         s.by_severity["info"]
-    );
+    ));
     if let Some(m) = s.mttr_seconds {
         out.push_str(&format!("; MTTR {}", duration_text(m, false)));
     }

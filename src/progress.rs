@@ -20,17 +20,22 @@ pub struct Progress {
 const MIN_QUERIES: u64 = 6;
 const DELAY: Duration = Duration::from_millis(300);
 
+/// Whether a bar is drawn at all: for people on a terminal, not with `--quiet`, not with
+/// machine output, and not for a handful of queries.
+fn wanted(stderr_tty: bool, quiet: bool, format: Format, total: u64) -> bool {
+    stderr_tty
+        && !quiet
+        && !matches!(format, Format::Json | Format::Junit | Format::Csv)
+        && total >= MIN_QUERIES
+}
+
 impl Progress {
     pub fn hidden() -> Self {
         Self { bar: None }
     }
 
     pub fn new(settings: &Settings, format: Format, total: u64, what: &str) -> Self {
-        let wanted = settings.stderr_tty
-            && !settings.global.quiet
-            && !matches!(format, Format::Json | Format::Junit | Format::Csv)
-            && total >= MIN_QUERIES;
-        if !wanted {
+        if !wanted(settings.stderr_tty, settings.global.quiet, format, total) {
             return Self::hidden();
         }
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
@@ -66,5 +71,28 @@ impl Progress {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bar_is_only_for_people_on_a_terminal() {
+        assert!(wanted(true, false, Format::Table, 20));
+        assert!(wanted(true, false, Format::Markdown, 20));
+        assert!(
+            !wanted(false, false, Format::Table, 20),
+            "stderr is not a terminal"
+        );
+        assert!(!wanted(true, true, Format::Table, 20), "--quiet");
+        for f in [Format::Json, Format::Junit, Format::Csv] {
+            assert!(!wanted(true, false, f, 20), "{f:?}");
+        }
+        assert!(
+            !wanted(true, false, Format::Table, MIN_QUERIES - 1),
+            "a handful"
+        );
     }
 }

@@ -228,18 +228,39 @@ pub struct Signal {
     /// What the level was judged against (`> 0.5 %`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
+    /// The level comes from a period KPI (an SLO with `severity = "none"`): it colours the
+    /// signal but does not make the component degraded.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub advisory: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct SloState {
-    /// Worst status of the component's SLOs.
+    /// Worst status of the component's SLOs that alert (pass when it has none).
     pub status: Status,
-    /// SLOs evaluated (rows, with groups).
+    /// Those SLOs evaluated (rows, with groups).
     pub count: usize,
-    /// The SLOs not passing, with their reasons.
+    /// Those not passing, worst first, with their reasons.
     pub problems: Vec<String>,
+    /// Period KPIs (`severity = "none"`) not on target: shown, not judged here.
+    pub kpi_problems: Vec<String>,
     /// Least budget left among the component's budget SLOs (a share; negative if overspent).
     pub budget_left: Option<f64>,
+    /// The SLO (or group) that budget belongs to.
+    pub budget_slo: Option<String>,
+}
+
+/// Whether an SLO alerts (budget SLOs always do; thresholds unless `severity = "none"`).
+pub fn alerts(slos: &[Slo], name: &str) -> bool {
+    slos.iter().find(|s| s.name == name).is_none_or(|s| {
+        !matches!(
+            s.objective,
+            Objective::Threshold {
+                severity: crate::slo::model::Alerting::None,
+                ..
+            }
+        )
+    })
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -286,6 +307,9 @@ struct Limits {
     warn: f64,
     fail: f64,
     upper: bool,
+    /// From an SLO with `severity = "none"` (a period KPI such as the 7-day lost-order
+    /// share): shown and coloured, but it does not make the component degraded.
+    advisory: bool,
 }
 
 impl Limits {
@@ -326,6 +350,7 @@ fn slo_limits(slos: &[Slo], query: &str) -> Option<Limits> {
             op,
             value,
             warn,
+            severity,
             ..
         } if name == query
             && params
@@ -336,6 +361,7 @@ fn slo_limits(slos: &[Slo], query: &str) -> Option<Limits> {
                 warn: warn.unwrap_or(*value),
                 fail: *value,
                 upper: op.upper_bound(),
+                advisory: *severity == crate::slo::model::Alerting::None,
             })
         }
         _ => None,
@@ -367,6 +393,7 @@ fn availability_limits(slos: &[Slo], service: &str) -> Limits {
         warn: budget,
         fail: (14.4 * budget).min(0.5),
         upper: true,
+        advisory: false,
     }
 }
 
@@ -461,20 +488,47 @@ pub fn assemble(
     sparks: Result<&Answer, &PromError>,
     at: DateTime<Utc>,
 ) -> StatusReport {
-    let mut errors = Vec::new();
+    // One line per distinct failure: a Prometheus that cannot be reached fails every query
+    // the same way, and saying so twenty times helps nobody.
+    let mut failures: Vec<(String, Vec<String>)> = Vec::new();
+    let mut add = |who: String, what: String| {
+        let what = what
+            .split_once(" (hint: ")
+            .map(|(m, _)| m.to_string())
+            .unwrap_or(what);
+        let what = what
+            .split_once(": ")
+            .filter(|(head, _)| head.starts_with("query `"))
+            .map(|(_, rest)| rest.to_string())
+            .unwrap_or(what);
+        match failures.iter_mut().find(|(w, _)| *w == what) {
+            Some((_, whos)) => whos.push(who),
+            None => failures.push((what, vec![who])),
+        }
+    };
     if let Err(e) = signals {
-        errors.push(e.to_string());
+        add("signals".into(), e.to_string());
     }
     if let Err(e) = sparks {
-        errors.push(e.to_string());
+        add("sparklines".into(), e.to_string());
     }
     for r in slo_rows.iter().filter(|r| r.error.is_some()) {
-        errors.push(format!(
-            "SLO {}: {}",
-            r.name,
-            r.error.as_deref().unwrap_or_default()
-        ));
+        add(
+            format!("SLO {}", r.name),
+            r.error.clone().unwrap_or_default(),
+        );
     }
+    let errors: Vec<String> = failures
+        .into_iter()
+        .map(|(what, whos)| {
+            let who = if whos.len() > 4 {
+                format!("{}, {} and {} more", whos[0], whos[1], whos.len() - 2)
+            } else {
+                whos.join(", ")
+            };
+            format!("{who}: {what}")
+        })
+        .collect();
     let sig = signals.ok().map(by_signal).unwrap_or_default();
     let spk = sparks.ok().map(by_signal).unwrap_or_default();
     let value = |id: &str, service: Option<&str>, agg: Agg| -> Option<f64> {
@@ -526,6 +580,7 @@ pub fn assemble(
                     .unwrap_or_else(|| "no data".into()),
                 level,
                 limit: limits.map(|l| l.text(unit)),
+                advisory: limits.is_some_and(|l| l.advisory),
             });
         };
         let svc = Some(name);
@@ -550,6 +605,7 @@ pub fn assemble(
                         warn: 80.0,
                         fail: 95.0,
                         upper: true,
+                        advisory: false,
                     }),
                 );
                 push(&mut c, "mem", "mem", value("mem", svc, Agg::Max), None);
@@ -656,6 +712,7 @@ pub fn assemble(
                         warn: 5.0,
                         fail: 30.0,
                         upper: true,
+                        advisory: false,
                     }),
                 );
             }
@@ -713,8 +770,9 @@ pub fn assemble(
                 );
             }
         }
-        // Targets: none at all means nothing is scraped for this component.
-        if kind != Kind::Business {
+        // Targets: none at all means nothing is scraped for this component (when the query
+        // itself could be read).
+        if kind != Kind::Business && signals.is_ok() {
             let up = value("up", svc, Agg::One);
             let total = value("targets", svc, Agg::One);
             c.targets_up = up.zip(total).map(|(u, t)| (u as u32, t as u32));
@@ -736,7 +794,8 @@ pub fn assemble(
         }
         if signals.is_err() {
             c.status = Health::Unknown;
-            c.reasons.push("no data: the signal query failed".into());
+            c.reasons
+                .push("not read: the query for its signals failed".into());
         } else if c.status != Health::Down && c.signals.iter().all(|s| s.level == Level::NoData) {
             c.status = Health::Unknown;
             c.reasons
@@ -756,7 +815,7 @@ pub fn assemble(
                 Unit::Ratio.format(e)
             ));
         }
-        for s in &c.signals {
+        for s in c.signals.iter().filter(|s| !s.advisory) {
             if matches!(s.level, Level::Warn | Level::Fail) && c.status < Health::Degraded {
                 c.status = Health::Degraded;
             }
@@ -777,23 +836,28 @@ pub fn assemble(
             })
             .collect();
         if !mine.is_empty() {
-            let status = Status::overall(mine.iter().map(|r| r.status));
-            // Worst first: the screen names the first one.
-            let mut failing: Vec<&&Row> =
-                mine.iter().filter(|r| r.status != Status::Pass).collect();
-            failing.sort_by_key(|r| std::cmp::Reverse(r.status));
-            let problems: Vec<String> = failing
+            // Period KPIs (severity = "none") are shown, but it is the SLOs that alert which
+            // make a component degraded on the on-call screen.
+            let (alerting, kpis): (Vec<&Row>, Vec<&Row>) =
+                mine.iter().partition(|r| alerts(slos, &r.name));
+            let status = Status::overall(alerting.iter().map(|r| r.status));
+            let describe = |rows: &[&Row]| -> Vec<String> {
+                // Worst first: the screen names the first one.
+                let mut bad: Vec<&&Row> =
+                    rows.iter().filter(|r| r.status != Status::Pass).collect();
+                bad.sort_by_key(|r| std::cmp::Reverse(r.status));
+                bad.iter()
+                    .map(|r| format!("{} {}: {}", r.status.as_str(), r.display_name(), r.reason))
+                    .collect()
+            };
+            let least = mine
                 .iter()
-                .map(|r| format!("{} {}: {}", r.status.as_str(), r.display_name(), r.reason))
-                .collect();
-            let budget_left = mine
-                .iter()
-                .filter_map(|r| r.budget.map(|b| b.remaining_ratio))
-                .min_by(f64::total_cmp);
+                .filter_map(|r| r.budget.map(|b| (b.remaining_ratio, r.display_name())))
+                .min_by(|a, b| a.0.total_cmp(&b.0));
             if matches!(status, Status::Fail | Status::Warn) && c.status < Health::Degraded {
                 c.status = Health::Degraded;
             }
-            for r in mine
+            for r in alerting
                 .iter()
                 .filter(|r| matches!(r.status, Status::Fail | Status::Warn))
             {
@@ -802,9 +866,11 @@ pub fn assemble(
             }
             c.slos = Some(SloState {
                 status,
-                count: mine.len(),
-                problems,
-                budget_left,
+                count: alerting.len(),
+                problems: describe(&alerting),
+                kpi_problems: describe(&kpis),
+                budget_left: least.as_ref().map(|l| l.0),
+                budget_slo: least.map(|l| l.1),
             });
         }
         if let Some((_, label, q, _)) = SPARKS.iter().find(|(k, ..)| *k == kind) {
@@ -853,10 +919,20 @@ pub fn assemble(
             parts.push(format!("{}: {}", h.word(), names.join(", ")));
         }
     }
-    let verdict_line = if parts.is_empty() {
-        format!("HEALTHY: all {} components OK", components.len())
-    } else {
-        parts.join(" · ")
+    let verdict_line = match signals {
+        // Nothing could be read: say why once, not per component.
+        Err(e) => format!(
+            "UNKNOWN: nothing could be read ({})",
+            match &e.kind {
+                crate::prom::ErrorKind::Unreachable =>
+                    format!("cannot reach Prometheus at {}", e.url),
+                _ => e.to_string(),
+            }
+        ),
+        Ok(_) if parts.is_empty() => {
+            format!("HEALTHY: all {} components OK", components.len())
+        }
+        Ok(_) => parts.join(" · "),
     };
     StatusReport {
         schema_version: crate::render::json::SCHEMA_VERSION,
@@ -900,6 +976,7 @@ mod tests {
             warn: 5.0,
             fail: 15.0,
             upper: true,
+            advisory: false,
         };
         assert_eq!(l.judge(3.0), Level::Ok);
         assert_eq!(l.judge(6.0), Level::Warn);

@@ -76,6 +76,10 @@ pub async fn run(settings: &Settings, args: &ChartArgs) -> Result<ExitStatus, Fa
             Duration::from_secs(15),
         )
     });
+    let (def, expanded) = match super::query::cover_step(def, &params, step) {
+        Some(p) => super::query::resolve(&catalog, &args.name, &p)?,
+        None => (def, expanded),
+    };
     let prom = settings.prom()?;
     let answer = prom
         .run(&Request::range(
@@ -113,7 +117,7 @@ pub async fn run(settings: &Settings, args: &ChartArgs) -> Result<ExitStatus, Fa
             ),
         );
     }
-    let (rules, bands) = slo_overlay(
+    let (rules, mut bands) = slo_overlay(
         &slos,
         &def.name,
         def.unit,
@@ -122,6 +126,56 @@ pub async fn run(settings: &Settings, args: &ChartArgs) -> Result<ExitStatus, Fa
         step,
         settings,
     );
+    // Incidents of the components on the chart, when slo.toml has SLOs for them.
+    let components = chart_components(&def.name, &series);
+    let relevant: Vec<Slo> = slos
+        .iter()
+        .filter(|s| components.contains(&s.component) || s.group_by.iter().any(|g| g == "service"))
+        .cloned()
+        .collect();
+    if !components.is_empty() {
+        let found = super::incidents::find(
+            settings,
+            Format::Table,
+            &prom,
+            &catalog,
+            &relevant,
+            (start, end),
+            None,
+            true,
+        )
+        .await;
+        for e in &found.errors {
+            super::say(
+                settings,
+                crate::exit::Severity::Warning,
+                &format!("incidents: {e}"),
+            );
+        }
+        bands.extend(
+            found
+                .incidents
+                .iter()
+                .filter(|i| {
+                    i.severity >= crate::incidents::Severity::Ticket
+                        && i.components.iter().any(|c| components.contains(c))
+                })
+                .map(|i| Band {
+                    start: crate::timespec::unix_seconds(i.start_time()),
+                    end: crate::timespec::unix_seconds(i.end_time()),
+                }),
+        );
+    }
+    // Overlapping intervals (a threshold broken inside an incident) are shaded once.
+    bands.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let mut merged: Vec<Band> = Vec::new();
+    for b in bands {
+        match merged.last_mut() {
+            Some(m) if b.start <= m.end => m.end = m.end.max(b.end),
+            _ => merged.push(b),
+        }
+    }
+    let bands = merged;
     let chart = Chart {
         title: format!("{} — {}", def.name, def.help),
         subtitle: format!(
@@ -161,6 +215,25 @@ pub async fn run(settings: &Settings, args: &ChartArgs) -> Result<ExitStatus, Fa
         }
     }
     Ok(ExitStatus::Success)
+}
+
+/// The components a chart shows: its series' `service` labels, else the query's domain.
+fn chart_components(query: &str, series: &[prom::Series]) -> std::collections::BTreeSet<String> {
+    let mut c: std::collections::BTreeSet<String> = series
+        .iter()
+        .filter_map(|s| s.labels.get("service").cloned())
+        .collect();
+    if c.is_empty() {
+        match query.split('.').next() {
+            Some(d @ ("rabbitmq" | "s3" | "business")) => {
+                c.insert(d.to_string());
+            }
+            Some("api") => c.extend(["shop", "crm", "mes"].map(String::from)),
+            Some("db") => c.extend(["shop-db", "mes-db"].map(String::from)),
+            _ => {}
+        }
+    }
+    c
 }
 
 fn params_text(p: &std::collections::BTreeMap<String, String>) -> String {

@@ -51,7 +51,7 @@ pub async fn run(settings: &Settings, args: &ReportArgs) -> Result<ExitStatus, F
     let (rows, previous_rows, answers, incidents) = tokio::join!(
         eval::evaluate(&slos, &catalog, &prom, at, &tick),
         eval::evaluate(&slos, &catalog, &prom, previous_at, &tick),
-        prom.run_all(plan.requests(&catalog), &tick),
+        prom.run_all(plan.requests(&catalog, &slos), &tick),
         super::incidents::find(
             settings,
             Format::Json,
@@ -134,16 +134,19 @@ pub async fn run(settings: &Settings, args: &ReportArgs) -> Result<ExitStatus, F
     if report.missing.is_empty() {
         Ok(ExitStatus::Success)
     } else {
-        super::say(
-            settings,
-            Severity::Warning,
-            &format!(
-                "the report is incomplete: {} item(s) could not be read",
-                report.missing.len()
-            ),
-        );
-        for m in &report.missing {
-            eprintln!("  - {m}");
+        // The list is in the report too; on stderr unless --quiet.
+        if settings.chatty() {
+            super::say(
+                settings,
+                Severity::Warning,
+                &format!(
+                    "the report is incomplete: {} item(s) could not be read",
+                    report.missing.len()
+                ),
+            );
+            for m in &report.missing {
+                eprintln!("  - {m}");
+            }
         }
         Ok(ExitStatus::Undecided)
     }

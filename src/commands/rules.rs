@@ -17,6 +17,12 @@ pub fn run(settings: &Settings, args: &RulesArgs) -> Result<ExitStatus, Failure>
         args.slos.is_empty(),
         &src.path.display().to_string(),
     );
+    if !yaml.contains("\n  - name: ") {
+        return Err(Failure::usage_hint(
+            "nothing to generate: the SLOs chosen have no alert (threshold SLOs with severity = \"none\")",
+            "choose SLOs that alert, or leave --slo out",
+        ));
+    }
     // promtool reads a file: the output itself, or a scratch copy of it.
     let scratch;
     let checked_path = match &args.out {

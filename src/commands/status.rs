@@ -10,6 +10,7 @@ use crate::progress::Progress;
 use crate::render::{self, Paint, json, table};
 use crate::settings::Settings;
 use crate::slo::eval::{self, Status};
+use crate::slo::model::Slo;
 use crate::status::{self, Health, Level, StatusReport};
 use crate::timespec::parse_time;
 use crate::units::Unit;
@@ -84,7 +85,7 @@ pub async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitStatus, F
             signals[1].as_ref(),
             at,
         );
-        let code = exit_status(&report, &rows);
+        let code = exit_status(&report, &rows, &slos);
         let text = match format {
             Format::Json => json::to_string(&report),
             _ => render_table(&report, settings.color_stdout, settings.stdout_tty),
@@ -112,13 +113,15 @@ pub async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitStatus, F
 
 /// 1 when a component is down or an SLO breached, 3 when something could not be read (and
 /// nothing breached), else 0.
-fn exit_status(report: &StatusReport, rows: &[eval::Row]) -> ExitStatus {
+fn exit_status(report: &StatusReport, rows: &[eval::Row], slos: &[Slo]) -> ExitStatus {
     if rows.iter().any(|r| r.config_error) {
         return ExitStatus::Usage;
     }
-    if report.components.iter().any(|c| c.status == Health::Down)
-        || rows.iter().any(|r| r.status == Status::Fail)
-    {
+    // A period KPI off target (severity = "none") is not an on-call breach.
+    let breached = rows
+        .iter()
+        .any(|r| r.status == Status::Fail && status::alerts(slos, &r.name));
+    if report.components.iter().any(|c| c.status == Health::Down) || breached {
         ExitStatus::Breach
     } else if report
         .components
@@ -130,6 +133,43 @@ fn exit_status(report: &StatusReport, rows: &[eval::Row]) -> ExitStatus {
     } else {
         ExitStatus::Success
     }
+}
+
+/// The name in a problem line (`fail api-5xx-ratio{service=mes}: ...`).
+fn problem_name(p: &str) -> &str {
+    let head = p.split(": ").next().unwrap_or(p);
+    head.split_once(' ').map(|x| x.1).unwrap_or(head)
+}
+
+/// `FAIL api-5xx-ratio{service=mes} +1 (1/3 pass); budget 54.5 % (mes-latency)`: the
+/// worst SLO that alerts, how many pass, the least budget left and whose it is, and the
+/// period KPIs off target.
+fn slo_cell(s: &status::SloState) -> String {
+    let mut parts = Vec::new();
+    if s.count > 0 {
+        let word = s.status.as_str().to_uppercase();
+        let pass = s.count - s.problems.len();
+        parts.push(match s.problems.first() {
+            None => format!("{word} {pass}/{}", s.count),
+            Some(p) => {
+                let more = s.problems.len() - 1;
+                let more = if more > 0 {
+                    format!(" +{more}")
+                } else {
+                    String::new()
+                };
+                format!("{word} {}{more} ({pass}/{} pass)", problem_name(p), s.count)
+            }
+        });
+    }
+    if let (Some(b), Some(who)) = (s.budget_left, &s.budget_slo) {
+        parts.push(format!("budget {} ({who})", Unit::Ratio.format(b)));
+    }
+    if !s.kpi_problems.is_empty() {
+        let names: Vec<&str> = s.kpi_problems.iter().map(|p| problem_name(p)).collect();
+        parts.push(format!("KPI off target: {}", names.join(", ")));
+    }
+    parts.join("; ")
 }
 
 fn health_cell(h: Health, color: bool) -> Cell {
@@ -188,24 +228,7 @@ pub fn render_table(report: &StatusReport, color: bool, wrap: bool) -> String {
         }
         let slos = match &c.slos {
             None => String::new(),
-            Some(s) => {
-                let word = s.status.as_str().to_uppercase();
-                let budget = s
-                    .budget_left
-                    .map(|b| format!(", {} budget left", Unit::Ratio.format(b)))
-                    .unwrap_or_default();
-                let worst = s
-                    .problems
-                    .first()
-                    .and_then(|p| p.split(':').next())
-                    .map(|p| format!(" ({})", p.split_once(' ').map(|x| x.1).unwrap_or(p)))
-                    .unwrap_or_default();
-                format!(
-                    "{word} {}/{}{worst}{budget}",
-                    s.count - s.problems.len(),
-                    s.count
-                )
-            }
+            Some(s) => slo_cell(s),
         };
         let spark = c
             .spark
@@ -243,7 +266,15 @@ pub fn render_table(report: &StatusReport, color: bool, wrap: bool) -> String {
         ]);
     }
     let mut out = format!("{verdict}\n{t}\n");
-    for c in report.components.iter().filter(|c| c.status != Health::Ok) {
+    // When nothing could be read, the errors below say it all.
+    let blind = report
+        .verdict_line
+        .starts_with("UNKNOWN: nothing could be read");
+    for c in report
+        .components
+        .iter()
+        .filter(|c| c.status != Health::Ok && !blind)
+    {
         out.push_str(&format!(
             "{} {}: {}\n",
             c.status.word(),
@@ -253,6 +284,9 @@ pub fn render_table(report: &StatusReport, color: bool, wrap: bool) -> String {
         if let Some(s) = &c.slos {
             for p in &s.problems {
                 out.push_str(&format!("  SLO {p}\n"));
+            }
+            for p in &s.kpi_problems {
+                out.push_str(&format!("  KPI {p}\n"));
             }
         }
     }

@@ -310,7 +310,7 @@ impl Chart {
                         .map(|b| Rectangle::new([(b.start, y0), (b.end, y1)], shade.filled())),
                 )
                 .map_err(e)?
-                .label("SLO condition held")
+                .label("incident: an alert condition held")
                 .legend(move |(x, y)| {
                     Rectangle::new([(x, y - 5), (x + 18, y + 5)], shade.filled())
                 });

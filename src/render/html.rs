@@ -79,30 +79,29 @@ pub fn report(r: &Report, charts: &[(String, String)]) -> String {
         esc(&r.compliance_line())
     ));
     o.push_str(&format!(
-        "<table>\n<tr><th>SLO</th><th>component</th><th>status</th><th>at the end</th><th>SLI over {}</th><th>SLI over {}</th><th>budget left</th><th>budget left at the end of {}</th></tr>\n",
-        esc(cur), esc(prev), esc(prev)
+        "<table>\n<tr><th>SLO</th><th>component</th><th>met over {}</th><th>{}</th><th>{}</th><th>at the end</th><th>budget left at the end</th></tr>\n",
+        esc(cur), esc(cur), esc(prev)
     ));
     for s in &r.slos {
-        let sli = |k: &Option<Kpi>, prev: bool| {
-            k.as_ref()
-                .map(|k| if prev { k.previous_text() } else { k.text() })
-                .unwrap_or_default()
+        let (class, word) = match s.met {
+            Some(true) => ("pass", "met"),
+            Some(false) => ("fail", "missed"),
+            None => ("inconclusive", "n/a"),
         };
         o.push_str(&format!(
-            "<tr><td title=\"{}\"><code>{}</code></td><td>{}</td><td class=\"{}\">{}</td><td class=\"nw\">{}</td><td class=\"n\">{}</td><td class=\"n muted\">{}</td><td class=\"n\">{}</td><td class=\"n muted\">{}</td></tr>\n",
+            "<tr><td title=\"{}\"><code>{}</code></td><td>{}</td><td class=\"{class}\">{word}</td><td class=\"n\">{}</td><td class=\"n muted\">{}</td><td class=\"nw\">{} ({})</td><td class=\"n\">{}</td></tr>\n",
             esc(&s.description),
             esc(&s.name),
             esc(&s.component),
-            status_class(s.status),
-            s.status.as_str(),
+            esc(&s.over_text(false)),
+            esc(&s.over_text(true)),
             esc(&s.value_vs_objective),
-            esc(&sli(&s.period_sli, false)),
-            esc(&sli(&s.period_sli, true)),
-            esc(&sli(&s.budget_left, false)),
-            esc(&sli(&s.budget_left, true)),
+            s.status.as_str(),
+            esc(&s.budget_left.as_ref().map(|k| k.text()).unwrap_or_default()),
         ));
     }
     o.push_str("</table>\n");
+    o.push_str("<p class=\"muted\">Met over the period: a ratio or latency SLO&#39;s SLI over the period against its objective; a threshold that alerts never broken longer than its <code>for</code>; a period KPI (severity none) at the end. <em>At the end</em>: as <code>vitals check</code> judges it then, over the SLO&#39;s own window.</p>\n");
 
     o.push_str("<h2>2. Business KPIs</h2>\n");
     o.push_str(&format!(
@@ -173,7 +172,7 @@ pub fn report(r: &Report, charts: &[(String, String)]) -> String {
     if inc.list.is_empty() {
         o.push_str("<p>No incident started in the period.</p>\n");
     } else {
-        o.push_str("<table>\n<tr><th>#</th><th>start (UTC)</th><th>duration</th><th>severity</th><th>components</th><th>conditions</th><th>cause hints</th></tr>\n");
+        o.push_str("<table>\n<tr><th>#</th><th>start (UTC)</th><th>end (UTC)</th><th>duration</th><th>severity</th><th>components</th><th>conditions</th><th>cause hints</th></tr>\n");
         for i in &inc.list {
             let conds: Vec<String> = i
                 .conditions
@@ -187,9 +186,10 @@ pub fn report(r: &Report, charts: &[(String, String)]) -> String {
                 })
                 .collect();
             o.push_str(&format!(
-                "<tr><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                 i.id,
                 esc(&i.start),
+                esc(i.end.as_deref().unwrap_or("ongoing")),
                 esc(&crate::incidents::duration_text(i.duration_seconds, i.ongoing)),
                 i.severity.as_str(),
                 esc(&i.components.join(", ")),

@@ -117,6 +117,7 @@ pub fn incidents_body(
             vec![
                 i.id.to_string(),
                 i.start.clone(),
+                i.end.clone().unwrap_or_else(|| "ongoing".into()),
                 crate::incidents::duration_text(i.duration_seconds, i.ongoing),
                 i.severity.as_str().to_string(),
                 i.components.join(", "),
@@ -133,13 +134,14 @@ pub fn incidents_body(
         &[
             "#",
             "start (UTC)",
+            "end (UTC)",
             "duration",
             "severity",
             "components",
             "conditions",
             "cause hints",
         ],
-        &[0, 2],
+        &[0, 3],
         &rows,
     ));
     out
@@ -180,46 +182,43 @@ pub fn report(r: &crate::report::Report, charts: &[(String, String)]) -> String 
         status_badge(r.verdict),
         r.compliance_line()
     ));
+    let badge = |m: Option<bool>| match m {
+        Some(true) => "✅ met",
+        Some(false) => "❌ missed",
+        None => "❔ n/a",
+    };
     let rows: Vec<Vec<String>> = r
         .slos
         .iter()
         .map(|s| {
-            let k = |k: &Option<crate::report::Kpi>, prev: bool| {
-                k.as_ref()
-                    .map(|k| if prev { k.previous_text() } else { k.text() })
-                    .unwrap_or_default()
-            };
             vec![
                 format!("`{}`", s.name),
                 s.component.clone(),
-                status_badge(s.status).to_string(),
-                s.value_vs_objective.clone(),
-                k(&s.period_sli, false),
-                k(&s.period_sli, true),
-                k(&s.budget_left, false),
-                k(&s.budget_left, true),
+                badge(s.met).to_string(),
+                s.over_text(false),
+                s.over_text(true),
+                format!("{} ({})", s.value_vs_objective, s.status.as_str()),
+                s.budget_left.as_ref().map(|k| k.text()).unwrap_or_default(),
             ]
         })
         .collect();
-    let (h1, h2, h3) = (
-        format!("SLI over {cur}"),
-        format!("SLI over {prev}"),
-        format!("budget left at the end of {prev}"),
-    );
+    let (h1, h2, h3) = (format!("met over {cur}"), cur.to_string(), prev.to_string());
     o.push_str(&table(
         &[
             "SLO",
             "component",
-            "status",
-            "at the end",
             &h1,
             &h2,
-            "budget left",
             &h3,
+            "at the end",
+            "budget left at the end",
         ],
-        &[4, 5, 6, 7],
+        &[3, 4, 6],
         &rows,
     ));
+    o.push_str(
+        "\nMet over the period: a ratio or latency SLO's SLI over the period against its objective; a threshold that alerts never broken longer than its `for`; a period KPI (`severity = \"none\"`) at the end. *At the end*: as `vitals check` judges it then, over the SLO's own window.\n",
+    );
     o.push_str("\n## 2. Business KPIs\n\n");
     o.push_str(&kpi_table(&r.kpis, cur, prev, "KPI"));
     for b in &r.breakdowns {
@@ -272,6 +271,7 @@ pub fn report(r: &crate::report::Report, charts: &[(String, String)]) -> String 
                 vec![
                     i.id.to_string(),
                     i.start.clone(),
+                    i.end.clone().unwrap_or_else(|| "ongoing".into()),
                     crate::incidents::duration_text(i.duration_seconds, i.ongoing),
                     i.severity.as_str().to_string(),
                     i.components.join(", "),
@@ -288,13 +288,14 @@ pub fn report(r: &crate::report::Report, charts: &[(String, String)]) -> String 
             &[
                 "#",
                 "start (UTC)",
+                "end (UTC)",
                 "duration",
                 "severity",
                 "components",
                 "conditions",
                 "cause hints",
             ],
-            &[0, 2],
+            &[0, 3],
             &rows,
         ));
     }

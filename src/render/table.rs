@@ -113,6 +113,7 @@ pub fn incidents(report: &crate::incidents::IncidentReport, color: bool, wrap: b
         &[
             "#",
             "start",
+            "end",
             "duration",
             "severity",
             "component",
@@ -148,6 +149,7 @@ pub fn incidents(report: &crate::incidents::IncidentReport, color: bool, wrap: b
         t.add_row(vec![
             Cell::new(i.id),
             Cell::new(&i.start),
+            Cell::new(i.end.as_deref().unwrap_or("ongoing")),
             Cell::new(crate::incidents::duration_text(
                 i.duration_seconds,
                 i.ongoing,

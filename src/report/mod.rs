@@ -51,6 +51,9 @@ pub struct Kpi {
     pub better: Better,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The previous period cannot be compared with (it lacks data): no change is shown.
+    #[serde(skip)]
+    pub incomparable: bool,
 }
 
 impl Kpi {
@@ -72,6 +75,7 @@ impl Kpi {
             },
             better,
             note,
+            incomparable: false,
         }
     }
 
@@ -90,8 +94,11 @@ impl Kpi {
             .unwrap_or_else(|| "n/a".into())
     }
 
-    /// `↑ 12.5 %`, `↓ 3.1 %`, `→ 0 %`, `new` or empty.
+    /// `↑ 12.5 %`, `↓ 3.1 %`, `→ 0 %`, `↑ from 0`, or empty.
     pub fn change_text(&self) -> String {
+        if self.incomparable {
+            return String::new();
+        }
         match (self.change, self.value, self.previous) {
             (Some(c), _, _) if c.abs() < 0.0005 => "→ 0 %".into(),
             (Some(c), _, _) => format!(
@@ -107,6 +114,9 @@ impl Kpi {
 
     /// Whether the change is good, bad or neither (for colours).
     pub fn verdict(&self) -> Option<bool> {
+        if self.incomparable {
+            return None;
+        }
         let up = match (self.change, self.value, self.previous) {
             (Some(c), _, _) if c.abs() >= 0.0005 => c > 0.0,
             (None, Some(v), Some(p)) if p == 0.0 && v > 0.0 => true,
@@ -180,6 +190,49 @@ pub struct SloLine {
     /// Budget SLOs: the SLI over the report period itself (event-weighted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub period_sli: Option<Kpi>,
+    /// Threshold SLOs that alert: how long (seconds) the value was past its limit in the
+    /// period, at one-minute resolution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breached: Option<Kpi>,
+    /// Whether the SLO was met over the period: a budget SLO's SLI over the period against
+    /// its objective; a threshold that alerts never broken longer than its `for`; a period
+    /// KPI's value at the end. Null when it cannot be judged.
+    pub met: Option<bool>,
+    pub previous_met: Option<bool>,
+}
+
+impl SloLine {
+    /// What the SLO looked like over a period (this one, or the previous with `previous`):
+    /// a budget SLO's SLI, how long a threshold was broken, a period KPI's value.
+    pub fn over_text(&self, previous: bool) -> String {
+        let pick = |k: &Kpi| {
+            if previous {
+                k.previous.map(|v| k.unit.format(v))
+            } else {
+                k.value.map(|v| k.unit.format(v))
+            }
+        };
+        if let Some(k) = &self.period_sli {
+            return pick(k).unwrap_or_else(|| "n/a".into());
+        }
+        if let Some(k) = &self.breached {
+            return match if previous { k.previous } else { k.value } {
+                Some(0.0) => "never broken".into(),
+                Some(v) => format!("broken {}", crate::incidents::duration_text(v, false)),
+                None => "n/a".into(),
+            };
+        }
+        pick(&self.value).unwrap_or_else(|| "n/a".into())
+    }
+}
+
+/// `met`, `missed` or `n/a`.
+pub fn met_text(m: Option<bool>) -> &'static str {
+    match m {
+        Some(true) => "met",
+        Some(false) => "missed",
+        None => "n/a",
+    }
 }
 
 /// A chart of the report (drawn as inline SVG in HTML, PNG next to Markdown).
@@ -220,6 +273,10 @@ pub struct Report {
     pub previous_period: Period,
     /// When the report was made (RFC 3339).
     pub generated_at: String,
+    /// Share of the period, and of the previous one, for which Prometheus has data. Below
+    /// 0.99 for the previous period no change is computed; at 0 it has no numbers.
+    pub coverage: f64,
+    pub previous_coverage: f64,
     /// The worst SLO status at the period's end: pass, warn, fail or inconclusive.
     pub verdict: Status,
     /// SLOs passing (or warning) of all SLOs, at the period's end.
@@ -299,11 +356,11 @@ const S3_PROBES: [(&str, &str, Params, Mode); 2] = [
     ("s3_5xx", "s3.errors_5xx", &[], Mode::Window),
 ];
 
-/// The resolution of peak subqueries: fine enough to see a queue fill up, coarse enough for
-/// a month.
-fn peak_resolution(period: &Period) -> Duration {
-    let s = (period.length().secs() / 2000).max(60);
-    Duration::from_secs(s.div_ceil(60) * 60)
+/// The resolution of peak subqueries: one minute, the usual scrape interval, so a peak is
+/// the highest sample and not the highest of every sixth (a month is 44,640 evaluations of
+/// a small query: cheap next to reading its samples).
+fn peak_resolution(_period: &Period) -> Duration {
+    Duration::from_secs(60)
 }
 
 /// The one instant query with every KPI of a period, each part tagged `vitals_kpi`.
@@ -335,6 +392,64 @@ fn kpi_request(catalog: &Catalog, period: &Period) -> Request {
     Request::instant(
         format!("report KPIs {}", period.label),
         terms.join("\n  or "),
+        period.end,
+    )
+}
+
+/// Where each answer of [`Plan::requests`] is.
+const A_KPIS: usize = 0;
+const A_PREVIOUS_KPIS: usize = 1;
+const A_CHARTS: std::ops::Range<usize> = 2..5;
+const A_COVERAGE: usize = 5;
+const A_BREACH: usize = 6;
+const A_PREVIOUS_BREACH: usize = 7;
+
+/// Minutes each threshold SLO that alerts was broken during a period (one series per group,
+/// or one for the SLO), tagged `vitals_slo`: the inner query at every minute compared with
+/// the limit, summed.
+fn breach_request(catalog: &Catalog, slos: &[Slo], period: &Period) -> Request {
+    let window = period.length().to_string();
+    let terms: Vec<String> = slos
+        .iter()
+        .filter_map(|slo| {
+            let Objective::Threshold {
+                source,
+                op,
+                value,
+                severity,
+                ..
+            } = &slo.objective
+            else {
+                return None;
+            };
+            if *severity == crate::slo::model::Alerting::None {
+                return None;
+            }
+            let q = match source {
+                crate::slo::model::ThresholdSource::Promql(p) => p.clone(),
+                crate::slo::model::ThresholdSource::Query { name, params } => {
+                    catalog.get(name)?.expand(params).ok()?.promql
+                }
+            };
+            let by = if slo.group_by.is_empty() {
+                String::new()
+            } else {
+                format!(" by ({})", slo.group_by.join(", "))
+            };
+            Some(format!(
+                "label_replace(sum_over_time((max{by} (({q}) {} bool {value}))[{window}:1m]), \"vitals_slo\", \"{}\", \"\", \"\")",
+                op.violated_promql(),
+                slo.name
+            ))
+        })
+        .collect();
+    Request::instant(
+        format!("report: thresholds broken in {}", period.label),
+        if terms.is_empty() {
+            "vector(0) > 1".to_string()
+        } else {
+            terms.join("\n  or ")
+        },
         period.end,
     )
 }
@@ -450,9 +565,10 @@ impl Plan {
         (self.period.end - s, self.previous.end - s)
     }
 
-    /// The queries that need nothing else: the KPIs of both periods, the charts, and how
-    /// much of both periods has data at all.
-    pub fn requests(&self, catalog: &Catalog) -> Vec<Request> {
+    /// The queries that need nothing else, in the order of the `A_*` indexes: the KPIs of
+    /// both periods, the charts, how much of both periods has data at all, and how long
+    /// each alerting threshold SLO was broken in each period.
+    pub fn requests(&self, catalog: &Catalog, slos: &[Slo]) -> Vec<Request> {
         let mut r = vec![
             kpi_request(catalog, &self.period),
             kpi_request(catalog, &self.previous),
@@ -465,14 +581,18 @@ impl Plan {
             self.period.end,
             self.chart_step,
         ));
+        r.push(breach_request(catalog, slos, &self.period));
+        r.push(breach_request(catalog, slos, &self.previous));
         r
     }
 
     /// Periods that have no data for part of their length (a history that starts late, a
     /// Prometheus that was down): their numbers are partial.
-    fn coverage(&self, a: &Result<Answer, PromError>) -> Vec<String> {
+    /// The share of each period (this one, the previous one) that has data, and what to say
+    /// about it.
+    fn coverage(&self, a: &Result<Answer, PromError>) -> ([f64; 2], Vec<String>) {
         let Ok(a) = a else {
-            return vec![];
+            return ([1.0, 1.0], vec![]);
         };
         let times: Vec<i64> = a
             .series
@@ -481,7 +601,8 @@ impl Plan {
             .collect();
         let step = self.chart_step.secs() as i64;
         let mut out = Vec::new();
-        for p in [&self.period, &self.previous] {
+        let mut shares = [1.0; 2];
+        for (k, p) in [&self.period, &self.previous].into_iter().enumerate() {
             let (a, b) = (p.start.timestamp(), p.end.timestamp());
             let expected = ((b - a) / step).max(1);
             let have: Vec<i64> = times
@@ -489,7 +610,8 @@ impl Plan {
                 .copied()
                 .filter(|t| *t > a && *t <= b)
                 .collect();
-            let share = have.len() as f64 / expected as f64;
+            let share = (have.len() as f64 / expected as f64).min(1.0);
+            shares[k] = share;
             if share < 0.99 {
                 let span = match (have.first(), have.last()) {
                     (Some(f), Some(l)) => format!(
@@ -500,13 +622,18 @@ impl Plan {
                     _ => "no data at all".into(),
                 };
                 out.push(format!(
-                    "{}: Prometheus has data for {} of it ({span}); its numbers are partial",
+                    "{}: Prometheus has data for {} of it ({span}); its numbers are partial{}",
                     p.label,
-                    Unit::Ratio.format(share.min(1.0))
+                    Unit::Ratio.format(share),
+                    if k == 1 {
+                        ", so no change is computed against it"
+                    } else {
+                        ""
+                    }
                 ));
             }
         }
-        out
+        (shares, out)
     }
 
     fn chart_requests(&self, catalog: &Catalog) -> Vec<Request> {
@@ -591,9 +718,10 @@ impl Plan {
             let Some(parts) = sli_parts(slo, le.as_deref()) else {
                 continue;
             };
+            // The parts keep the SLO's own grouping (one series per route, per service).
             for (part, tmpl) in parts {
                 terms.push(format!(
-                    "label_replace(label_replace(sum({}), \"vitals_part\", \"{part}\", \"\", \"\"), \"vitals_slo\", \"{}\", \"\", \"\")",
+                    "label_replace(label_replace(({}), \"vitals_part\", \"{part}\", \"\", \"\"), \"vitals_slo\", \"{}\", \"\", \"\")",
                     crate::slo::model::fill_window(&tmpl, step),
                     slo.name
                 ));
@@ -623,10 +751,13 @@ impl Plan {
         incidents: &IncidentReport,
         generated_at: DateTime<Utc>,
     ) -> Report {
-        let mut missing = self.coverage(&answers[5]);
-        let cur = Kpis::new(&answers[0]);
-        let prev = Kpis::new(&answers[1]);
-        for (a, p) in answers[..2].iter().zip([&self.period, &self.previous]) {
+        let ([coverage, previous_coverage], mut missing) = self.coverage(&answers[A_COVERAGE]);
+        let cur = Kpis::new(&answers[A_KPIS]);
+        let prev = Kpis::new(&answers[A_PREVIOUS_KPIS]);
+        for (a, p) in [&answers[A_KPIS], &answers[A_PREVIOUS_KPIS]]
+            .into_iter()
+            .zip([&self.period, &self.previous])
+        {
             if let Err(e) = a {
                 missing.push(format!("KPIs of {}: {e}", p.label));
             }
@@ -998,6 +1129,10 @@ impl Plan {
             }
             None => None,
         };
+        let breaches = [
+            Breaches::new(&answers[A_BREACH], &mut missing, &self.period),
+            Breaches::new(&answers[A_PREVIOUS_BREACH], &mut Vec::new(), &self.previous),
+        ];
         let mut lines = Vec::new();
         for r in rows {
             let prev_row = previous_rows
@@ -1031,23 +1166,72 @@ impl Plan {
                     n(prev_row.and_then(|p| p.budget.map(|b| b.remaining_ratio))),
                 )
             });
+            let group = Some(&r.group);
             let period_sli = burn_data.as_ref().and_then(|d| {
-                if !r.group.is_empty() {
-                    return None;
-                }
-                let cur = d.sli(&r.name, self.period.start, self.period.end)?;
+                let cur = d.sli(&r.name, group, self.period.start, self.period.end)?;
                 Some(Kpi::new(
-                    &r.name,
+                    &r.display_name(),
                     "SLI over the period",
                     Unit::Ratio,
                     Better::Higher,
                     Value::Number(cur),
-                    d.sli(&r.name, self.previous.start, self.previous.end)
+                    d.sli(&r.name, group, self.previous.start, self.previous.end)
                         .map(Value::Number)
                         .unwrap_or(Value::Missing),
                 ))
             });
+            // Was the SLO met over the period? A budget SLO: its SLI over the period; a
+            // threshold that alerts: never broken longer than its `for`; a period KPI: its
+            // value at the end (it already looks back over its window).
+            let slo = slos.iter().find(|s| s.name == r.name);
+            let broken = |which: &BTreeMap<(String, Group), f64>| {
+                which.get(&(r.name.clone(), r.group.clone())).copied()
+            };
+            let (breached, met, previous_met) = match slo.map(|s| &s.objective) {
+                Some(Objective::Budget { target, .. }) => (
+                    None,
+                    period_sli
+                        .as_ref()
+                        .and_then(|k| k.value)
+                        .map(|v| v >= *target),
+                    period_sli
+                        .as_ref()
+                        .and_then(|k| k.previous)
+                        .map(|v| v >= *target),
+                ),
+                Some(Objective::Threshold {
+                    severity: crate::slo::model::Alerting::None,
+                    ..
+                }) => {
+                    let ok = |st: Status| match st {
+                        Status::Pass | Status::Warn => Some(true),
+                        Status::Fail => Some(false),
+                        Status::Inconclusive => None,
+                    };
+                    (None, ok(r.status), prev_row.and_then(|p| ok(p.status)))
+                }
+                Some(Objective::Threshold { for_, .. }) => {
+                    let allowed = for_.unwrap_or_default().secs_f64().max(60.0);
+                    let (cur, before) = (broken(&breaches[0]), broken(&breaches[1]));
+                    (
+                        Some(Kpi::new(
+                            &r.display_name(),
+                            "time broken",
+                            Unit::Seconds,
+                            Better::Lower,
+                            cur.map(Value::Number).unwrap_or(Value::Missing),
+                            before.map(Value::Number).unwrap_or(Value::Missing),
+                        )),
+                        cur.map(|c| c < allowed),
+                        before.map(|c| c < allowed),
+                    )
+                }
+                None => (None, None, None),
+            };
             lines.push(SloLine {
+                met,
+                previous_met,
+                breached,
                 name: r.display_name(),
                 component: r.component.clone(),
                 description: r.description.clone(),
@@ -1060,27 +1244,21 @@ impl Plan {
                 period_sli,
             });
         }
-        let ok = |rs: &[Row]| {
-            rs.iter()
-                .filter(|r| matches!(r.status, Status::Pass | Status::Warn))
-                .count() as f64
-                / rs.len().max(1) as f64
+        let share = |met: Vec<Option<bool>>| {
+            let judged: Vec<bool> = met.into_iter().flatten().collect();
+            if judged.is_empty() {
+                Value::Missing
+            } else {
+                Value::Number(judged.iter().filter(|m| **m).count() as f64 / judged.len() as f64)
+            }
         };
         let compliance = Kpi::new(
             "slo_compliance",
-            "SLOs met at the end of the period",
+            "SLOs met over the period",
             Unit::Ratio,
             Better::Higher,
-            if rows.is_empty() {
-                Value::Missing
-            } else {
-                Value::Number(ok(rows))
-            },
-            if previous_rows.is_empty() {
-                Value::Missing
-            } else {
-                Value::Number(ok(previous_rows))
-            },
+            share(lines.iter().map(|l| l.met).collect()),
+            share(lines.iter().map(|l| l.previous_met).collect()),
         );
         // Incidents: those that started in each period.
         let in_period = |p: &Period| -> Vec<&Incident> {
@@ -1103,7 +1281,10 @@ impl Plan {
                 Value::Number(d.iter().sum::<f64>() / d.len() as f64)
             }
         };
-        let total = |l: &[&Incident]| Value::Number(l.iter().map(|i| i.duration_seconds).sum());
+        // `+ 0.0`: an empty sum of f64 is -0.0.
+        let total = |l: &[&Incident]| {
+            Value::Number(l.iter().map(|i| i.duration_seconds).sum::<f64>() + 0.0)
+        };
         let counted = |l: &[&Incident]| {
             Value::Number(l.iter().filter(|i| i.severity >= Severity::Ticket).count() as f64)
         };
@@ -1148,15 +1329,23 @@ impl Plan {
             unix_seconds(self.period.start),
             unix_seconds(self.period.end),
         );
-        let bands: Vec<Band> = incident_section
-            .list
-            .iter()
-            .filter(|i| i.severity >= Severity::Ticket)
-            .map(|i| Band {
-                start: unix_seconds(i.start_time()),
-                end: unix_seconds(i.end_time()),
-            })
-            .collect();
+        // Each chart shades the incidents of the components it shows.
+        let bands = |components: &[&str]| -> Vec<Band> {
+            incident_section
+                .list
+                .iter()
+                .filter(|i| {
+                    i.severity >= Severity::Ticket
+                        && i.components
+                            .iter()
+                            .any(|c| components.contains(&c.as_str()))
+                })
+                .map(|i| Band {
+                    start: unix_seconds(i.start_time()),
+                    end: unix_seconds(i.end_time()),
+                })
+                .collect()
+        };
         let chart = |title: &str, unit: Unit, lines: Vec<Line>, bands: Vec<Band>| Chart {
             title: title.into(),
             subtitle: format!(
@@ -1178,10 +1367,10 @@ impl Plan {
         let names = ["daily_orders", "error_ratio", "queue_depth"];
         let titles = [
             "Orders per day: created and lost",
-            "5xx error ratio per API",
-            "shop.orders queue depth (peak per step)",
+            "5xx error ratio per API (shaded: incidents of shop, crm, mes)",
+            "shop.orders queue depth, peak per step (shaded: incidents of rabbitmq)",
         ];
-        for (i, a) in answers[2..5].iter().enumerate() {
+        for (i, a) in answers[A_CHARTS].iter().enumerate() {
             match a {
                 Ok(a) => {
                     let lines: Vec<Line> = a
@@ -1202,7 +1391,12 @@ impl Plan {
                         1 => Unit::Ratio,
                         _ => Unit::Count,
                     };
-                    let mut c = chart(titles[i], unit, lines, bands.clone());
+                    let shaded: &[&str] = match i {
+                        1 => &["shop", "crm", "mes"],
+                        2 => &["rabbitmq"],
+                        _ => &[],
+                    };
+                    let mut c = chart(titles[i], unit, lines, bands(shaded));
                     if i == 0 {
                         // A day's count is drawn at its noon, and the lost orders (tens)
                         // on their own axis beside the created ones (thousands).
@@ -1257,13 +1451,30 @@ impl Plan {
                     "Error budget of the period left",
                     Unit::Ratio,
                     lines,
-                    bands.clone(),
+                    bands(
+                        &slos
+                            .iter()
+                            .map(|s| s.component.as_str())
+                            .collect::<Vec<_>>(),
+                    ),
                 ),
             });
         }
-        let verdict = Status::overall(rows.iter().map(|r| r.status));
-        Report {
+        // The verdict is the period's: any SLO not met fails it, one that cannot be judged
+        // leaves it undecided, a warning at the end shows.
+        let verdict = if lines.iter().any(|l| l.met == Some(false)) {
+            Status::Fail
+        } else if lines.iter().any(|l| l.met.is_none()) {
+            Status::Inconclusive
+        } else if lines.iter().any(|l| l.status == Status::Warn) {
+            Status::Warn
+        } else {
+            Status::Pass
+        };
+        let mut report = Report {
             schema_version: crate::render::json::SCHEMA_VERSION,
+            coverage,
+            previous_coverage,
             period: self.period.clone(),
             previous_period: self.previous.clone(),
             generated_at: format_time(generated_at),
@@ -1276,7 +1487,13 @@ impl Plan {
             incidents: incident_section,
             charts,
             missing,
+        };
+        // A previous period with data for only part of it cannot be compared with: its
+        // numbers stay (those there are), the changes go; with no data at all, it is empty.
+        if previous_coverage < 0.99 {
+            report.without_changes(previous_coverage == 0.0);
         }
+        report
     }
 }
 
@@ -1295,26 +1512,64 @@ fn canonical(found: Vec<String>, order: &[&str]) -> Vec<String> {
     out
 }
 
-/// Per-step increases of every budget SLO's parts: SLO -> part -> time -> increase.
+/// Seconds each threshold SLO (and group) was broken in a period.
+struct Breaches;
+
+impl Breaches {
+    #[allow(clippy::new_ret_no_self)]
+    fn new(
+        a: &Result<Answer, PromError>,
+        missing: &mut Vec<String>,
+        p: &Period,
+    ) -> BTreeMap<(String, Group), f64> {
+        let a = match a {
+            Ok(a) => a,
+            Err(e) => {
+                missing.push(format!(
+                    "how long thresholds were broken in {}: {e}",
+                    p.label
+                ));
+                return BTreeMap::new();
+            }
+        };
+        a.series
+            .iter()
+            .filter_map(|s| {
+                let mut labels = s.labels.clone();
+                let slo = labels.remove("vitals_slo")?;
+                // Minutes at one-minute resolution.
+                Some(((slo, labels), s.value().filter(|v| v.is_finite())? * 60.0))
+            })
+            .collect()
+    }
+}
+
+/// Labels of a group (`handler=/models`), empty for an SLO without `group_by`.
+type Group = BTreeMap<String, String>;
+
+/// Per-step increases of every budget SLO's parts: (SLO, group) -> part -> time -> rate.
 struct BurnData {
-    by_slo: BTreeMap<String, BTreeMap<String, BTreeMap<i64, f64>>>,
+    by_slo: BTreeMap<(String, Group), BTreeMap<String, BTreeMap<i64, f64>>>,
     step: f64,
 }
 
 impl BurnData {
     fn new(a: &Answer) -> BurnData {
-        let mut by_slo: BTreeMap<String, BTreeMap<String, BTreeMap<i64, f64>>> = BTreeMap::new();
+        let mut by_slo: BTreeMap<(String, Group), BTreeMap<String, BTreeMap<i64, f64>>> =
+            BTreeMap::new();
         let mut step = 0.0;
         for s in &a.series {
-            let (Some(slo), Some(part)) = (s.labels.get("vitals_slo"), s.labels.get("vitals_part"))
+            let mut labels = s.labels.clone();
+            let (Some(slo), Some(part)) =
+                (labels.remove("vitals_slo"), labels.remove("vitals_part"))
             else {
                 continue;
             };
             if s.samples.len() > 1 {
                 step = s.samples[1].0 - s.samples[0].0;
             }
-            by_slo.entry(slo.clone()).or_default().insert(
-                part.clone(),
+            by_slo.entry((slo, labels)).or_default().insert(
+                part,
                 s.samples
                     .iter()
                     .filter(|(_, v)| v.is_finite())
@@ -1325,31 +1580,47 @@ impl BurnData {
         BurnData { by_slo, step }
     }
 
-    /// (bad, total) increases per step of `slo`, for steps ending in `(from, to]`.
-    fn steps(&self, slo: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(i64, f64, f64)> {
-        let Some(parts) = self.by_slo.get(slo) else {
-            return vec![];
-        };
-        let Some(total) = parts.get("total") else {
-            return vec![];
-        };
+    /// (bad, total) increases per step of one group of `slo` (every group summed when
+    /// `group` is `None`), for steps ending in `(from, to]`.
+    fn steps(
+        &self,
+        slo: &str,
+        group: Option<&Group>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<(i64, f64, f64)> {
         let (a, b) = (from.timestamp() + 1, to.timestamp());
-        total
-            .range(a..=b)
-            .map(|(t, tot)| {
+        let mut sum: BTreeMap<i64, (f64, f64)> = BTreeMap::new();
+        for ((name, g), parts) in &self.by_slo {
+            if name != slo || group.is_some_and(|want| want != g) {
+                continue;
+            }
+            let Some(total) = parts.get("total") else {
+                continue;
+            };
+            for (t, tot) in total.range(a..=b) {
                 let bad = match (parts.get("bad"), parts.get("good")) {
                     (Some(bad), _) => bad.get(t).copied().unwrap_or(0.0),
                     (None, Some(good)) => (tot - good.get(t).copied().unwrap_or(0.0)).max(0.0),
                     (None, None) => 0.0,
                 };
-                (*t, bad * self.step, tot * self.step)
-            })
-            .collect()
+                let e = sum.entry(*t).or_default();
+                e.0 += bad * self.step;
+                e.1 += tot * self.step;
+            }
+        }
+        sum.into_iter().map(|(t, (b, tot))| (t, b, tot)).collect()
     }
 
-    /// Event-weighted SLI over `(from, to]`.
-    fn sli(&self, slo: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Option<f64> {
-        let s = self.steps(slo, from, to);
+    /// Event-weighted SLI of one group (or of all) over `(from, to]`.
+    fn sli(
+        &self,
+        slo: &str,
+        group: Option<&Group>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Option<f64> {
+        let s = self.steps(slo, group, from, to);
         let (bad, total) = s.iter().fold((0.0, 0.0), |a, x| (a.0 + x.1, a.1 + x.2));
         (total > 0.0).then(|| 1.0 - bad / total)
     }
@@ -1363,7 +1634,7 @@ impl BurnData {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Option<Vec<(f64, f64)>> {
-        let s = self.steps(slo, from, to);
+        let s = self.steps(slo, None, from, to);
         let total: f64 = s.iter().map(|x| x.2).sum();
         if total <= 0.0 {
             return None;
@@ -1386,6 +1657,42 @@ pub fn query_estimate(slos: &[Slo]) -> usize {
 }
 
 impl Report {
+    /// Drops every change (and, with `previous`, every previous value).
+    fn without_changes(&mut self, previous: bool) {
+        let fix = |k: &mut Kpi| {
+            k.change = None;
+            k.incomparable = true;
+            if previous {
+                k.previous = None;
+            }
+        };
+        fix(&mut self.compliance);
+        self.kpis.iter_mut().for_each(fix);
+        for c in &mut self.components {
+            c.metrics.iter_mut().for_each(fix);
+        }
+        for s in &mut self.slos {
+            fix(&mut s.value);
+            s.budget_left.iter_mut().for_each(fix);
+            s.period_sli.iter_mut().for_each(fix);
+            s.breached.iter_mut().for_each(fix);
+            if previous {
+                s.previous_met = None;
+                s.previous_status = None;
+            }
+        }
+        fix(&mut self.incidents.count);
+        fix(&mut self.incidents.mttr);
+        fix(&mut self.incidents.time_in_incidents);
+        if previous {
+            for b in &mut self.breakdowns {
+                for r in &mut b.rows {
+                    r.previous = None;
+                }
+            }
+        }
+    }
+
     /// `2026-W47 (Europe/Moscow): 2026-11-16 00:00 .. 2026-11-23 00:00, compared with 2026-W46`.
     pub fn period_line(&self) -> String {
         let tz: Tz = self.period.time_zone.parse().unwrap_or(Tz::UTC);
@@ -1406,16 +1713,12 @@ impl Report {
         )
     }
 
-    /// `12 of 17 SLOs met at the end of the period`.
+    /// `12 of 17 SLOs met over the period`.
     pub fn compliance_line(&self) -> String {
-        let met = self
-            .slos
-            .iter()
-            .filter(|s| matches!(s.status, Status::Pass | Status::Warn))
-            .count();
+        let met = self.slos.iter().filter(|s| s.met == Some(true)).count();
+        let judged = self.slos.iter().filter(|s| s.met.is_some()).count();
         format!(
-            "{met} of {} SLOs met at the end of the period ({}{})",
-            self.slos.len(),
+            "{met} of {judged} SLOs met over the period ({}{})",
             self.compliance.text(),
             match self.compliance.change_text() {
                 c if c.is_empty() => String::new(),

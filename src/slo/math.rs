@@ -69,14 +69,19 @@ pub const WORKBOOK: [BurnPair; 4] = [
 
 const WORKBOOK_WINDOW_S: u64 = 30 * 86_400;
 
+/// The shortest burn-rate window: four scrapes at the common 60 s interval, so `rate()` has
+/// samples to work with (a 7-day SLO's 5 m window would scale to 70 s, which at a 60 s
+/// scrape often holds one sample and then no rate at all).
+pub const MIN_WINDOW: Duration = Duration::from_secs(240);
+
 /// The workbook pairs for an SLO window: windows scaled by `window / 30d` (so each still
 /// spends the same share of the budget), factors unchanged. Windows are rounded to whole
-/// seconds, and never below one minute.
+/// seconds, and never below [`MIN_WINDOW`].
 pub fn burn_pairs(window: Duration) -> [BurnPair; 4] {
     WORKBOOK.map(|p| {
         let scale = |d: Duration| {
             let s = d.scale(window.secs(), WORKBOOK_WINDOW_S);
-            Duration::from_secs(s.secs().max(60))
+            Duration::from_secs(s.secs()).max(MIN_WINDOW)
         };
         BurnPair {
             long: scale(p.long),
@@ -213,9 +218,10 @@ mod tests {
         assert_eq!(p28[0].short, Duration::from_secs(280));
         assert_eq!(p28[3].long, "2d19h12m".parse().unwrap());
         assert_eq!(p28.map(|p| p.factor), [14.4, 6.0, 3.0, 1.0]);
-        // A one-week SLO: the 5 m short window would be 70 s.
+        // A one-week SLO: the 5 m short window would be 70 s, too short for a 60 s scrape.
         let p7 = burn_pairs(Duration::from_secs(7 * 86_400));
-        assert_eq!(p7[0].short, Duration::from_secs(70));
+        assert_eq!(p7[0].short, MIN_WINDOW);
+        assert_eq!(p7[0].long, Duration::from_secs(14 * 60));
         assert_eq!(alert_windows(&p28).len(), 7);
     }
 

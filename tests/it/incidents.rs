@@ -124,7 +124,12 @@ pub fn every_scripted_incident_is_found_within_two_steps() -> TestResult {
         .find(|i| i["component"] == "mes")
         .expect("the MES outage");
     let cause = outage["cause"].to_string();
-    for want in ["mes 5xx", "shop.orders consumers", "shop.orders depth"] {
+    for want in [
+        "mes 5xx",
+        "shop.orders consumers",
+        "shop.orders depth",
+        "dead-lettered rejected",
+    ] {
         assert!(cause.contains(want), "{want:?} not in {cause}");
     }
     assert_eq!(outage["severity"], "page");

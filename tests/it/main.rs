@@ -84,7 +84,7 @@ fn main() {
         check::calendar_months_are_calendar_months,
         check::outputs_match_their_schemas_junit_and_markdown,
         status::status_names_mes_during_the_outage,
-        status::status_is_healthy_at_a_quiet_time,
+        status::status_is_healthy_at_quiet_times,
         status::status_is_unknown_when_prometheus_is_stopped,
         status::a_component_without_metrics_says_no_data_not_zero,
         status::status_plain_text_snapshot,

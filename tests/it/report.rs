@@ -288,6 +288,83 @@ pub fn report_kpis_match_the_truth_for_both_weeks() -> TestResult {
     // Detected incidents: the five scripted ones that are not a restart; none the week before.
     assert_eq!(kpi(&doc, "incidents")["value"].as_f64(), Some(5.0));
     assert_eq!(kpi(&doc, "incidents")["previous"].as_f64(), Some(0.0));
+    // Peaks: the highest sample of the period, which the truth records per hour (samples in
+    // each hour's (start, end]).
+    for (which, start, end) in [
+        ("value", END_S - WEEK, END_S),
+        ("previous", END_S - 2 * WEEK, END_S - WEEK),
+    ] {
+        let hours: Vec<&Value> = t["hours"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| (start..end).contains(&h["start"].as_i64().unwrap()))
+            .collect();
+        let max = |f: &dyn Fn(&Value) -> f64| hours.iter().map(|h| f(h)).fold(f64::MIN, f64::max);
+        let depth = max(&|h| h["max_queue_depth"]["shop.orders"].as_f64().unwrap());
+        within(
+            &format!("{which} peak shop.orders depth"),
+            kpi(&doc, "rabbitmq.depth_peak")[which].as_f64().unwrap(),
+            depth,
+            depth,
+        );
+        for db in ["shop-db", "mes-db"] {
+            let conns = max(&|h| h["max_db_connections"][db].as_f64().unwrap());
+            within(
+                &format!("{which} peak {db} saturation"),
+                kpi(&doc, &format!("{db}.saturation_peak"))[which]
+                    .as_f64()
+                    .unwrap(),
+                conns / 200.0,
+                conns / 200.0,
+            );
+        }
+    }
+    // Met over the week, not only at its end: the MES outage broke api-5xx-ratio for MES for
+    // about as long as it lasted. Its 5-minute ratio passes 5 % within the first minute of a
+    // 60 % outage (5 % / 60 % of 5 minutes) and stays there until 5m x (1 - 5/60) = 4.6
+    // minutes after it ends; the breach is counted per minute: [D - 1m, D + 6m].
+    let slo = |name: &str| -> &Value {
+        doc["slos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no SLO line {name}"))
+    };
+    let outage = crate::week::incident(t, "MES outage");
+    let d = (outage["end"].as_i64().unwrap() - outage["start"].as_i64().unwrap()) as f64;
+    let mes = slo("api-5xx-ratio{service=mes}");
+    assert_eq!(mes["met"], false, "{mes}");
+    within(
+        "MES 5xx ratio broken",
+        mes["breached"]["value"].as_f64().unwrap(),
+        d - 60.0,
+        d + 360.0,
+    );
+    assert_eq!(mes["breached"]["previous"].as_f64(), Some(0.0));
+    assert_eq!(mes["previous_met"], true);
+    assert_eq!(slo("api-5xx-ratio{service=shop}")["met"], true);
+    assert_eq!(slo("mes-availability")["met"], true, "99.5 % over the week");
+    assert_eq!(doc["verdict"], "fail");
+    let met = doc["slos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["met"] == true)
+        .count() as f64;
+    let judged = doc["slos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| !s["met"].is_null())
+        .count() as f64;
+    within(
+        "compliance",
+        doc["compliance"]["value"].as_f64().unwrap(),
+        met / judged,
+        met / judged,
+    );
     Ok(())
 }
 
@@ -465,6 +542,13 @@ pub fn a_month_is_a_calendar_month_and_missing_data_is_listed() -> TestResult {
         missing.contains("2026-10: Prometheus has data for 0 %"),
         "{missing}"
     );
+    // Nothing is compared with a month that has no data: no previous values, no changes.
+    assert_eq!(doc["previous_coverage"], 0.0);
+    for k in doc["kpis"].as_array().unwrap() {
+        assert_eq!(k["previous"], Value::Null, "{k}");
+        assert_eq!(k["change"], Value::Null, "{k}");
+    }
+    assert_eq!(doc["compliance"]["previous"], Value::Null);
     assert!(
         r.stderr.contains("the report is incomplete"),
         "{}",

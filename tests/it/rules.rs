@@ -61,6 +61,10 @@ pub fn generated_rules_pass_promtool_check() -> TestResult {
         "expected {want} rules: {}",
         r.stderr
     );
+    // An SLO that does not alert has nothing to generate: a usage error, not an empty file.
+    let r = vitals(&["rules", "--slo", "lost-order-share"]).run();
+    r.expect_code(2);
+    assert!(r.stderr.contains("nothing to generate"), "{}", r.stderr);
     // Without promtool on the PATH, --check cannot decide.
     let r = vitals(&["rules", "--check"])
         .env("PATH", "/nonexistent")
@@ -429,11 +433,12 @@ pub fn a_live_outage_fires_the_page_alert_and_incidents_lists_it() -> TestResult
         interval: Some("5s"),
         ..Spec::default()
     })?;
-    // The bound: the 2-minute window must hold more than 14.4 % errors while MES answers 60 %
-    // of requests with 5xx: 2m x 14.4 % / 60 % = 28.8 s of outage; the simulator moves its
-    // counters every 15 s, Prometheus scrapes every 5 s and evaluates every 5 s, and the
-    // 1-minute short window needs two scrapes of the outage: 28.8 + 15 + 5 + 5 + 10 = 64 s.
-    let bound = 64;
+    // The bound: a one-day SLO's page pair scales 1h/5m to 2m/10s, both raised to the 4m
+    // floor; the 4-minute window must hold more than 14.4 % errors while MES answers 60 % of
+    // requests with 5xx: 4m x 14.4 % / 60 % = 57.6 s of outage; the simulator moves its
+    // counters every 15 s, Prometheus scrapes every 5 s and evaluates every 5 s, and a rate
+    // needs two scrapes of the outage: 57.6 + 15 + 5 + 5 + 10 = 93 s.
+    let bound = 93;
     let mut fired: Option<i64> = None;
     while now() < outage_start + bound + 60 {
         if let Some((200, body)) = http_get(prom.port, "/api/v1/alerts") {
