@@ -926,6 +926,9 @@ struct Signals {
     by_id: BTreeMap<String, Labelled>,
 }
 
+/// How a hint is worded from a signal's labels, its value before and during an incident.
+type Say<'a> = &'a dyn Fn(&BTreeMap<String, String>, f64, f64) -> String;
+
 /// Series of one hint signal: labels and points.
 type Labelled = Vec<(BTreeMap<String, String>, Points)>;
 
@@ -958,61 +961,92 @@ impl Signals {
         let during = |p: &Points| -> Vec<f64> { p.range(start..=end).map(|(_, v)| *v).collect() };
         let name =
             |l: &BTreeMap<String, String>, key: &str| l.get(key).cloned().unwrap_or_default();
-        // Error ratios and latencies: the mean over the incident, so one slow or failed
-        // request at a quiet hour does not make a hint.
-        let mean = |p: &Points| -> Option<f64> {
-            let v = during(p);
-            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        // Each signal: its median the hour before against a summary of the incident (error
+        // ratios and latencies by their mean, so one failed request at a quiet hour does not
+        // make a hint); `judge` says how strong a change is (None: no hint) and `say` how to
+        // put it.
+        let mut compare = |id: &str,
+                           how: fn(&[f64]) -> Option<f64>,
+                           judge: &dyn Fn(f64, f64) -> Option<f64>,
+                           say: Say| {
+            for (l, p) in series(id) {
+                let (Some(base), Some(now)) = (median(p, base_from, start), how(&during(p))) else {
+                    continue;
+                };
+                if let Some(strength) = judge(base, now) {
+                    found.push((strength, say(l, base, now)));
+                }
+            }
         };
-        for (l, p) in series("err") {
-            let (Some(base), Some(peak)) = (median(p, base_from, start), mean(p)) else {
-                continue;
-            };
-            if peak - base >= 0.01 && peak >= 3.0 * base {
-                found.push((
-                    10.0 + peak / base.max(1e-4),
+        fn mean(v: &[f64]) -> Option<f64> {
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        }
+        fn max(v: &[f64]) -> Option<f64> {
+            v.iter().copied().reduce(f64::max)
+        }
+        fn min(v: &[f64]) -> Option<f64> {
+            v.iter().copied().reduce(f64::min)
+        }
+        let ratio = |l: &BTreeMap<String, String>, b: f64, n: f64, what: &str, key: &str| {
+            format!(
+                "{} {what} {} -> {}",
+                name(l, key),
+                Unit::Ratio.format(b),
+                Unit::Ratio.format(n)
+            )
+        };
+        compare(
+            "err",
+            mean,
+            &|b, n| (n - b >= 0.01 && n >= 3.0 * b).then(|| 10.0 + n / b.max(1e-4)),
+            &|l, b, n| ratio(l, b, n, "5xx", "service"),
+        );
+        compare(
+            "consumers",
+            min,
+            &|b, n| (n < b && b >= 1.0).then_some(9.0 + b - n),
+            &|l, b, n| format!("{} consumers {b} -> {n}", name(l, "queue")),
+        );
+        compare(
+            "depth",
+            max,
+            &|b, n| (n - b >= 5.0 && n >= 2.0 * b).then(|| 8.0 + (n - b) / 100.0),
+            &|l, b, n| {
+                format!(
+                    "{} depth {} -> {}",
+                    name(l, "queue"),
+                    Unit::Count.format(b),
+                    Unit::Count.format(n)
+                )
+            },
+        );
+        compare(
+            "dbsat",
+            max,
+            &|b, n| (n - b >= 0.2).then_some(6.0 + n),
+            &|l, b, n| format!("{} of max", ratio(l, b, n, "connections", "service")),
+        );
+        for (id, what) in [("p99", "p99"), ("s3p95", "S3 p95")] {
+            compare(
+                id,
+                mean,
+                &|b, n| (n >= 2.0 * b && n - b >= 0.1).then(|| 5.0 + n / b.max(1e-3) / 100.0),
+                &|l, b, n| {
+                    let who = name(l, "service");
+                    let who = if who.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{who} ")
+                    };
                     format!(
-                        "{} 5xx {} -> {}",
-                        name(l, "service"),
-                        Unit::Ratio.format(base),
-                        Unit::Ratio.format(peak)
-                    ),
-                ));
-            }
+                        "{who}{what} {} -> {}",
+                        Unit::Seconds.format(b),
+                        Unit::Seconds.format(n)
+                    )
+                },
+            );
         }
-        for (l, p) in series("consumers") {
-            let (Some(base), Some(low)) = (
-                median(p, base_from, start),
-                during(p).into_iter().reduce(f64::min),
-            ) else {
-                continue;
-            };
-            if low < base && base >= 1.0 {
-                found.push((
-                    9.0 + base - low,
-                    format!("{} consumers {} -> {}", name(l, "queue"), base, low),
-                ));
-            }
-        }
-        for (l, p) in series("depth") {
-            let (Some(base), Some(peak)) = (
-                median(p, base_from, start),
-                during(p).into_iter().reduce(f64::max),
-            ) else {
-                continue;
-            };
-            if peak - base >= 5.0 && peak >= 2.0 * base {
-                found.push((
-                    8.0 + (peak - base) / 100.0,
-                    format!(
-                        "{} depth {} -> {}",
-                        name(l, "queue"),
-                        Unit::Count.format(base),
-                        Unit::Count.format(peak)
-                    ),
-                ));
-            }
-        }
+        // Messages: how many during the incident, against the rate per step before it.
         for (id, what) in [("dead", "dead-lettered"), ("dropped", "dropped (no DLX)")] {
             for (l, p) in series(id) {
                 let n: f64 = during(p).iter().sum();
@@ -1023,48 +1057,6 @@ impl Signals {
                     found.push((
                         7.0 + n / 1000.0,
                         format!("{what} {} +{}", name(l, "reason"), Unit::Count.format(n)),
-                    ));
-                }
-            }
-        }
-        for (l, p) in series("dbsat") {
-            let (Some(base), Some(peak)) = (
-                median(p, base_from, start),
-                during(p).into_iter().reduce(f64::max),
-            ) else {
-                continue;
-            };
-            if peak - base >= 0.2 {
-                found.push((
-                    6.0 + peak,
-                    format!(
-                        "{} connections {} -> {} of max",
-                        name(l, "service"),
-                        Unit::Ratio.format(base),
-                        Unit::Ratio.format(peak)
-                    ),
-                ));
-            }
-        }
-        for (id, unit_name) in [("p99", "p99"), ("s3p95", "S3 p95")] {
-            for (l, p) in series(id) {
-                let (Some(base), Some(peak)) = (median(p, base_from, start), mean(p)) else {
-                    continue;
-                };
-                if peak >= 2.0 * base && peak - base >= 0.1 {
-                    let who = name(l, "service");
-                    found.push((
-                        5.0 + peak / base.max(1e-3) / 100.0,
-                        format!(
-                            "{}{unit_name} {} -> {}",
-                            if who.is_empty() {
-                                String::new()
-                            } else {
-                                format!("{who} ")
-                            },
-                            Unit::Seconds.format(base),
-                            Unit::Seconds.format(peak)
-                        ),
                     ));
                 }
             }

@@ -176,6 +176,18 @@ fn time_format(span_s: f64) -> &'static str {
     }
 }
 
+/// The stretches of a series between gaps (NaN): a line is not drawn across missing data.
+fn finite_runs(points: &[(f64, f64)]) -> impl Iterator<Item = &[(f64, f64)]> {
+    points
+        .split(|(_, v)| !v.is_finite())
+        .filter(|s| !s.is_empty())
+}
+
+/// A legend entry: a short line in the series' colour.
+fn legend_line(color: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+}
+
 impl Chart {
     fn y_range(&self) -> (f64, f64) {
         let mut lo = f64::INFINITY;
@@ -318,18 +330,12 @@ impl Chart {
         for (i, l) in self.lines.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             let mut labelled = false;
-            for seg in l
-                .points
-                .split(|(_, v)| !v.is_finite())
-                .filter(|s| !s.is_empty())
-            {
+            for seg in finite_runs(&l.points) {
                 let s = chart
                     .draw_series(LineSeries::new(seg.iter().copied(), color.stroke_width(2)))
                     .map_err(e)?;
                 if !labelled {
-                    s.label(l.label.clone()).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                    });
+                    s.label(l.label.clone()).legend(legend_line(color));
                     labelled = true;
                 }
             }
@@ -347,11 +353,7 @@ impl Chart {
             for (i, l) in sec.lines.iter().enumerate() {
                 let color = PALETTE[(self.lines.len() + i) % PALETTE.len()];
                 let mut labelled = false;
-                for seg in l
-                    .points
-                    .split(|(_, v)| !v.is_finite())
-                    .filter(|s| !s.is_empty())
-                {
+                for seg in finite_runs(&l.points) {
                     let s = chart
                         .draw_secondary_series(LineSeries::new(
                             seg.iter().copied(),
@@ -360,9 +362,7 @@ impl Chart {
                         .map_err(e)?;
                     if !labelled {
                         s.label(format!("{} (right axis)", l.label))
-                            .legend(move |(x, y)| {
-                                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                            });
+                            .legend(legend_line(color));
                         labelled = true;
                     }
                 }
@@ -383,9 +383,7 @@ impl Chart {
                 ))
                 .map_err(e)?
                 .label(r.label.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
+                .legend(legend_line(color));
         }
         chart
             .configure_series_labels()

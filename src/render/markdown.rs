@@ -108,9 +108,14 @@ pub fn incidents_body(
     list: &[&crate::incidents::Incident],
 ) -> String {
     let mut out = format!("{}\n\n", crate::incidents::summary_line(report));
-    if list.is_empty() {
-        return out;
+    if !list.is_empty() {
+        out.push_str(&incident_table(list));
     }
+    out
+}
+
+/// One row per incident: when, how long, how loud, what held and what else changed.
+fn incident_table(list: &[&crate::incidents::Incident]) -> String {
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|i| {
@@ -130,7 +135,7 @@ pub fn incidents_body(
             ]
         })
         .collect();
-    out.push_str(&table(
+    table(
         &[
             "#",
             "start (UTC)",
@@ -143,8 +148,7 @@ pub fn incidents_body(
         ],
         &[0, 3],
         &rows,
-    ));
-    out
+    )
 }
 
 fn kpi_table(kpis: &[crate::report::Kpi], cur: &str, prev: &str, first: &str) -> String {
@@ -264,40 +268,7 @@ pub fn report(r: &crate::report::Report, charts: &[(String, String)]) -> String 
     if inc.list.is_empty() {
         o.push_str("No incident started in the period.\n");
     } else {
-        let rows: Vec<Vec<String>> = inc
-            .list
-            .iter()
-            .map(|i| {
-                vec![
-                    i.id.to_string(),
-                    i.start.clone(),
-                    i.end.clone().unwrap_or_else(|| "ongoing".into()),
-                    crate::incidents::duration_text(i.duration_seconds, i.ongoing),
-                    i.severity.as_str().to_string(),
-                    i.components.join(", "),
-                    i.conditions
-                        .iter()
-                        .map(|m| format!("`{}` ({})", m.display_name(), m.peak_text))
-                        .collect::<Vec<_>>()
-                        .join("<br>"),
-                    i.cause.join("<br>"),
-                ]
-            })
-            .collect();
-        o.push_str(&table(
-            &[
-                "#",
-                "start (UTC)",
-                "end (UTC)",
-                "duration",
-                "severity",
-                "components",
-                "conditions",
-                "cause hints",
-            ],
-            &[0, 3],
-            &rows,
-        ));
+        o.push_str(&incident_table(&inc.list.iter().collect::<Vec<_>>()));
     }
     o.push_str(&format!(
         "\nFound from {} at a {} step.\n",
