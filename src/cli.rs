@@ -172,7 +172,7 @@ pub enum ColorChoice {
 pub enum Command {
     /// On-call snapshot: every component's signals, SLO state and last hour, with a verdict
     #[command(
-        after_help = "Examples:\n  vitals status\n  vitals status --watch 15s\n  vitals status --at 2026-11-18T11:40:00Z --format json\n\nThe verdict is HEALTHY, DEGRADED (which components, why), DOWN (which) or UNKNOWN (what could not be read).\nExit codes: 0 healthy or degraded without a breach, 1 a component down or an SLO breached, 3 something could not be read.\nFormats: table (default), json."
+        after_help = "Examples:\n  vitals status\n  vitals status --watch 15s\n  vitals status --at 2026-11-18T11:40:00Z --format json\n\nThe verdict is HEALTHY, DEGRADED (which components, why), DOWN (which) or UNKNOWN (what could not be read). Period KPIs (threshold SLOs with severity = \"none\") are shown but do not degrade a component.\nExit codes: 0 healthy or degraded without a breach, 1 a component down or an SLO that alerts breached, 3 something could not be read.\nFormats: table (default), json."
     )]
     Status(StatusArgs),
 

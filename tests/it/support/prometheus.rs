@@ -173,6 +173,11 @@ impl Prometheus {
             .arg(format!("--storage.tsdb.path={}", data.display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--storage.tsdb.retention.time=3650d")
+            // Keep every sample in the head: a fixture pushed by remote write is otherwise
+            // compacted into 2-hour blocks while tests query it, and Prometheus 2.42 then
+            // answered a rate over the oldest hours off by an event or two now and then.
+            .arg("--storage.tsdb.min-block-duration=60d")
+            .arg("--storage.tsdb.max-block-duration=60d")
             .arg("--web.enable-lifecycle")
             .arg("--log.level=warn")
             .current_dir(&dir)
