@@ -63,7 +63,8 @@ const MERGE_GAP_STEPS: i64 = 2;
 const TRAILING_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// The hints compare an incident with the hour before it.
 const BASELINE: Duration = Duration::from_secs(3600);
-/// The finest step: per-step increases need two samples of a 60 s scrape in each step.
+/// The finest step chosen without `--step`: per-step increases need two samples of a 60 s
+/// scrape in each step.
 pub const MIN_STEP: Duration = Duration::from_secs(120);
 /// Points per series a range query may return (Prometheus allows 11,000).
 const MAX_POINTS: f64 = 10_000.0;
@@ -145,8 +146,9 @@ fn pairs_of(slo: &Slo, to: DateTime<Utc>) -> Option<(f64, [BurnPair; 4])> {
     }
 }
 
-/// Chooses the step for a range: at least [`MIN_STEP`], whole minutes, and few enough points
-/// for every query (which reach back by their longest window).
+/// Chooses the step for a range: `wanted` when given, else at least [`MIN_STEP`]; whole
+/// minutes, and coarser when needed for few enough points for every query (which reach back
+/// by their longest window).
 pub fn choose_step(
     slos: &[Slo],
     from: DateTime<Utc>,
@@ -162,10 +164,10 @@ pub fn choose_step(
         .max(BASELINE);
     let span = (to - from).num_seconds().max(0) as f64 + lookback.secs_f64();
     let needed = (span / MAX_POINTS / 60.0).ceil() as u64 * 60;
-    let auto = Duration::from_secs(needed).max(MIN_STEP);
+    let fewest = Duration::from_secs(needed);
     match wanted {
-        Some(w) => w.max(auto),
-        None => auto,
+        Some(w) => w.max(fewest),
+        None => fewest.max(MIN_STEP),
     }
 }
 
@@ -285,7 +287,7 @@ pub fn plan(
                         (e.promql, def.unit, trailing)
                     }
                 };
-                let for_ = for_.unwrap_or_default();
+                let for_ = for_.unwrap_or(crate::slo::model::DEFAULT_FOR);
                 let start = grid(from - BASELINE.to_chrono() - for_.to_chrono(), false);
                 sources.push(SourceDef {
                     name: slo.name.clone(),
@@ -440,14 +442,37 @@ fn points(s: &Series) -> Points {
         .collect()
 }
 
+/// A scrape target's condition labels: its `instance`.
+fn instance_label(s: &Series) -> BTreeMap<String, String> {
+    let instance = s.labels.get("instance").cloned().unwrap_or_default();
+    BTreeMap::from([("instance".to_string(), instance)])
+}
+
 /// Runs of consecutive grid times (gaps of up to [`MERGE_GAP_STEPS`] merged), as
 /// `(first, last)` step times.
 fn runs(times: impl IntoIterator<Item = i64>, step: i64) -> Vec<(i64, i64)> {
+    merge(strict_runs(times, step), step)
+}
+
+/// Runs of grid times one step apart, without a gap, as `(first, last)` step times.
+fn strict_runs(times: impl IntoIterator<Item = i64>, step: i64) -> Vec<(i64, i64)> {
     let mut out: Vec<(i64, i64)> = Vec::new();
     for t in times {
         match out.last_mut() {
-            Some(r) if t - r.1 <= step * (MERGE_GAP_STEPS + 1) => r.1 = t,
+            Some(r) if t - r.1 <= step => r.1 = t,
             _ => out.push((t, t)),
+        }
+    }
+    out
+}
+
+/// Runs (in time order) with gaps of up to [`MERGE_GAP_STEPS`] between them merged.
+fn merge(runs: impl IntoIterator<Item = (i64, i64)>, step: i64) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for (a, b) in runs {
+        match out.last_mut() {
+            Some(r) if a - r.1 <= step * (MERGE_GAP_STEPS + 1) => r.1 = b,
+            _ => out.push((a, b)),
         }
     }
     out
@@ -481,16 +506,12 @@ pub struct Member {
 impl Member {
     /// `mes-availability`, `queue-consumers{queue=crm.notifications}`.
     pub fn display_name(&self) -> String {
-        if self.labels.is_empty() {
-            self.name.clone()
-        } else {
-            let l: Vec<String> = self
-                .labels
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            format!("{}{{{}}}", self.name, l.join(","))
-        }
+        crate::slo::eval::labelled_name(&self.name, &self.labels)
+    }
+
+    /// Whether the problem it saw overlapped `[start, end)` (Unix seconds).
+    pub fn overlaps(&self, start: i64, end: i64) -> bool {
+        self.start_s < end && self.end_s > start
     }
 }
 
@@ -684,10 +705,14 @@ impl SourceDef {
                         .filter(|(_, v)| !op.holds(**v, warn.unwrap_or(*value)))
                         .map(|(t, _)| *t)
                         .collect::<Vec<_>>();
-                    for (cs, ce) in runs(bad, step) {
-                        // `for`: the condition must hold that long (from the first step
-                        // it was seen to the last) before it alerts, as Prometheus judges it.
-                        if ((ce - cs) as u64) < for_.secs() || ce < from || cs > to {
+                    // `for`: the condition must hold that long without a break (from the
+                    // first step it was seen to the last) before it alerts, as Prometheus
+                    // judges it; runs that alerted are then merged across short gaps.
+                    let alerted = strict_runs(bad, step)
+                        .into_iter()
+                        .filter(|(cs, ce)| (ce - cs) as u64 >= for_.secs());
+                    for (cs, ce) in merge(alerted, step) {
+                        if ce < from || cs > to {
                             continue;
                         }
                         let extent = if *trailing {
@@ -743,13 +768,8 @@ impl SourceDef {
                             down_at.get(&(svc.clone(), t)).copied().unwrap_or(0)
                                 >= per_service[&svc]
                         });
-                        let mut labels = BTreeMap::new();
-                        labels.insert(
-                            "instance".to_string(),
-                            s.labels.get("instance").cloned().unwrap_or_default(),
-                        );
                         push(
-                            labels,
+                            instance_label(s),
                             svc.clone(),
                             if all {
                                 Severity::Page
@@ -773,13 +793,8 @@ impl SourceDef {
                     let svc = s.labels.get("service").cloned().unwrap_or_default();
                     for (t, v) in points(s) {
                         if v > 0.0 && in_range(&t) {
-                            let mut labels = BTreeMap::new();
-                            labels.insert(
-                                "instance".to_string(),
-                                s.labels.get("instance").cloned().unwrap_or_default(),
-                            );
                             push(
-                                labels,
+                                instance_label(s),
                                 svc.clone(),
                                 Severity::Info,
                                 ((t - step).max(from), t),
@@ -1242,6 +1257,21 @@ mod tests {
     fn runs_merge_short_gaps_only() {
         assert_eq!(runs([0, 60, 120, 300, 600], 60), vec![(0, 300), (600, 600)]);
         assert_eq!(runs([], 60), vec![]);
+    }
+
+    #[test]
+    fn a_for_is_judged_on_runs_without_a_gap() {
+        // Bad at 0 and 6m with good samples between: two one-sample runs, neither of
+        // which held for 5m, though merged they would span 6m.
+        let bad = [0, 360];
+        assert_eq!(runs(bad, 120), vec![(0, 360)]);
+        assert_eq!(strict_runs(bad, 120), vec![(0, 0), (360, 360)]);
+        // Runs that held are merged across short gaps afterwards.
+        assert_eq!(merge([(0, 300), (480, 900)], 120), vec![(0, 900)]);
+        assert_eq!(
+            merge([(0, 300), (900, 1200)], 120),
+            vec![(0, 300), (900, 1200)]
+        );
     }
 
     #[test]

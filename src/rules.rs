@@ -20,12 +20,9 @@ use crate::catalog::Catalog;
 use crate::duration::Duration;
 use crate::slo::math::{self, BurnPair};
 use crate::slo::model::{
-    Alerting, Calendar, Objective, Sli, Slo, SloWindow, ThresholdSource, fill_window,
+    Alerting, Calendar, DEFAULT_FOR, Objective, Sli, Slo, SloWindow, ThresholdSource, fill_window,
 };
 use crate::units::Unit;
-
-/// The `for` of a threshold alert whose SLO gives none.
-pub const DEFAULT_FOR: Duration = Duration::from_secs(300);
 
 /// The record name of an SLO's error ratio over a window.
 pub fn record_name(window: Duration) -> String {

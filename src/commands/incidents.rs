@@ -72,7 +72,7 @@ fn parse_step(s: Option<&str>) -> Result<Option<Duration>, Failure> {
             .map_err(|e| Failure::usage(format!("--step: {e}")))?;
         if d.secs() < 60 || d.millis() % 60_000 != 0 {
             return Err(Failure::usage(
-                "--step must be whole minutes, at least 1m (each step needs two samples)",
+                "--step must be whole minutes, at least 1m (each step needs two samples of every series)",
             ));
         }
         Ok(d)
@@ -93,7 +93,14 @@ pub async fn find(
     step: Option<Duration>,
     with_targets: bool,
 ) -> IncidentReport {
+    let wanted = step;
     let step = incidents::choose_step(slos, from, to, step);
+    if wanted.is_some_and(|w| w != step) {
+        super::note(
+            settings,
+            &format!("--step raised to {step}: a finer one would return too many points"),
+        );
+    }
     let bucket_reqs = incidents::bucket_requests(slos, to);
     let n = bucket_reqs.len() + slos.len() + 3;
     let progress = Progress::new(settings, format, n as u64, "finding incidents");

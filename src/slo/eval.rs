@@ -932,11 +932,16 @@ impl Row {
 
     /// `mes-availability` or `db-connection-saturation{service=mes-db}`.
     pub fn display_name(&self) -> String {
-        if self.group.is_empty() {
-            self.name.clone()
-        } else {
-            let g: Vec<String> = self.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            format!("{}{{{}}}", self.name, g.join(","))
-        }
+        labelled_name(&self.name, &self.group)
+    }
+}
+
+/// `name` alone, or `name{k=v,...}` with the labels that tell a group apart.
+pub fn labelled_name(name: &str, labels: &BTreeMap<String, String>) -> String {
+    if labels.is_empty() {
+        name.to_string()
+    } else {
+        let l: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{name}{{{}}}", l.join(","))
     }
 }
