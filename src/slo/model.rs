@@ -189,6 +189,10 @@ pub enum Objective {
     },
 }
 
+/// How long a threshold must be broken before it alerts, when its SLO gives no `for`: the
+/// `for` of the generated alert and of the incidents `vitals incidents` finds.
+pub const DEFAULT_FOR: Duration = Duration::from_secs(300);
+
 /// One validated SLO.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Slo {
@@ -286,8 +290,15 @@ pub fn load(src: &Source, catalog: &Catalog) -> (Vec<Slo>, Vec<Problem>) {
             let mut errs = Vec::new();
             let slo = convert(raw, catalog, &mut errs);
             for (key, msg) in errs {
-                // A field already reported as invalid is not reported again as missing.
-                if dropped.iter().any(|d| msg.contains(&format!("`{d}`"))) {
+                // A field already reported as invalid is not reported again as missing:
+                // a message about one field by its key, one about several (`window` or
+                // `calendar`) by the fields it names after the `SLO `name`: ` prefix.
+                let said = msg.split_once(": ").map_or(msg.as_str(), |(_, m)| m);
+                let dropped_field = |d: &String| match key {
+                    Some(k) => d == k,
+                    None => said.contains(&format!("`{d}`")),
+                };
+                if dropped.iter().any(dropped_field) {
                     continue;
                 }
                 let at = key
@@ -405,7 +416,10 @@ fn convert(r: RawSlo, catalog: &Catalog, errs: &mut Errs) -> Option<Slo> {
                     0.5
                 }
                 None => {
-                    err(None, "`objective` (percent, e.g. 99.5) is required".into());
+                    err(
+                        Some("objective"),
+                        "`objective` (percent, e.g. 99.5) is required".into(),
+                    );
                     0.5
                 }
             };
@@ -578,13 +592,16 @@ fn convert(r: RawSlo, catalog: &Catalog, errs: &mut Errs) -> Option<Slo> {
                 }
             };
             let op = r.op.unwrap_or_else(|| {
-                err(None, "`op` (<, <=, > or >=) is required".into());
+                err(Some("op"), "`op` (<, <=, > or >=) is required".into());
                 Op::Le
             });
             let value = match r.value {
                 Some(v) if v.is_finite() => v,
                 _ => {
-                    err(None, "`value` (a finite number) is required".into());
+                    err(
+                        Some("value"),
+                        "`value` (a finite number) is required".into(),
+                    );
                     0.0
                 }
             };
@@ -810,5 +827,28 @@ colour = "red"
                 "missing {e:?} in {p:#?}"
             );
         }
+    }
+
+    #[test]
+    fn an_invalid_field_hides_only_its_own_follow_ups() {
+        // `op` is invalid, so "`op` is required" is not said again; the SLO is named like
+        // the dropped field, and its other mistake is still reported.
+        let (_, p) = load_str(
+            r#"
+[[slo]]
+name = "op"
+component = ""
+kind = "threshold"
+promql = 'vector(1)'
+op = "=="
+value = 1
+"#,
+        );
+        assert!(
+            p.iter()
+                .any(|m| m.contains("`component` must not be empty")),
+            "{p:#?}"
+        );
+        assert!(!p.iter().any(|m| m.contains("is required")), "{p:#?}");
     }
 }
