@@ -403,6 +403,65 @@ const A_CHARTS: std::ops::Range<usize> = 2..5;
 const A_COVERAGE: usize = 5;
 const A_BREACH: usize = 6;
 const A_PREVIOUS_BREACH: usize = 7;
+const A_PERIOD_VALUES: usize = 8;
+const A_PREVIOUS_PERIOD_VALUES: usize = 9;
+
+/// The value over the whole period of every period KPI (a threshold SLO with `severity =
+/// "none"` whose query has a `window`), tagged `vitals_slo`: the query with its window set
+/// to the period's length, at the period's end, worst value per group.
+fn period_value_request(catalog: &Catalog, slos: &[Slo], period: &Period) -> Request {
+    let window = period.length().to_string();
+    let terms: Vec<String> = slos
+        .iter()
+        .filter_map(|slo| {
+            let (name, params, op) = period_kpi(catalog, slo)?;
+            let mut params = params.clone();
+            params.insert("window".to_string(), window.clone());
+            let e = catalog.get(name)?.expand(&params).ok()?;
+            let by = if slo.group_by.is_empty() {
+                String::new()
+            } else {
+                format!(" by ({})", slo.group_by.join(", "))
+            };
+            let worst = if op.upper_bound() { "max" } else { "min" };
+            Some(format!(
+                "label_replace({worst}{by} ({}), \"vitals_slo\", \"{}\", \"\", \"\")",
+                e.promql, slo.name
+            ))
+        })
+        .collect();
+    Request::instant(
+        format!("report: period KPIs over {}", period.label),
+        if terms.is_empty() {
+            "vector(0) > 1".to_string()
+        } else {
+            terms.join("\n  or ")
+        },
+        period.end,
+    )
+}
+
+/// A period KPI's catalog query, params and comparison, when its query has a `window` to
+/// stretch over a period.
+fn period_kpi<'a>(
+    catalog: &Catalog,
+    slo: &'a Slo,
+) -> Option<(&'a str, &'a BTreeMap<String, String>, crate::slo::model::Op)> {
+    match &slo.objective {
+        Objective::Threshold {
+            source: crate::slo::model::ThresholdSource::Query { name, params },
+            op,
+            severity: crate::slo::model::Alerting::None,
+            ..
+        } if catalog
+            .get(name)
+            .is_some_and(|d| d.params.contains_key("window")) =>
+        {
+            Some((name.as_str(), params, *op))
+        }
+        _ => None,
+    }
+}
 
 /// Minutes each threshold SLO that alerts was broken during a period (one series per group,
 /// or one for the SLO), tagged `vitals_slo`: the inner query at every minute compared with
@@ -532,7 +591,6 @@ pub struct Plan {
     pub previous: Period,
     tz: Tz,
     /// The budget burn-down's step (and the per-step increases its SLIs are summed from).
-    burn_step: Duration,
     chart_step: Duration,
 }
 
@@ -550,7 +608,6 @@ impl Plan {
             .find(|s| len / s <= 200)
             .unwrap_or(86400);
         Plan {
-            burn_step: Duration::from_secs(chart),
             chart_step: Duration::from_secs(chart),
             period,
             previous,
@@ -583,6 +640,8 @@ impl Plan {
         ));
         r.push(breach_request(catalog, slos, &self.period));
         r.push(breach_request(catalog, slos, &self.previous));
+        r.push(period_value_request(catalog, slos, &self.period));
+        r.push(period_value_request(catalog, slos, &self.previous));
         r
     }
 
@@ -638,7 +697,7 @@ impl Plan {
 
     fn chart_requests(&self, catalog: &Catalog) -> Vec<Request> {
         let p = &self.period;
-        let day = Duration::from_secs(86_400);
+        let hour = Duration::from_secs(3600);
         let expand = |q: &str, params: &[(&str, &str)]| -> String {
             catalog
                 .get(q)
@@ -657,34 +716,24 @@ impl Plan {
         };
         let step = self.chart_step;
         let w = step.to_string();
-        // Daily points at each local midnight: each is the day before it.
+        // Hourly counts, each the hour before it, summed per local day when the chart is
+        // made: a day is 23 or 25 hours where the clocks change.
         let daily = format!(
             "{}\n  or {}",
             tag(
                 "created",
-                expand("business.orders_created", &[("window", "1d")])
+                expand("business.orders_created", &[("window", "1h")])
             ),
-            tag("lost", expand("business.orders_lost", &[("window", "1d")]))
+            tag("lost", expand("business.orders_lost", &[("window", "1h")]))
         );
-        let first_day = p.start + day.to_chrono();
-        let mut out = vec![];
-        if first_day <= p.end {
-            out.push(Request::range(
-                "report chart: daily orders",
-                daily,
-                first_day,
-                p.end,
-                day,
-            ));
-        } else {
-            out.push(Request::range(
-                "report chart: orders",
-                daily,
-                p.end,
-                p.end,
-                day,
-            ));
-        }
+        let first_hour = (p.start + hour.to_chrono()).min(p.end);
+        let mut out = vec![Request::range(
+            "report chart: orders per hour",
+            daily,
+            first_hour,
+            p.end,
+            hour,
+        )];
         out.push(Request::range(
             "report chart: error ratio",
             expand("api.error_ratio", &[("window", &w)]),
@@ -708,7 +757,7 @@ impl Plan {
     /// The burn-down query: every budget SLO's parts as increases per step over both
     /// periods (latency SLOs need the `le` bucket `check` found).
     pub fn burn_request(&self, slos: &[Slo], rows: &[Row]) -> Option<Request> {
-        let step = self.burn_step;
+        let step = self.chart_step;
         let mut terms = Vec::new();
         for slo in slos {
             let le = rows
@@ -1122,16 +1171,30 @@ impl Plan {
         ];
         // SLOs: status at both ends, period SLIs from the burn-down increases.
         let burn_data = match burn {
-            Some(Ok(a)) => Some(BurnData::new(a)),
+            Some(Ok(a)) => Some(BurnData::new(a, self.chart_step)),
             Some(Err(e)) => {
                 missing.push(format!("budget burn-down: {e}"));
                 None
             }
             None => None,
         };
+        // Minutes broken at one-minute resolution, as seconds.
         let breaches = [
-            Breaches::new(&answers[A_BREACH], &mut missing, &self.period),
-            Breaches::new(&answers[A_PREVIOUS_BREACH], &mut Vec::new(), &self.previous),
+            by_slo(
+                &answers[A_BREACH],
+                &mut missing,
+                &format!("how long thresholds were broken in {}", self.period.label),
+            ),
+            by_slo(&answers[A_PREVIOUS_BREACH], &mut Vec::new(), ""),
+        ]
+        .map(|b| b.into_iter().map(|(k, v)| (k, v * 60.0)).collect());
+        let period_values: [BTreeMap<(String, Group), f64>; 2] = [
+            by_slo(
+                &answers[A_PERIOD_VALUES],
+                &mut missing,
+                &format!("period KPIs over {}", self.period.label),
+            ),
+            by_slo(&answers[A_PREVIOUS_PERIOD_VALUES], &mut Vec::new(), ""),
         ];
         let mut lines = Vec::new();
         for r in rows {
@@ -1201,6 +1264,8 @@ impl Plan {
                 ),
                 Some(Objective::Threshold {
                     severity: crate::slo::model::Alerting::None,
+                    op,
+                    value,
                     ..
                 }) => {
                     let ok = |st: Status| match st {
@@ -1208,10 +1273,32 @@ impl Plan {
                         Status::Fail => Some(false),
                         Status::Inconclusive => None,
                     };
-                    (None, ok(r.status), prev_row.and_then(|p| ok(p.status)))
+                    if slo.and_then(|s| period_kpi(catalog, s)).is_some() {
+                        // Judged on its value over the whole period, not its own window.
+                        let met = |i: usize| {
+                            period_values[i]
+                                .get(&(r.name.clone(), r.group.clone()))
+                                .map(|v| op.holds(*v, *value))
+                        };
+                        (None, met(0), met(1))
+                    } else {
+                        (None, ok(r.status), prev_row.and_then(|p| ok(p.status)))
+                    }
                 }
-                Some(Objective::Threshold { for_, .. }) => {
-                    let allowed = for_.unwrap_or_default().secs_f64().max(60.0);
+                Some(Objective::Threshold { .. }) => {
+                    // Met when it never alerted: no incident has it as a condition in the
+                    // period (broken longer than its `for`, as `vitals incidents` judges).
+                    let alerted = |p: &Period| -> Option<bool> {
+                        incidents.errors.is_empty().then(|| {
+                            incidents.incidents.iter().any(|i| {
+                                i.conditions.iter().any(|m| {
+                                    m.name == r.name
+                                        && r.group.iter().all(|(k, v)| m.labels.get(k) == Some(v))
+                                        && m.overlaps(p.start.timestamp(), p.end.timestamp())
+                                })
+                            })
+                        })
+                    };
                     let (cur, before) = (broken(&breaches[0]), broken(&breaches[1]));
                     (
                         Some(Kpi::new(
@@ -1222,8 +1309,8 @@ impl Plan {
                             cur.map(Value::Number).unwrap_or(Value::Missing),
                             before.map(Value::Number).unwrap_or(Value::Missing),
                         )),
-                        cur.map(|c| c < allowed),
-                        before.map(|c| c < allowed),
+                        cur.and(alerted(&self.period)).map(|a| !a),
+                        before.and(alerted(&self.previous)).map(|a| !a),
                     )
                 }
                 None => (None, None, None),
@@ -1400,11 +1487,7 @@ impl Plan {
                     if i == 0 {
                         // A day's count is drawn at its noon, and the lost orders (tens)
                         // on their own axis beside the created ones (thousands).
-                        let noon = |l: &mut Line| {
-                            for p in &mut l.points {
-                                p.0 -= 43_200.0;
-                            }
-                        };
+                        let noon = |l: &mut Line| l.points = per_local_day(&l.points, self.tz);
                         let (mut lost, mut created): (Vec<Line>, Vec<Line>) =
                             c.lines.drain(..).partition(|l| l.label == "lost");
                         created.iter_mut().for_each(noon);
@@ -1490,7 +1573,8 @@ impl Plan {
         };
         // A previous period with data for only part of it cannot be compared with: its
         // numbers stay (those there are), the changes go; with no data at all, it is empty.
-        if previous_coverage < 0.99 {
+        // Nor can a period still in progress: its totals cover only part of its length.
+        if previous_coverage < 0.99 || self.period.in_progress {
             report.without_changes(previous_coverage == 0.0);
         }
         report
@@ -1512,36 +1596,50 @@ fn canonical(found: Vec<String>, order: &[&str]) -> Vec<String> {
     out
 }
 
-/// Seconds each threshold SLO (and group) was broken in a period.
-struct Breaches;
-
-impl Breaches {
-    #[allow(clippy::new_ret_no_self)]
-    fn new(
-        a: &Result<Answer, PromError>,
-        missing: &mut Vec<String>,
-        p: &Period,
-    ) -> BTreeMap<(String, Group), f64> {
-        let a = match a {
-            Ok(a) => a,
-            Err(e) => {
-                missing.push(format!(
-                    "how long thresholds were broken in {}: {e}",
-                    p.label
-                ));
-                return BTreeMap::new();
-            }
+/// Hourly counts `(end of the hour, count)` summed per local day in `tz`, each day's sum at
+/// its middle.
+fn per_local_day(hourly: &[(f64, f64)], tz: Tz) -> Vec<(f64, f64)> {
+    use crate::slo::window::local_midnight;
+    let mut days: BTreeMap<chrono::NaiveDate, f64> = BTreeMap::new();
+    for (t, v) in hourly.iter().filter(|(_, v)| v.is_finite()) {
+        let Some(hour_end) = DateTime::from_timestamp(*t as i64 - 1, 0) else {
+            continue;
         };
-        a.series
-            .iter()
-            .filter_map(|s| {
-                let mut labels = s.labels.clone();
-                let slo = labels.remove("vitals_slo")?;
-                // Minutes at one-minute resolution.
-                Some(((slo, labels), s.value().filter(|v| v.is_finite())? * 60.0))
-            })
-            .collect()
+        *days
+            .entry(hour_end.with_timezone(&tz).date_naive())
+            .or_default() += v;
     }
+    days.into_iter()
+        .map(|(d, v)| {
+            let start = local_midnight(tz, d);
+            let end = d.succ_opt().map_or(start, |n| local_midnight(tz, n));
+            ((start + (end - start) / 2).timestamp() as f64, v)
+        })
+        .collect()
+}
+
+/// An answer of series tagged `vitals_slo`, by SLO and group; a failed query is listed in
+/// `missing` as `what`.
+fn by_slo(
+    a: &Result<Answer, PromError>,
+    missing: &mut Vec<String>,
+    what: &str,
+) -> BTreeMap<(String, Group), f64> {
+    let a = match a {
+        Ok(a) => a,
+        Err(e) => {
+            missing.push(format!("{what}: {e}"));
+            return BTreeMap::new();
+        }
+    };
+    a.series
+        .iter()
+        .filter_map(|s| {
+            let mut labels = s.labels.clone();
+            let slo = labels.remove("vitals_slo")?;
+            Some(((slo, labels), s.value().filter(|v| v.is_finite())?))
+        })
+        .collect()
 }
 
 /// Labels of a group (`handler=/models`), empty for an SLO without `group_by`.
@@ -1554,10 +1652,9 @@ struct BurnData {
 }
 
 impl BurnData {
-    fn new(a: &Answer) -> BurnData {
+    fn new(a: &Answer, step: Duration) -> BurnData {
         let mut by_slo: BTreeMap<(String, Group), BTreeMap<String, BTreeMap<i64, f64>>> =
             BTreeMap::new();
-        let mut step = 0.0;
         for s in &a.series {
             let mut labels = s.labels.clone();
             let (Some(slo), Some(part)) =
@@ -1565,9 +1662,6 @@ impl BurnData {
             else {
                 continue;
             };
-            if s.samples.len() > 1 {
-                step = s.samples[1].0 - s.samples[0].0;
-            }
             by_slo.entry((slo, labels)).or_default().insert(
                 part,
                 s.samples
@@ -1577,7 +1671,10 @@ impl BurnData {
                     .collect(),
             );
         }
-        BurnData { by_slo, step }
+        BurnData {
+            by_slo,
+            step: step.secs_f64(),
+        }
     }
 
     /// (bad, total) increases per step of one group of `slo` (every group summed when
@@ -1653,7 +1750,7 @@ impl BurnData {
 /// Every query a report will send, for progress bars: KPIs and charts, the burn-down, the
 /// SLO evaluation at both ends and the incidents.
 pub fn query_estimate(slos: &[Slo]) -> usize {
-    6 + 1 + 2 * eval::query_count(slos) + slos.len() + 4
+    (A_PREVIOUS_PERIOD_VALUES + 1) + 1 + 2 * eval::query_count(slos) + slos.len() + 4
 }
 
 impl Report {
@@ -1702,7 +1799,7 @@ impl Report {
             z.format(self.period.start, "%Y-%m-%d %H:%M"),
             z.format(self.period.end, "%Y-%m-%d %H:%M"),
             if self.period.in_progress {
-                " (in progress: numbers up to now, the previous period whole)"
+                " (in progress: numbers up to now, no changes against the previous period)"
             } else {
                 ""
             },
@@ -1725,5 +1822,27 @@ impl Report {
                 c => format!(", {c} vs {}", self.previous_period.label),
             }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn hourly_counts_sum_to_local_days_across_a_clock_change() {
+        // Berlin moves to summer time on 2026-03-29: that day has 23 hours.
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        let start = Utc.with_ymd_and_hms(2026, 3, 28, 23, 0, 0).unwrap(); // 29th, 00:00
+        let hourly: Vec<(f64, f64)> = (1..=47)
+            .map(|h| ((start.timestamp() + h * 3600) as f64, 1.0))
+            .collect();
+        let days = per_local_day(&hourly, tz);
+        assert_eq!(days.len(), 2);
+        assert_eq!(days[0].1, 23.0);
+        assert_eq!(days[1].1, 24.0);
+        // Drawn at each day's middle: 11:30 after the 23-hour day's start.
+        assert_eq!(days[0].0, (start.timestamp() + 23 * 1800) as f64);
     }
 }
