@@ -172,7 +172,7 @@ pub enum ColorChoice {
 pub enum Command {
     /// On-call snapshot: every component's signals, SLO state and last hour, with a verdict
     #[command(
-        after_help = "Examples:\n  vitals status\n  vitals status --watch 15s\n  vitals status --at 2026-11-18T11:40:00Z --format json\n\nThe verdict is HEALTHY, DEGRADED (which components, why), DOWN (which) or UNKNOWN (what could not be read). Period KPIs (threshold SLOs with severity = \"none\") are shown but do not degrade a component.\nExit codes: 0 healthy or degraded without a breach, 1 a component down or an SLO that alerts breached, 3 something could not be read.\nFormats: table (default), json."
+        after_help = "Examples:\n  vitals status\n  vitals status --watch 15s\n  vitals status --at 2026-11-18T11:40:00Z --format json\n\nThe verdict is HEALTHY, DEGRADED (which components, why), DOWN (which) or UNKNOWN (what could not be read). Period KPIs (threshold SLOs with severity = \"none\") are shown but do not degrade a component.\nExit codes: 0 healthy or degraded without a breach, 1 a component down or an SLO that alerts breached, 2 a configuration error (e.g. a latency threshold that is not a bucket), 3 something could not be read.\nFormats: table (default), json."
     )]
     Status(StatusArgs),
 
@@ -190,7 +190,7 @@ pub enum Command {
 
     /// Chart a catalog query over time: PNG or SVG (--out), or braille in the terminal
     #[command(
-        after_help = "Examples:\n  vitals chart api.error_ratio --since 24h\n  vitals chart api.error_ratio --from 2026-11-18T10:00:00Z --to 2026-11-18T14:00:00Z --out outage.png\n  vitals chart rabbitmq.queue_depth --param queue=shop.orders --since 7d --out depth.svg --time-zone Europe/Moscow\n\nThe step is chosen from the drawing width (one point per pixel at most). Threshold SLOs on the same query (with the same params) add their limit and warning lines and shade the intervals in which their condition held."
+        after_help = "Examples:\n  vitals chart api.error_ratio --since 24h\n  vitals chart api.error_ratio --from 2026-11-18T10:00:00Z --to 2026-11-18T14:00:00Z --out outage.png\n  vitals chart rabbitmq.queue_depth --param queue=shop.orders --since 7d --out depth.svg --time-zone Europe/Moscow\n\nWithout --since or --from, the last 24h (--at does not apply: a chart is a range). Without --step, the step is chosen from the drawing width (one point per pixel at most). Threshold SLOs on the same query (with the same params) add their limit and warning lines and shade the intervals in which their condition held."
     )]
     Chart(ChartArgs),
 
@@ -202,7 +202,7 @@ pub enum Command {
 
     /// Period report: SLO compliance, business KPIs, components, incidents and charts, vs the previous period
     #[command(
-        after_help = "Examples:\n  vitals report --week 2026-W47 --time-zone Europe/Moscow --format html --out reports/\n  vitals report --month 2026-11 --format markdown --out reports/\n  vitals report --from 2026-11-16T00:00:00Z --to 2026-11-23T00:00:00Z --format json\n  vitals report                     # the last complete ISO week, Markdown on stdout\n\nEvery number is shown beside the previous period's (the previous ISO week, calendar month, or range of the same length) with its change. HTML is one self-contained file with inline SVG charts; Markdown references PNG charts written next to it (with --out); JSON carries the same numbers.\nSafe for cron: no terminal needed, nothing interactive; what could not be read is listed in the report and on stderr.\nExit codes: 0 the report is complete, 3 something could not be read (the report is still written, with the list), 2 bad flags.\nFormats: markdown (default), html, json."
+        after_help = "Examples:\n  vitals report --week 2026-W47 --time-zone Europe/Moscow --format html --out reports/\n  vitals report --month 2026-11 --format markdown --out reports/\n  vitals report --from 2026-11-16T00:00:00Z --to 2026-11-23T00:00:00Z --format json\n  vitals report                     # the last complete ISO week, Markdown on stdout\n\nEvery number is shown beside the previous period's (the previous ISO week, calendar month, or range of the same length) with its change; a period still in progress is shown up to now, without changes. HTML is one self-contained file with inline SVG charts; Markdown references PNG charts written next to it (with --out); JSON carries the same numbers.\nSafe for cron: no terminal needed, nothing interactive; what could not be read is listed in the report and on stderr.\nExit codes: 0 the report is complete, 3 something could not be read (the report is still written, with the list), 2 bad flags.\nFormats: markdown (default), html, json."
     )]
     Report(ReportArgs),
 
@@ -370,7 +370,7 @@ pub struct IncidentsArgs {
     #[arg(long, value_name = "TIME", requires = "from")]
     pub to: Option<String>,
 
-    /// Resolution [default: 2m, coarser for long ranges]
+    /// Resolution, whole minutes, at least 1m and at least two scrapes [default: 2m, coarser for long ranges]
     #[arg(long, value_name = "DURATION")]
     pub step: Option<String>,
 }

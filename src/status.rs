@@ -334,13 +334,15 @@ impl Limits {
     }
 }
 
-/// Levels from a threshold SLO on `query` with the probe's params (its warn and value), if
-/// one exists: an SLO on a 7-day share says nothing about a 1-day one.
-fn slo_limits(slos: &[Slo], query: &str) -> Option<Limits> {
+/// Levels from a threshold SLO on `query` whose params are among those of the probe `probe`
+/// (its warn and value), if one exists: an SLO on a 7-day share says nothing about a 1-day
+/// one. The SLO's query may be another shape of the probe's signal (a total where the probe
+/// reads it by reason).
+fn slo_limits(slos: &[Slo], query: &str, probe: &str) -> Option<Limits> {
     let probe_params: &[(&str, &str)] = PROBES
         .iter()
         .find_map(|p| match p.source {
-            Source::Catalog(q, params) if q == query => Some(params),
+            Source::Catalog(_, params) if p.id == probe => Some(params),
             _ => None,
         })
         .unwrap_or(&[]);
@@ -632,7 +634,7 @@ pub fn assemble(
                     "shop.orders",
                     "depth",
                     value("depth", None, Agg::One),
-                    slo_limits(slos, "rabbitmq.queue_depth"),
+                    slo_limits(slos, "rabbitmq.queue_depth", "depth"),
                 );
                 push(
                     &mut c,
@@ -642,7 +644,7 @@ pub fn assemble(
                     None,
                 );
                 let dead = value("dead", None, Agg::Sum);
-                let limits = slo_limits(slos, "rabbitmq.dead_lettered_total");
+                let limits = slo_limits(slos, "rabbitmq.dead_lettered_total", "dead");
                 push(&mut c, "dead-lettered/h", "dead", dead, limits);
                 if let (Some(d), Some(series)) = (dead, sig.get("dead"))
                     && d > 0.0
@@ -679,7 +681,7 @@ pub fn assemble(
                     "conns",
                     "saturation",
                     sat,
-                    slo_limits(slos, "db.connection_saturation"),
+                    slo_limits(slos, "db.connection_saturation", "saturation"),
                 );
                 if let (Some(u), Some(m), Some(last)) = (used, max, c.signals.last_mut()) {
                     last.text = format!(
@@ -736,7 +738,7 @@ pub fn assemble(
                     "p95",
                     "s3p95",
                     value("s3p95", None, Agg::One),
-                    slo_limits(slos, "s3.latency_p95_overall"),
+                    slo_limits(slos, "s3.latency_p95_overall", "s3p95"),
                 );
                 push(
                     &mut c,
@@ -759,7 +761,7 @@ pub fn assemble(
                     "lost (7d)",
                     "lost",
                     value("lost", None, Agg::One),
-                    slo_limits(slos, "business.lost_order_share"),
+                    slo_limits(slos, "business.lost_order_share", "lost"),
                 );
                 push(
                     &mut c,
@@ -968,6 +970,26 @@ mod tests {
         assert_eq!(range.matches("vitals_signal").count(), SPARKS.len());
         assert!(promql_parser::parser::parse(&instant).is_ok());
         assert!(promql_parser::parser::parse(&range).is_ok());
+    }
+
+    #[test]
+    fn the_shipped_threshold_slos_give_their_signals_levels() {
+        let (cat, _) = Catalog::builtin();
+        let src = crate::diag::Source::new("slo.toml", crate::slo::model::BUILTIN);
+        let (slos, problems) = crate::slo::model::load(&src, &cat);
+        assert!(problems.is_empty());
+        for (query, probe, fail) in [
+            ("rabbitmq.queue_depth", "depth", 15.0),
+            ("rabbitmq.dead_lettered_total", "dead", 20.0),
+            ("db.connection_saturation", "saturation", 0.8),
+            ("s3.latency_p95_overall", "s3p95", 1.0),
+            ("business.lost_order_share", "lost", 0.001),
+        ] {
+            let l = slo_limits(&slos, query, probe).unwrap_or_else(|| panic!("{query}"));
+            assert_eq!(l.fail, fail, "{query}");
+        }
+        // An SLO whose params the probe does not share gives no levels.
+        assert!(slo_limits(&slos, "business.lost_order_share", "dead").is_none());
     }
 
     #[test]

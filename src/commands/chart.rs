@@ -9,6 +9,7 @@ use crate::prom::{self, Request};
 use crate::render::chart::{Band, Chart, Line, Rule, Zone};
 use crate::settings::{MAX_POINTS, Settings, TimeSpec, parse_params};
 use crate::slo::model::{Objective, Op, Slo, ThresholdSource};
+use crate::status::{COMPONENTS, Kind};
 use crate::timespec::format_time;
 
 enum Target {
@@ -55,6 +56,11 @@ pub async fn run(settings: &Settings, args: &ChartArgs) -> Result<ExitStatus, Fa
             Target::Terminal { cols, rows: 16 }
         }
     };
+    if args.time.at.is_some() {
+        return Err(Failure::usage(
+            "a chart draws a range, not an instant: use --since or --from/--to instead of --at",
+        ));
+    }
     let mut time = args.time.clone();
     if time.since.is_none() && time.from.is_none() {
         time.since = Some("24h".into());
@@ -228,8 +234,15 @@ fn chart_components(query: &str, series: &[prom::Series]) -> std::collections::B
             Some(d @ ("rabbitmq" | "s3" | "business")) => {
                 c.insert(d.to_string());
             }
-            Some("api") => c.extend(["shop", "crm", "mes"].map(String::from)),
-            Some("db") => c.extend(["shop-db", "mes-db"].map(String::from)),
+            Some(d @ ("api" | "db")) => {
+                let kind = if d == "api" { Kind::Api } else { Kind::Db };
+                c.extend(
+                    COMPONENTS
+                        .iter()
+                        .filter(|(_, k)| *k == kind)
+                        .map(|(n, _)| n.to_string()),
+                );
+            }
             _ => {}
         }
     }

@@ -34,9 +34,9 @@ const INCIDENT_BUCKETS: [f64; 9] = [
 
 /// Minutes an MES outage spends rejecting orders before its consumer disconnects.
 const NACK_PHASE_MS: i64 = 12 * 60_000;
-/// Message TTL of `shop.orders` and `crm.notifications`.
 /// Consumers of shop.orders, mes.status, crm.notifications and the two DLQs in normal times.
 const NORMAL_CONSUMERS: [f64; 5] = [2.0, 2.0, 1.0, 1.0, 1.0];
+/// Message TTL of `shop.orders` and `crm.notifications`.
 const ORDERS_TTL_MS: i64 = 30 * 60_000;
 const NOTIFY_TTL_MS: i64 = 10 * 60_000;
 /// An order not finished this long after creation is stuck; twice this, lost.
@@ -2460,7 +2460,6 @@ impl Model {
         }
     }
 
-    /// Queue gauges and everything sampled at scrape time.
     /// MinIO's bucket usage, as its scanner reports it.
     fn scan_buckets(&mut self) {
         for srv in &self.s3.servers {
@@ -2473,6 +2472,7 @@ impl Model {
         }
     }
 
+    /// Queue gauges and everything sampled at scrape time.
     fn set_gauges(&mut self, t1: i64, _dt: f64) {
         let mut depths = Vec::new();
         for q in &self.rmq.queues {

@@ -292,7 +292,6 @@ impl Truth {
         self.summary = Some(Summary { days, scenario });
     }
 
-    /// The hour record containing time `t_ms` (hours are created as time advances).
     /// Counts an S3 request duration observed in the interval starting at `t_ms`.
     pub fn s3_latency(&mut self, t_ms: i64, seconds: f64, bounds: &[f64]) {
         let start = t_ms.div_euclid(300_000) * 300;
@@ -309,6 +308,7 @@ impl Truth {
         }
     }
 
+    /// The hour record containing time `t_ms` (hours are created as time advances).
     pub fn hour(&mut self, t_ms: i64) -> &mut Hour {
         let start = t_ms.div_euclid(3_600_000) * 3600;
         if self.hours.last().is_none_or(|h| h.start != start) {
