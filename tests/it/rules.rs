@@ -4,15 +4,13 @@
 //! a real Prometheus, after which `vitals incidents` lists it.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::sim::Serve;
-use crate::support::prometheus::{
-    Prometheus, Spec, free_port, http_get, instant_value, require_binaries,
-};
+use crate::support::prometheus::{Prometheus, Spec, http_get, instant_value, require_binaries};
 use crate::support::{Run, TestResult, rel_diff, repo, scratch, vitals, write};
 use crate::week::{sim, week};
 
@@ -389,38 +387,18 @@ pub fn a_live_outage_fires_the_page_alert_and_incidents_lists_it() -> TestResult
     let end_s = now() / interval * interval;
     let outage_start = end_s + 60;
     let end_arg = end_s.to_string();
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let _serve = Serve(
-        sim()
-            .args([
-                "serve",
-                "--scenario",
-                "mes-outage",
-                "--length",
-                "2h39m",
-                "--end",
-                &end_arg,
-                "--interval",
-                "15s",
-                "--listen",
-                &listen,
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let t0 = Instant::now();
-    while http_get(port, "/").is_none() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "serve did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let serve = Serve::start(&[
+        "--scenario",
+        "mes-outage",
+        "--length",
+        "2h39m",
+        "--end",
+        &end_arg,
+        "--interval",
+        "15s",
+    ]);
     let scrape = sim()
-        .args(["scrape-config", "--sim", &listen, "--interval", "5s"])
+        .args(["scrape-config", "--sim", &serve.listen, "--interval", "5s"])
         .output()
         .unwrap();
     let config = format!(

@@ -247,11 +247,47 @@ pub fn scenario_files_are_validated() -> TestResult {
     Ok(())
 }
 
-pub struct Serve(pub Child);
+/// A running `vitals-sim serve` on a free loopback port, killed when dropped.
+pub struct Serve {
+    child: Child,
+    pub port: u16,
+    pub listen: String,
+}
+
+impl Serve {
+    /// Starts `vitals-sim serve ARGS --listen 127.0.0.1:PORT` and waits until it answers.
+    pub fn start(args: &[&str]) -> Serve {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let child = sim()
+            .arg("serve")
+            .args(args)
+            .args(["--listen", listen.as_str()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let serve = Serve {
+            child,
+            port,
+            listen,
+        };
+        let t0 = Instant::now();
+        while http_get(port, "/").is_none() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "serve did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        serve
+    }
+}
+
 impl Drop for Serve {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -276,27 +312,7 @@ pub fn serve_continues_a_history_and_passes_promtool_check_metrics() -> TestResu
     args.extend(plan);
     args.extend(["--quiet", "--out", om.to_str().unwrap()]);
     run_sim(&args);
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut args = vec!["serve"];
-    args.extend(plan);
-    args.extend(["--listen", listen.as_str()]);
-    let _serve = Serve(
-        sim()
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let t0 = Instant::now();
-    while http_get(port, "/").is_none() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "serve did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let serve = Serve::start(&plan);
     // Last history value of every shop-1 series.
     let text = std::fs::read_to_string(&om).unwrap();
     let mut last: BTreeMap<String, f64> = BTreeMap::new();
@@ -313,7 +329,7 @@ pub fn serve_continues_a_history_and_passes_promtool_check_metrics() -> TestResu
             .collect();
         last.insert(format!("{name}{{{}}}", own.join(",")), v);
     }
-    let (status, body) = http_get(port, "/metrics/shop-1").unwrap();
+    let (status, body) = http_get(serve.port, "/metrics/shop-1").unwrap();
     assert_eq!(status, 200);
     let mut compared = 0;
     for line in body
@@ -355,7 +371,7 @@ pub fn serve_continues_a_history_and_passes_promtool_check_metrics() -> TestResu
         "shop-db-1",
         "minio-1",
     ] {
-        let (_, body) = http_get(port, &format!("/metrics/{inst}")).unwrap();
+        let (_, body) = http_get(serve.port, &format!("/metrics/{inst}")).unwrap();
         let mut child = Command::new("promtool")
             .args(["check", "metrics"])
             .stdin(Stdio::piped())
