@@ -206,7 +206,7 @@ pub fn every_slo_value_matches_the_truth() -> TestResult {
         .collect();
     took.sort_by(f64::total_cmp);
     let p95 = took[((0.95 * took.len() as f64).ceil() as usize).clamp(1, took.len()) - 1];
-    let bounds = vitals::sim::model::ORDER_BUCKETS;
+    let bounds = vitals_sim::model::ORDER_BUCKETS;
     let i = bounds.partition_point(|b| *b < p95);
     within(
         "order-processing-p95 (its bucket)",

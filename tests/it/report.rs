@@ -242,7 +242,7 @@ pub fn report_kpis_match_the_truth_for_both_weeks() -> TestResult {
     assert!(!b["rows"].as_array().unwrap().is_empty());
     // Quantiles: in the bucket of the true quantile.
     let o = &t["summary"]["scenario"]["orders"];
-    let bounds = vitals::sim::model::ORDER_BUCKETS;
+    let bounds = vitals_sim::model::ORDER_BUCKETS;
     for (q, id) in [
         ("processing_p50", "processing_p50"),
         ("processing_p95", "processing_p95"),

@@ -712,7 +712,7 @@ pub fn queue_depth_at_the_outage_peak_matches_the_truth() -> TestResult {
 pub fn processing_time_quantiles_fall_in_the_truths_bucket() -> TestResult {
     let w = week()?;
     let o = &w.truth["summary"]["scenario"]["orders"];
-    let bounds = vitals::sim::model::ORDER_BUCKETS;
+    let bounds = vitals_sim::model::ORDER_BUCKETS;
     for (q, name) in [
         ("processing_p50", "business.order_processing_p50"),
         ("processing_p95", "business.order_processing_p95"),

@@ -21,7 +21,7 @@ pub struct Week {
 }
 
 pub fn sim() -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vitals-sim"));
+    let mut c = std::process::Command::new(crate::support::sim_binary());
     c.current_dir(repo());
     c
 }

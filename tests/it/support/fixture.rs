@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use vitals::openmetrics::{Kind, Writer, format_labels};
+use vitals_sim::openmetrics::{Kind, Writer, format_labels};
 
 pub type Labels = BTreeMap<String, String>;
 

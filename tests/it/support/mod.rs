@@ -24,6 +24,20 @@ pub fn in_ci() -> bool {
         .is_ok_and(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "0" | "false"))
 }
 
+/// The `vitals-sim` binary of the same build. It belongs to the workspace's `vitals-sim`
+/// package, so Cargo gives no `CARGO_BIN_EXE_` for it here; it lands beside `vitals`, and
+/// `cargo test --workspace` builds it (the sim package has tests of its own).
+pub fn sim_binary() -> PathBuf {
+    let p = Path::new(env!("CARGO_BIN_EXE_vitals"))
+        .with_file_name(format!("vitals-sim{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        p.is_file(),
+        "{} is missing: run the tests with `cargo test --workspace` (or `cargo build -p vitals-sim` first)",
+        p.display()
+    );
+    p
+}
+
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::duration::Duration;
+use vitals::duration::Duration;
 
 pub const BUILTIN: [(&str, &str); 3] = [
     (
@@ -181,8 +181,8 @@ impl Scenario {
 
     pub fn parse(text: &str) -> Result<Scenario, String> {
         let s: Scenario = toml::from_str(text).map_err(|e| {
-            let src = crate::diag::Source::new("scenario", text);
-            src.problem_at(e.span(), crate::diag::toml_message(&e))
+            let src = vitals::diag::Source::new("scenario", text);
+            src.problem_at(e.span(), vitals::diag::toml_message(&e))
                 .to_string()
         })?;
         s.validate()?;

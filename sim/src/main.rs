@@ -10,10 +10,10 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 use prometheus_http_query::reqwest;
 use vitals::duration::Duration;
-use vitals::sim::output::{OpenMetricsSink, RemoteWriteBatcher, Sink};
-use vitals::sim::scenario::{BUILTIN, Scenario};
-use vitals::sim::{Plan, run, serve};
 use vitals::timespec::{format_time, parse_time};
+use vitals_sim::output::{OpenMetricsSink, RemoteWriteBatcher, Sink};
+use vitals_sim::scenario::{BUILTIN, Scenario};
+use vitals_sim::{Plan, run, serve};
 
 #[derive(Parser)]
 #[command(
@@ -236,7 +236,7 @@ fn remote_write(
     plan: &Plan,
     url: &str,
     progress: &mut dyn FnMut(u64),
-) -> Result<(vitals::sim::model::Model, u64), String> {
+) -> Result<(vitals_sim::model::Model, u64), String> {
     let url: reqwest::Url = url.parse().map_err(|e| format!("--remote-write: {e}"))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -249,13 +249,13 @@ fn remote_write(
     // One batch per hour of history keeps requests around a few megabytes.
     let ticks_per_batch = (3_600_000 / plan.interval_ms).max(1) as usize;
     let generator = std::thread::spawn(
-        move || -> std::io::Result<(vitals::sim::model::Model, u64)> {
+        move || -> std::io::Result<(vitals_sim::model::Model, u64)> {
             struct Forward {
                 batcher: RemoteWriteBatcher,
                 tx: tokio::sync::mpsc::Sender<Vec<u8>>,
             }
             impl Sink for Forward {
-                fn tick(&mut self, m: &vitals::sim::model::Model) -> std::io::Result<()> {
+                fn tick(&mut self, m: &vitals_sim::model::Model) -> std::io::Result<()> {
                     self.batcher.tick(m)?;
                     for b in self.batcher.take_ready() {
                         self.tx
@@ -334,7 +334,7 @@ fn bench(a: &PlanArgs) -> Result<(), String> {
     let plan = plan(a, None)?;
     struct Null(u64);
     impl Sink for Null {
-        fn tick(&mut self, m: &vitals::sim::model::Model) -> std::io::Result<()> {
+        fn tick(&mut self, m: &vitals_sim::model::Model) -> std::io::Result<()> {
             self.0 += m
                 .reg
                 .series
@@ -377,7 +377,7 @@ fn bench(a: &PlanArgs) -> Result<(), String> {
     let mut rw = RemoteWriteBatcher::new((3_600_000 / plan.interval_ms).max(1) as usize);
     struct Drain<'a>(&'a mut RemoteWriteBatcher, u64);
     impl Sink for Drain<'_> {
-        fn tick(&mut self, m: &vitals::sim::model::Model) -> std::io::Result<()> {
+        fn tick(&mut self, m: &vitals_sim::model::Model) -> std::io::Result<()> {
             self.0.tick(m)?;
             self.1 += self
                 .0

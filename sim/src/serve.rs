@@ -119,7 +119,7 @@ fn route(snap: &Snapshot, path: &str) -> (u16, String) {
     if path == "/" {
         let mut s = format!(
             "vitals-sim: model time {}\n",
-            crate::timespec::format_time(crate::timespec::from_unix_seconds(
+            vitals::timespec::format_time(vitals::timespec::from_unix_seconds(
                 snap.now_ms as f64 / 1000.0
             ))
         );

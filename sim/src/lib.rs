@@ -6,6 +6,7 @@
 //! time behind `/metrics` endpoints.
 
 pub mod model;
+pub mod openmetrics;
 pub mod output;
 pub mod registry;
 pub mod scenario;
@@ -18,7 +19,7 @@ use model::Model;
 use output::Sink;
 use scenario::Scenario;
 
-use crate::duration::Duration;
+use vitals::duration::Duration;
 
 /// What to simulate.
 #[derive(Clone, Debug)]
