@@ -52,7 +52,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
-    /// Query catalog directory [default: ./queries, else the built-in catalog]
+    /// Site file: components, status signals, report sections [default: site.toml beside
+    /// the SLO file; the built-in reference site with the built-in SLOs]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub site: Option<PathBuf>,
+
+    /// Query catalog directory [default: queries/ beside the SLO file, else ./queries, else
+    /// the built-in catalog]
     #[arg(long, global = true, value_name = "DIR")]
     pub queries: Option<PathBuf>,
 
@@ -377,8 +383,12 @@ pub struct IncidentsArgs {
 
 #[derive(Debug, Args)]
 pub struct ChartArgs {
-    /// Catalog query name (see `vitals queries`)
-    pub name: String,
+    /// Catalog query name (see `vitals queries`) [default: the headline of --component]
+    pub name: Option<String>,
+
+    /// Draw this component's series only; without NAME, its headline signal (site.toml)
+    #[arg(long, value_name = "NAME")]
+    pub component: Option<String>,
 
     /// Set a query parameter (repeatable), e.g. --param service=mes
     #[arg(long = "param", short = 'p', value_name = "K=V")]

@@ -5,8 +5,10 @@
 //! ([`prom`]), and [`render`] turns results into tables, JSON and the rest.
 
 pub mod catalog;
+pub mod chart;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod diag;
 pub mod duration;
 pub mod exit;
@@ -17,12 +19,16 @@ pub mod render;
 pub mod report;
 pub mod rules;
 pub mod settings;
+pub mod site;
 pub mod slo;
 pub mod status;
 pub mod timespec;
 pub mod units;
 
 use clap::CommandFactory;
+
+/// Layout version of every JSON document vitals writes (a public contract).
+pub const SCHEMA_VERSION: u32 = 1;
 
 use crate::cli::{Cli, Command};
 use crate::exit::{ExitStatus, Failure};

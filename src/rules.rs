@@ -16,12 +16,12 @@
 
 use std::fmt::Write as _;
 
-use crate::catalog::Catalog;
+use crate::config::Config;
 use crate::duration::Duration;
+use crate::site::Site;
 use crate::slo::math::{self, BurnPair};
-use crate::slo::model::{
-    Alerting, Calendar, DEFAULT_FOR, Objective, Sli, Slo, SloWindow, ThresholdSource, fill_window,
-};
+use crate::slo::model::{Alerting, Calendar, DEFAULT_FOR, Objective, Slo, SloWindow};
+use crate::slo::sli::{self, Le, number as num, rule_window};
 use crate::units::Unit;
 
 /// The record name of an SLO's error ratio over a window.
@@ -41,30 +41,6 @@ pub fn camel(name: &str) -> String {
             }
         })
         .collect()
-}
-
-/// The length the burn-rate windows are scaled from: the rolling window, or the calendar
-/// period's usual length (a week; 30 days for a month, whose real length `check` uses).
-pub fn rule_window(w: &SloWindow) -> Duration {
-    match w {
-        SloWindow::Rolling(d) => *d,
-        SloWindow::Calendar {
-            period: Calendar::Week,
-            ..
-        } => Duration::from_secs(7 * 86_400),
-        SloWindow::Calendar {
-            period: Calendar::Month,
-            ..
-        } => Duration::from_secs(30 * 86_400),
-    }
-}
-
-/// A number as PromQL reads it, without the binary noise of `1 - 0.995`
-/// (0.0050000000000000044 is written 0.005: they differ in the 17th digit).
-fn num(v: f64) -> String {
-    let s = format!("{:.12e}", v);
-    let back: f64 = s.parse().unwrap_or(v);
-    format!("{back}")
 }
 
 /// YAML single-quoted scalar.
@@ -87,54 +63,9 @@ fn block(s: &str, indent: usize) -> String {
     out
 }
 
-/// `le` matcher for a latency threshold: the spellings client libraries use for the bucket
-/// (`0.5`; `1` and `1.0`), since rules are written without asking Prometheus.
-fn le_matcher(threshold: f64) -> String {
-    let mut forms = vec![format!("{threshold}")];
-    if threshold.fract() == 0.0 {
-        forms.push(format!("{threshold:.1}"));
-    }
-    let alts: Vec<String> = forms.iter().map(|f| f.replace('.', "\\\\.")).collect();
-    format!("le=~\"{}\"", alts.join("|"))
-}
-
 /// The error-ratio expression of an SLO over `window`.
 fn error_ratio(slo: &Slo, window: Duration) -> Option<String> {
-    let Objective::Budget { sli, .. } = &slo.objective else {
-        return None;
-    };
-    let g = if slo.group_by.is_empty() {
-        "sum".to_string()
-    } else {
-        format!("sum by ({})", slo.group_by.join(", "))
-    };
-    Some(match sli {
-        Sli::BadTotal { bad, total } => format!(
-            "({})\n/\n({})",
-            fill_window(bad, window),
-            fill_window(total, window)
-        ),
-        Sli::GoodTotal { good, total } => format!(
-            "1 - (\n  ({})\n  /\n  ({})\n)",
-            fill_window(good, window),
-            fill_window(total, window)
-        ),
-        Sli::Latency {
-            metric,
-            selector,
-            threshold,
-        } => {
-            let sel = selector.trim().trim_end_matches(',');
-            let with_le = if sel.is_empty() {
-                le_matcher(*threshold)
-            } else {
-                format!("{sel}, {}", le_matcher(*threshold))
-            };
-            format!(
-                "1 - (\n  {g} (rate({metric}_bucket{{{with_le}}}[{window}]))\n  /\n  {g} (rate({metric}_count{{{sel}}}[{window}]))\n)"
-            )
-        }
-    })
+    sli::parts(slo, Le::AnySpelling).map(|p| p.error_ratio(window))
 }
 
 fn labels(out: &mut String, pairs: &[(&str, String)]) {
@@ -162,6 +93,7 @@ fn value_text(unit: Unit) -> &'static str {
 /// value is the long window's burn rate.
 fn burn_alert(
     out: &mut String,
+    site: &Site,
     slo: &Slo,
     budget: f64,
     pairs: &[BurnPair],
@@ -186,7 +118,7 @@ fn burn_alert(
     let mut l = vec![
         ("severity", sev.to_string()),
         ("slo", slo.name.clone()),
-        ("component", component_label(slo)),
+        ("component", component_label(site, slo)),
     ];
     l.retain(|(_, v)| !v.is_empty());
     labels(out, &l);
@@ -231,18 +163,26 @@ fn burn_alert(
     );
 }
 
-/// The `component` label: the SLO's, or the `service` label for SLOs split by service.
-fn component_label(slo: &Slo) -> String {
-    if slo.group_by.iter().any(|g| g == "service") {
-        "{{ $labels.service }}".into()
-    } else {
-        slo.component.clone()
+/// The `component` label: the SLO's component, or, for an SLO of a group split by the label
+/// that tells its members apart, that label's value (`{{ $labels.service }}`).
+fn component_label(site: &Site, slo: &Slo) -> String {
+    let members = site.groups.get(&slo.component);
+    let key = members.and_then(|m| {
+        m.iter()
+            .filter_map(|name| site.component(name))
+            .flat_map(|c| c.labels.keys())
+            .find(|k| slo.group_by.contains(k))
+    });
+    match key {
+        Some(k) => format!("{{{{ $labels.{k} }}}}"),
+        None => slo.component.clone(),
     }
 }
 
-/// Writes the rule file for `slos`; `targets` adds the scrape-target alerts for the
-/// reference system's services.
-pub fn generate(slos: &[Slo], catalog: &Catalog, targets: bool, source: &str) -> String {
+/// Writes the rule file for `slos`; `targets` adds the scrape-target alerts for the site's
+/// components.
+pub fn generate(config: &Config, slos: &[Slo], targets: bool, source: &str) -> String {
+    let site = &config.site;
     let mut out = format!(
         "# Prometheus rules generated by vitals {} from {source}: do not edit, regenerate with\n# `vitals rules`. The burn-rate windows and factors are those `vitals check` uses.\ngroups:\n",
         env!("CARGO_PKG_VERSION")
@@ -292,8 +232,8 @@ pub fn generate(slos: &[Slo], catalog: &Catalog, targets: bool, source: &str) ->
             .copied()
             .filter(|p| p.severity == math::Severity::Ticket)
             .collect();
-        burn_alert(&mut out, slo, budget, &page, "page", length);
-        burn_alert(&mut out, slo, budget, &ticket, "ticket", length);
+        burn_alert(&mut out, site, slo, budget, &page, "page", length);
+        burn_alert(&mut out, site, slo, budget, &ticket, "ticket", length);
         slo_windows.push((slo.name.clone(), slo.component.clone(), length));
     }
     if !slo_windows.is_empty() {
@@ -322,7 +262,7 @@ pub fn generate(slos: &[Slo], catalog: &Catalog, targets: bool, source: &str) ->
         out.push_str("  - name: vitals-thresholds\n    rules:\n");
         for slo in thresholds {
             let Objective::Threshold {
-                source,
+                expr,
                 op,
                 value,
                 for_,
@@ -332,44 +272,18 @@ pub fn generate(slos: &[Slo], catalog: &Catalog, targets: bool, source: &str) ->
             else {
                 continue;
             };
-            let (promql, unit) = match source {
-                ThresholdSource::Promql(p) => (p.clone(), Unit::Count),
-                ThresholdSource::Query { name, params } => {
-                    match catalog
-                        .get(name)
-                        .and_then(|d| d.expand(params).ok().map(|e| (e, d.unit)))
-                    {
-                        Some((e, u)) => (e.promql, u),
-                        None => continue,
-                    }
-                }
+            let (Some(violation), unit) = (sli::violation(slo), expr.unit) else {
+                continue;
             };
             let _ = writeln!(out, "      - alert: {}", camel(&slo.name));
-            let _ = writeln!(
-                out,
-                "        expr: {}",
-                block(
-                    &format!(
-                        "(\n{}\n) {} {}",
-                        promql
-                            .trim()
-                            .lines()
-                            .map(|l| format!("  {l}"))
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                        op.violated_promql(),
-                        num(*value)
-                    ),
-                    10
-                )
-            );
+            let _ = writeln!(out, "        expr: {}", block(&violation, 10));
             let _ = writeln!(out, "        for: {}", for_.unwrap_or(DEFAULT_FOR));
             labels(
                 &mut out,
                 &[
                     ("severity", severity.as_str().to_string()),
                     ("slo", slo.name.clone()),
-                    ("component", component_label(slo)),
+                    ("component", component_label(site, slo)),
                 ],
             );
             out.push_str("        annotations:\n");
@@ -394,13 +308,16 @@ pub fn generate(slos: &[Slo], catalog: &Catalog, targets: bool, source: &str) ->
         out.push_str(
             "      - alert: ComponentDown\n        expr: sum by (service) (up) == 0\n        for: 2m\n        labels:\n          severity: 'page'\n          component: '{{ $labels.service }}'\n        annotations:\n          summary: 'every target of {{ $labels.service }} is down'\n          description: 'Prometheus reaches none of its instances.'\n",
         );
-        for (name, kind) in crate::status::COMPONENTS {
-            if kind == crate::status::Kind::Business {
+        for c in site.components.iter() {
+            let Some(m) = &c.targets else {
                 continue;
-            }
+            };
+            let name = &c.name;
             let _ = write!(
                 out,
-                "      - alert: ComponentAbsent\n        expr: absent(up{{service=\"{name}\"}})\n        for: 10m\n        labels:\n          severity: 'page'\n          component: '{name}'\n        annotations:\n          summary: 'no scrape target of {name} exists'\n          description: 'Its scrape job is gone or relabelled: nothing about it is measured.'\n"
+                "      - alert: ComponentAbsent\n        expr: absent(up{{{m}}})\n        for: 10m\n        labels:\n          severity: 'page'\n          component: {}\n        annotations:\n          summary: {}\n          description: 'Its scrape job is gone or relabelled: nothing about it is measured.'\n",
+                q(name),
+                q(&format!("no scrape target of {name} exists"))
             );
         }
     }
@@ -419,8 +336,6 @@ mod tests {
             record_name(Duration::from_secs(280)),
             "slo:sli_error:ratio_rate4m40s"
         );
-        assert_eq!(le_matcher(0.5), r#"le=~"0\\.5""#);
-        assert_eq!(le_matcher(1.0), r#"le=~"1|1\\.0""#);
         assert_eq!(num(1.0 - 0.995), "0.005");
         assert_eq!(num(14.4), "14.4");
         assert_eq!(num(4294967296.0), "4294967296");
@@ -428,13 +343,9 @@ mod tests {
 
     #[test]
     fn every_rule_of_the_reference_slos_is_valid_promql() {
-        let (cat, _) = Catalog::builtin();
-        let (slos, p) = crate::slo::model::load(
-            &crate::diag::Source::new("slo.toml", crate::slo::model::BUILTIN),
-            &cat,
-        );
+        let (config, p) = Config::builtin();
         assert!(p.is_empty());
-        let yaml = generate(&slos, &cat, true, "slo.toml");
+        let yaml = generate(&config, &config.slos, true, "slo.toml");
         // Every expression block parses.
         let mut exprs = Vec::new();
         let mut cur: Option<String> = None;

@@ -10,11 +10,12 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 
 use crate::catalog::Catalog;
 use crate::cli::{ColorChoice, Format, GlobalArgs, TimeArgs};
+use crate::config::Config;
 use crate::diag::{Problem, Source};
 use crate::duration::Duration;
 use crate::exit::Failure;
 use crate::prom::{self, Prom};
-use crate::slo::model::{self as slo_model, Slo};
+use crate::slo::model as slo_model;
 use crate::timespec::parse_time;
 
 /// Prometheus refuses range queries of more than 11,000 points per series.
@@ -91,49 +92,136 @@ impl Settings {
         !self.global.quiet
     }
 
-    /// The query catalog: `--queries`, else `./queries`, else the built-in one.
+    /// The SLO file used: `--config`, else `./slo.toml`; `None`: the built-in one.
+    fn slo_path(&self) -> Option<PathBuf> {
+        match &self.global.config {
+            Some(p) => Some(p.clone()),
+            None if Path::new("slo.toml").is_file() => Some(PathBuf::from("slo.toml")),
+            None => None,
+        }
+    }
+
+    /// The directory of the SLO file used, where the site and the catalog are looked for.
+    fn config_dir(&self) -> Option<PathBuf> {
+        self.slo_path().map(|p| {
+            p.parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf()
+        })
+    }
+
+    /// A file or directory given with a flag must exist: that mistake is told apart from
+    /// mistakes inside the files.
+    fn given(path: &Option<PathBuf>, flag: &str, dir: bool) -> Result<(), Failure> {
+        match path {
+            Some(p) if dir && !p.is_dir() => Err(Failure::usage_hint(
+                format!("{flag} {}: no such directory", p.display()),
+                format!(
+                    "give the directory of your query files, or leave {flag} out to use the built-in catalog"
+                ),
+            )),
+            Some(p) if !dir && !p.is_file() => Err(Failure::usage_hint(
+                format!("{flag} {}: no such file", p.display()),
+                format!(
+                    "give the path of the file, or leave {flag} out to use the one in the current directory or the built-in reference configuration"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The catalog: `--queries`, else `queries/` beside the SLO file, else `./queries`,
+    /// else the built-in one; with the problems of loading it.
+    fn load_catalog(&self) -> (Catalog, Vec<Problem>) {
+        if let Some(dir) = &self.global.queries {
+            return Catalog::load_dir(dir);
+        }
+        if let Some(d) = self
+            .config_dir()
+            .map(|d| d.join("queries"))
+            .filter(|d| d.is_dir())
+        {
+            return Catalog::load_dir(&d);
+        }
+        if Path::new("queries").is_dir() {
+            return Catalog::load_dir(Path::new("queries"));
+        }
+        Catalog::builtin()
+    }
+
+    fn read_source(p: &Path, what: &str) -> Result<Source, Problem> {
+        std::fs::read_to_string(p)
+            .map(|t| Source::new(p, t))
+            .map_err(|e| Problem::in_file(p, format!("cannot read the {what}: {e}")))
+    }
+
+    /// The site file: `--site`, else `site.toml` beside the SLO file; the built-in one with
+    /// the built-in SLOs; `None` when an SLO file has no site beside it (its components are
+    /// the site).
+    fn site_source(&self) -> Result<Option<Source>, Problem> {
+        if let Some(p) = &self.global.site {
+            return Self::read_source(p, "site file").map(Some);
+        }
+        match self.config_dir() {
+            Some(dir) => match dir.join("site.toml") {
+                p if p.is_file() => Self::read_source(&p, "site file").map(Some),
+                _ => Ok(None),
+            },
+            None => Ok(Some(Source::new(
+                "<built-in>/site.toml",
+                crate::site::BUILTIN,
+            ))),
+        }
+    }
+
+    /// The catalog, site and SLOs with every problem found in them (for `lint`, which
+    /// reports rather than stops). A flag naming a missing file is a usage error.
+    pub fn load_config(&self) -> Result<(Config, Vec<Problem>), Failure> {
+        Self::given(&self.global.config, "--config", false)?;
+        Self::given(&self.global.site, "--site", false)?;
+        Self::given(&self.global.queries, "--queries", true)?;
+        let mut problems = Vec::new();
+        let site = self.site_source().unwrap_or_else(|p| {
+            problems.push(p);
+            None
+        });
+        let slos = match self.slo_path() {
+            Some(p) => Self::read_source(&p, "SLO file").unwrap_or_else(|e| {
+                problems.push(e);
+                Source::new(p, "")
+            }),
+            None => Source::new("<built-in>/slo.toml", slo_model::BUILTIN),
+        };
+        let (config, more) = Config::load(self.load_catalog(), site.as_ref(), &slos);
+        problems.extend(more);
+        Ok((config, problems))
+    }
+
+    /// The catalog alone, bound to the site's components, for commands that only run
+    /// queries (`query`, `queries`): a mistake in the SLOs or the rest of the site does not
+    /// stop them. Problems of the catalog itself do (exit 2).
     pub fn catalog(&self) -> Result<Catalog, Failure> {
-        let (cat, problems) = self.load_catalog();
+        Self::given(&self.global.site, "--site", false)?;
+        Self::given(&self.global.queries, "--queries", true)?;
+        let (mut catalog, mut problems) = self.load_catalog();
+        let services = match self.site_source() {
+            Ok(Some(src)) => crate::site::parse(&src).0.services_by_kind(),
+            _ => Default::default(),
+        };
+        problems.extend(catalog.bind_components(&crate::site::Kind::ALL, &services));
         if problems.is_empty() {
-            Ok(cat)
+            Ok(catalog)
         } else {
             Err(Failure::Config(problems))
         }
     }
 
-    /// The catalog and its problems (for `lint`, which reports rather than stops).
-    pub fn load_catalog(&self) -> (Catalog, Vec<Problem>) {
-        match &self.global.queries {
-            Some(dir) if !dir.is_dir() => (
-                Catalog::default(),
-                vec![Problem::in_file(dir, "--queries: no such directory")],
-            ),
-            Some(dir) => Catalog::load_dir(dir),
-            None if Path::new("queries").is_dir() => Catalog::load_dir(Path::new("queries")),
-            None => Catalog::builtin(),
-        }
-    }
-
-    /// Where the SLOs come from: `--config`, else `./slo.toml`, else the built-in file.
-    pub fn slo_source(&self) -> Result<Source, Problem> {
-        let read = |p: &Path| {
-            std::fs::read_to_string(p)
-                .map(|t| Source::new(p, t))
-                .map_err(|e| Problem::in_file(p, format!("cannot read the SLO file: {e}")))
-        };
-        match &self.global.config {
-            Some(p) => read(p),
-            None if Path::new("slo.toml").is_file() => read(Path::new("slo.toml")),
-            None => Ok(Source::new("<built-in>/slo.toml", slo_model::BUILTIN)),
-        }
-    }
-
-    /// SLOs, validated against the catalog.
-    pub fn slos(&self, catalog: &Catalog) -> Result<(Source, Vec<Slo>), Failure> {
-        let src = self.slo_source().map_err(|p| Failure::Config(vec![p]))?;
-        let (slos, problems) = slo_model::load(&src, catalog);
+    /// The validated configuration: any problem stops the command (exit 2).
+    pub fn config(&self) -> Result<Config, Failure> {
+        let (config, problems) = self.load_config()?;
         if problems.is_empty() {
-            Ok((src, slos))
+            Ok(config)
         } else {
             Err(Failure::Config(problems))
         }

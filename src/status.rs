@@ -1,45 +1,22 @@
-//! The on-call snapshot: one row per component with its key signals, the state of its SLOs
-//! and the last hour of its headline signal, and a verdict on top.
+//! The on-call snapshot: one row per component of the site with its signals, the state of
+//! its SLOs and the last hour of its headline signal, and a verdict on top.
 //!
-//! A screen costs two queries for the signals — every signal of every component in one
-//! instant query and every sparkline in one range query, each part tagged with a
-//! `vitals_signal` label — plus the SLO evaluation of `vitals check`. Signals are catalog
-//! queries, so a site that edits `queries/` edits its status screen; warning and failure
-//! levels come from the SLO of the same signal where there is one.
+//! A screen costs two queries for the signals — every distinct catalog query the site's
+//! signals use in one instant query and every sparkline in one range query, each part
+//! tagged with a `vitals_signal` label — plus the SLO evaluation of `vitals check`. Each
+//! component reads its own series out of the answers by its labels (site.toml).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::catalog::Catalog;
+use crate::config::Config;
 use crate::duration::Duration;
-use crate::prom::{Answer, PromError, Request, Series};
-use crate::render::json::finite;
+use crate::prom::{Answer, ErrorKind, PromError, Request, Series, split_by, tag};
+use crate::site::{Component, Levels, Use};
 use crate::slo::eval::{Row, Status};
-use crate::slo::model::{Objective, Slo, ThresholdSource};
-use crate::units::Unit;
-
-/// The components, in screen order, and the `service` label of their scrape targets.
-pub const COMPONENTS: [(&str, Kind); 8] = [
-    ("shop", Kind::Api),
-    ("crm", Kind::Api),
-    ("mes", Kind::Api),
-    ("rabbitmq", Kind::Broker),
-    ("shop-db", Kind::Db),
-    ("mes-db", Kind::Db),
-    ("s3", Kind::S3),
-    ("business", Kind::Business),
-];
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Api,
-    Broker,
-    Db,
-    S3,
-    Business,
-}
+use crate::units::{Unit, finite};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -71,161 +48,21 @@ pub enum Level {
     NoData,
 }
 
-/// A query sent as part of the combined instant query.
-struct Probe {
-    id: &'static str,
-    source: Source,
-}
-
-/// Fixed params of a catalog query (`queue = shop.orders`).
-type Params = &'static [(&'static str, &'static str)];
-
-enum Source {
-    Catalog(&'static str, Params),
-    Promql(&'static str),
-}
-
-const PROBES: [Probe; 26] = [
-    Probe {
-        id: "rps",
-        source: Source::Catalog("api.rps", &[]),
-    },
-    Probe {
-        id: "err",
-        source: Source::Catalog("api.error_ratio", &[]),
-    },
-    Probe {
-        id: "p99",
-        source: Source::Catalog("api.latency_p99", &[]),
-    },
-    Probe {
-        id: "cpu",
-        source: Source::Catalog("api.cpu_percent", &[]),
-    },
-    Probe {
-        id: "mem",
-        source: Source::Catalog("api.memory_bytes", &[]),
-    },
-    Probe {
-        id: "sessions",
-        source: Source::Catalog("api.sessions", &[]),
-    },
-    Probe {
-        id: "up",
-        source: Source::Promql("sum by (service) (up)"),
-    },
-    Probe {
-        id: "targets",
-        source: Source::Promql("count by (service) (up)"),
-    },
-    Probe {
-        id: "publish",
-        source: Source::Catalog("rabbitmq.publish_rate", &[]),
-    },
-    Probe {
-        id: "depth",
-        source: Source::Catalog("rabbitmq.queue_depth", &[("queue", "shop.orders")]),
-    },
-    Probe {
-        id: "inflight",
-        source: Source::Catalog("rabbitmq.in_flight", &[]),
-    },
-    Probe {
-        id: "dead",
-        source: Source::Catalog("rabbitmq.dead_lettered", &[("window", "1h")]),
-    },
-    Probe {
-        id: "consumers",
-        source: Source::Catalog("rabbitmq.consumers", &[]),
-    },
-    Probe {
-        id: "conns",
-        source: Source::Catalog("db.connections_used", &[]),
-    },
-    Probe {
-        id: "maxconns",
-        source: Source::Catalog("db.connections_max", &[]),
-    },
-    Probe {
-        id: "saturation",
-        source: Source::Catalog("db.connection_saturation", &[]),
-    },
-    Probe {
-        id: "qp95",
-        source: Source::Catalog("db.query_p95", &[]),
-    },
-    Probe {
-        id: "dbsize",
-        source: Source::Catalog("db.size_bytes", &[]),
-    },
-    Probe {
-        id: "lag",
-        source: Source::Catalog("db.replication_lag_seconds", &[]),
-    },
-    Probe {
-        id: "s3size",
-        source: Source::Catalog("s3.size_bytes", &[]),
-    },
-    Probe {
-        id: "growth",
-        source: Source::Catalog("s3.growth_bytes", &[("window", "1d")]),
-    },
-    Probe {
-        id: "s3p95",
-        source: Source::Catalog("s3.latency_p95_overall", &[]),
-    },
-    Probe {
-        id: "s3err",
-        source: Source::Catalog("s3.errors_5xx", &[("window", "1h")]),
-    },
-    Probe {
-        id: "orders",
-        source: Source::Catalog("business.orders_created", &[("window", "1h")]),
-    },
-    Probe {
-        id: "lost",
-        source: Source::Catalog("business.lost_order_share", &[("window", "7d")]),
-    },
-    Probe {
-        id: "incidents",
-        source: Source::Catalog("business.incidents_open", &[]),
-    },
-];
-
-/// The sparkline of each kind of component: the headline signal over the last hour.
-const SPARKS: [(Kind, &str, &str, Params); 5] = [
-    (Kind::Api, "requests/s", "api.rps", &[]),
-    (
-        Kind::Broker,
-        "shop.orders depth",
-        "rabbitmq.queue_depth",
-        &[("queue", "shop.orders")],
-    ),
-    (Kind::Db, "connections", "db.connections_used", &[]),
-    (Kind::S3, "p95 latency", "s3.latency_p95_overall", &[]),
-    (
-        Kind::Business,
-        "orders/h",
-        "business.orders_created",
-        &[("window", "1h")],
-    ),
-];
-
 /// Width of the sparklines in characters (one point each).
 pub const SPARK_POINTS: usize = 30;
 
 /// One signal of a row.
 #[derive(Clone, Debug, Serialize)]
 pub struct Signal {
-    /// Short name (`err`, `p99`, `depth`).
-    pub name: &'static str,
+    /// Short name (`err`, `p99`, `shop.orders`), as site.toml gives it.
+    pub name: String,
     /// Raw value in `unit`; null when there is no data (never zero instead).
     pub value: Option<f64>,
     pub unit: Unit,
-    /// As shown: `12.4 req/s`, `0.05 %`, `62/200`.
+    /// As shown: `12.4 req/s`, `0.05 %`, `62/200 (31 %)`.
     pub text: String,
     pub level: Level,
-    /// What the level was judged against (`> 0.5 %`).
+    /// What the level was judged against (`warn > 1 %, fail > 14.4 %`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
     /// The level comes from a period KPI (an SLO with `severity = "none"`): it colours the
@@ -250,23 +87,10 @@ pub struct SloState {
     pub budget_slo: Option<String>,
 }
 
-/// Whether an SLO alerts (budget SLOs always do; thresholds unless `severity = "none"`).
-pub fn alerts(slos: &[Slo], name: &str) -> bool {
-    slos.iter().find(|s| s.name == name).is_none_or(|s| {
-        !matches!(
-            s.objective,
-            Objective::Threshold {
-                severity: crate::slo::model::Alerting::None,
-                ..
-            }
-        )
-    })
-}
-
 #[derive(Clone, Debug, Serialize)]
 pub struct Spark {
     /// What is drawn.
-    pub signal: &'static str,
+    pub signal: String,
     pub unit: Unit,
     /// `[unix_seconds, value|null]` over the last hour.
     pub points: Vec<(f64, Option<f64>)>,
@@ -274,7 +98,7 @@ pub struct Spark {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct ComponentStatus {
-    pub name: &'static str,
+    pub name: String,
     pub status: Health,
     /// Why it is not OK (empty when it is).
     pub reasons: Vec<String>,
@@ -301,197 +125,378 @@ pub struct StatusReport {
     pub errors: Vec<String>,
 }
 
-/// Warning and failure levels of a signal; `upper` when larger is worse.
-#[derive(Clone, Copy, Debug)]
-struct Limits {
-    warn: f64,
-    fail: f64,
-    upper: bool,
-    /// From an SLO with `severity = "none"` (a period KPI such as the 7-day lost-order
-    /// share): shown and coloured, but it does not make the component degraded.
-    advisory: bool,
+/// The tag of a query's series in the combined answers.
+fn key(u: &Use) -> String {
+    u.display()
 }
 
-impl Limits {
-    fn judge(self, v: f64) -> Level {
-        let past = |l: f64| if self.upper { v > l } else { v < l };
-        if past(self.fail) {
-            Level::Fail
-        } else if past(self.warn) {
-            Level::Warn
-        } else {
-            Level::Ok
+fn up_key(c: &Component) -> String {
+    format!("up:{}", c.name)
+}
+
+fn targets_key(c: &Component) -> String {
+    format!("targets:{}", c.name)
+}
+
+/// Every catalog query the screen reads, once each: (tag, PromQL).
+fn signal_terms(config: &Config) -> BTreeMap<String, String> {
+    let mut terms = BTreeMap::new();
+    let mut add = |u: &Use| {
+        if let Ok(e) = u.expand(&config.catalog, &[]) {
+            terms.entry(key(u)).or_insert(e.promql);
         }
-    }
-
-    fn text(self, unit: Unit) -> String {
-        let op = if self.upper { ">" } else { "<" };
-        format!(
-            "warn {op} {}, fail {op} {}",
-            unit.format(self.warn),
-            unit.format(self.fail)
-        )
-    }
-}
-
-/// Levels from a threshold SLO on `query` whose params are among those of the probe `probe`
-/// (its warn and value), if one exists: an SLO on a 7-day share says nothing about a 1-day
-/// one. The SLO's query may be another shape of the probe's signal (a total where the probe
-/// reads it by reason).
-fn slo_limits(slos: &[Slo], query: &str, probe: &str) -> Option<Limits> {
-    let probe_params: &[(&str, &str)] = PROBES
-        .iter()
-        .find_map(|p| match p.source {
-            Source::Catalog(_, params) if p.id == probe => Some(params),
-            _ => None,
-        })
-        .unwrap_or(&[]);
-    slos.iter().find_map(|s| match &s.objective {
-        Objective::Threshold {
-            source: ThresholdSource::Query { name, params },
-            op,
-            value,
-            warn,
-            severity,
-            ..
-        } if name == query
-            && params
-                .iter()
-                .all(|(k, v)| probe_params.iter().any(|(pk, pv)| pk == k && pv == v)) =>
-        {
-            Some(Limits {
-                warn: warn.unwrap_or(*value),
-                fail: *value,
-                upper: op.upper_bound(),
-                advisory: *severity == crate::slo::model::Alerting::None,
-            })
-        }
-        _ => None,
-    })
-}
-
-/// API error-ratio levels from the availability SLO: burning the budget at all (1x) warns,
-/// burning it at the page rate (14.4x) fails.
-fn availability_limits(slos: &[Slo], service: &str) -> Limits {
-    let target = slos
-        .iter()
-        .find(|s| {
-            s.component == service
-                && matches!(
-                    &s.objective,
-                    Objective::Budget {
-                        sli: crate::slo::model::Sli::BadTotal { .. },
-                        ..
-                    }
-                )
-        })
-        .and_then(|s| match &s.objective {
-            Objective::Budget { target, .. } => Some(*target),
-            _ => None,
-        })
-        .unwrap_or(0.99);
-    let budget = 1.0 - target;
-    Limits {
-        warn: budget,
-        fail: (14.4 * budget).min(0.5),
-        upper: true,
-        advisory: false,
-    }
-}
-
-fn tagged(id: &str, promql: &str) -> String {
-    format!("label_replace(({promql}), \"vitals_signal\", \"{id}\", \"\", \"\")")
-}
-
-/// Builds the combined queries: (instant, range). Probes missing from the catalog are left
-/// out (their signals show "no data").
-fn queries(catalog: &Catalog) -> (String, String) {
-    let expand = |q: &str, params: &[(&str, &str)]| -> Option<String> {
-        let p: BTreeMap<String, String> = params
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        catalog
-            .get(q)
-            .and_then(|d| d.expand(&d.applicable(&p)).ok())
-            .map(|e| e.promql)
     };
-    let instant: Vec<String> = PROBES
-        .iter()
-        .filter_map(|p| {
-            let promql = match &p.source {
-                Source::Catalog(q, params) => expand(q, params)?,
-                Source::Promql(s) => s.to_string(),
-            };
-            Some(tagged(p.id, &promql))
-        })
-        .collect();
-    let range: Vec<String> = SPARKS
-        .iter()
-        .filter_map(|(kind, _, q, params)| expand(q, params).map(|e| tagged(kind_id(*kind), &e)))
-        .collect();
-    (instant.join("\n  or "), range.join("\n  or "))
-}
-
-fn kind_id(k: Kind) -> &'static str {
-    match k {
-        Kind::Api => "spark_api",
-        Kind::Broker => "spark_broker",
-        Kind::Db => "spark_db",
-        Kind::S3 => "spark_s3",
-        Kind::Business => "spark_business",
+    for c in &config.site.components {
+        for s in &c.signals {
+            add(&s.source);
+            if let Some((part, whole)) = &s.fraction {
+                add(part);
+                add(whole);
+            }
+        }
     }
+    for c in &config.site.components {
+        if let Some(m) = &c.targets {
+            terms.insert(up_key(c), format!("sum(up{{{m}}})"));
+            terms.insert(targets_key(c), format!("count(up{{{m}}})"));
+        }
+    }
+    terms
 }
 
-/// Everything `status` sends: the two combined queries.
-pub fn requests(catalog: &Catalog, at: DateTime<Utc>) -> Vec<Request> {
-    let (instant, range) = queries(catalog);
+fn spark_terms(config: &Config) -> BTreeMap<String, String> {
+    let mut terms = BTreeMap::new();
+    for c in &config.site.components {
+        if let Some(s) = &c.sparkline
+            && let Ok(e) = s.source.expand(&config.catalog, &[])
+        {
+            terms.entry(key(&s.source)).or_insert(e.promql);
+        }
+    }
+    terms
+}
+
+fn joined(terms: &BTreeMap<String, String>) -> String {
+    terms
+        .iter()
+        .map(|(id, promql)| tag(promql, &[("vitals_signal", id)]))
+        .collect::<Vec<_>>()
+        .join("\n  or ")
+}
+
+/// Everything `status` sends besides the SLOs: the signals at `at`, the sparklines over
+/// the hour before.
+pub fn requests(config: &Config, at: DateTime<Utc>) -> (Request, Request) {
     let start = at - chrono::Duration::hours(1);
     let step = Duration::from_secs(3600 / SPARK_POINTS as u64);
-    vec![
-        Request::instant("status signals", instant, at),
+    (
+        Request::instant("status signals", joined(&signal_terms(config)), at),
         Request::range(
             "status sparklines",
-            range,
+            joined(&spark_terms(config)),
             start + step.to_chrono(),
             at,
             step,
         ),
-    ]
+    )
 }
 
-fn by_signal(a: &Answer) -> BTreeMap<String, Vec<&Series>> {
-    let mut m: BTreeMap<String, Vec<&Series>> = BTreeMap::new();
-    for s in &a.series {
-        if let Some(id) = s.labels.get("vitals_signal") {
-            m.entry(id.clone()).or_default().push(s);
+/// The answers, by tag.
+type Tagged = BTreeMap<String, Vec<Series>>;
+
+/// Judges a value against its levels.
+pub fn judge(levels: &Levels, v: f64) -> Level {
+    if !levels.op.holds(v, levels.value) {
+        Level::Fail
+    } else if levels.warn.is_some_and(|w| !levels.op.holds(v, w)) {
+        Level::Warn
+    } else {
+        Level::Ok
+    }
+}
+
+/// `warn > 1 %, fail > 14.4 %`.
+fn limit_text(levels: &Levels, unit: Unit) -> String {
+    let op = levels.op.violated_promql();
+    format!(
+        "warn {op} {}, fail {op} {}",
+        unit.format(levels.warn.unwrap_or(levels.value)),
+        unit.format(levels.value)
+    )
+}
+
+/// The component's value of a query: its own finite series, combined.
+fn value_of(tagged: &Tagged, u: &Use, c: &Component, combine: crate::site::Combine) -> Option<f64> {
+    let series = tagged.get(&key(u))?;
+    combine.apply(
+        series
+            .iter()
+            .filter(|s| c.owns(&s.labels))
+            .filter_map(Series::value)
+            .filter(|v| v.is_finite()),
+    )
+}
+
+fn signals_of(config: &Config, c: &Component, tagged: &Tagged) -> Vec<Signal> {
+    let unit_of = |u: &Use| {
+        config
+            .catalog
+            .get(&u.query)
+            .map(|d| d.unit)
+            .unwrap_or(Unit::Count)
+    };
+    c.signals
+        .iter()
+        .map(|s| {
+            let unit = unit_of(&s.source);
+            let v = value_of(tagged, &s.source, c, s.combine);
+            let level = match (v, &s.levels) {
+                (None, _) => Level::NoData,
+                (Some(v), Some(l)) => judge(l, v),
+                (Some(_), None) => Level::Ok,
+            };
+            let mut text = v
+                .map(|v| unit.format(v))
+                .unwrap_or_else(|| "no data".into());
+            if let (Some(_), Some((part, whole))) = (v, &s.fraction) {
+                let (p, w) = (
+                    value_of(tagged, part, c, crate::site::Combine::Sum),
+                    value_of(tagged, whole, c, crate::site::Combine::Max),
+                );
+                if let (Some(p), Some(w)) = (p, w) {
+                    text = format!(
+                        "{}/{} ({text})",
+                        unit_of(part).format(p),
+                        unit_of(whole).format(w)
+                    );
+                }
+            }
+            if let (Some(v), Some(label)) = (v, &s.top)
+                && v > 0.0
+                && let Some(top) = largest(tagged, &s.source, c)
+            {
+                text = format!(
+                    "{text} ({})",
+                    top.labels.get(label).cloned().unwrap_or_default()
+                );
+            }
+            Signal {
+                name: s.name.clone(),
+                value: v,
+                unit,
+                text,
+                level,
+                limit: s.levels.as_ref().map(|l| limit_text(l, unit)),
+                advisory: s.levels.as_ref().is_some_and(|l| l.advisory),
+            }
+        })
+        .collect()
+}
+
+/// The component's largest finite series of a query.
+fn largest<'a>(tagged: &'a Tagged, u: &Use, c: &Component) -> Option<&'a Series> {
+    tagged
+        .get(&key(u))?
+        .iter()
+        .filter(|s| c.owns(&s.labels) && s.value().is_some_and(f64::is_finite))
+        .max_by(|a, b| {
+            a.value()
+                .unwrap_or(0.0)
+                .total_cmp(&b.value().unwrap_or(0.0))
+        })
+}
+
+/// Scrape targets: none at all means nothing is scraped for this component.
+fn judge_targets(c: &Component, tagged: &Tagged, out: &mut ComponentStatus) {
+    if c.targets.is_none() {
+        return;
+    }
+    let one = |k: String| {
+        tagged
+            .get(&k)
+            .and_then(|s| s.first())
+            .and_then(Series::value)
+    };
+    out.targets_up = one(up_key(c))
+        .zip(one(targets_key(c)))
+        .map(|(u, t)| (u as u32, t as u32));
+    match out.targets_up {
+        None => {
+            out.status = Health::Unknown;
+            out.reasons.push("no data: no scrape targets for it".into());
+        }
+        Some((0, t)) => {
+            out.status = Health::Down;
+            out.reasons.push(format!("all {t} targets down"));
+        }
+        Some((u, t)) if u < t => {
+            out.status = out.status.max(Health::Degraded);
+            out.reasons.push(format!("{}/{t} targets down", t - u));
+        }
+        _ => {}
+    }
+}
+
+/// DOWN rules, then the signals past their levels (period KPIs excepted).
+fn judge_signals(c: &Component, out: &mut ComponentStatus) {
+    for d in &c.down {
+        // `op value` says when it is DOWN: `err >= 0.5`.
+        if let Some(s) = out.signals.iter().find(|s| s.name == d.signal)
+            && let Some(v) = s.value
+            && d.op.holds(v, d.value)
+        {
+            out.status = Health::Down;
+            out.reasons
+                .push(d.reason.replace("{value}", &s.unit.format(v)));
         }
     }
-    m
+    for s in out.signals.iter().filter(|s| !s.advisory) {
+        if matches!(s.level, Level::Warn | Level::Fail) {
+            if out.status < Health::Degraded {
+                out.status = Health::Degraded;
+            }
+            out.reasons.push(format!(
+                "{} {} ({})",
+                s.name,
+                s.text,
+                s.limit.clone().unwrap_or_default()
+            ));
+        }
+    }
 }
 
-fn unit_of(catalog: &Catalog, probe: &str) -> Unit {
-    PROBES
+/// The component's SLO rows: its own, and grouped rows that its labels identify.
+fn slo_state(config: &Config, c: &Component, rows: &[Row], out: &mut ComponentStatus) {
+    let mine: Vec<&Row> = rows
         .iter()
-        .find(|p| p.id == probe)
-        .and_then(|p| match p.source {
-            Source::Catalog(q, _) => catalog.get(q).map(|d| d.unit),
-            Source::Promql(_) => Some(Unit::Count),
+        .filter(|r| {
+            config
+                .site
+                .members_for(&r.component, &r.group)
+                .contains(&c.name.as_str())
         })
-        .unwrap_or(Unit::Count)
+        .collect();
+    if mine.is_empty() {
+        return;
+    }
+    // Period KPIs (severity = "none") are shown, but it is the SLOs that alert which make a
+    // component degraded on the on-call screen.
+    let (alerting, kpis): (Vec<&Row>, Vec<&Row>) =
+        mine.iter().partition(|r| config.alerts(&r.name));
+    let status = Status::overall(alerting.iter().map(|r| r.status));
+    let describe = |rows: &[&Row]| -> Vec<String> {
+        // Worst first: the screen names the first one.
+        let mut bad: Vec<&&Row> = rows.iter().filter(|r| r.status != Status::Pass).collect();
+        bad.sort_by_key(|r| std::cmp::Reverse(r.status));
+        bad.iter()
+            .map(|r| format!("{} {}: {}", r.status.as_str(), r.display_name(), r.reason))
+            .collect()
+    };
+    let least = mine
+        .iter()
+        .filter_map(|r| r.budget.map(|b| (b.remaining_ratio, r.display_name())))
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+    if matches!(status, Status::Fail | Status::Warn) && out.status < Health::Degraded {
+        out.status = Health::Degraded;
+    }
+    for r in alerting
+        .iter()
+        .filter(|r| matches!(r.status, Status::Fail | Status::Warn))
+    {
+        out.reasons
+            .push(format!("SLO {} {}", r.display_name(), r.status.as_str()));
+    }
+    out.slos = Some(SloState {
+        status,
+        count: alerting.len(),
+        problems: describe(&alerting),
+        kpi_problems: describe(&kpis),
+        budget_left: least.as_ref().map(|l| l.0),
+        budget_slo: least.map(|l| l.1),
+    });
 }
 
-/// Assembles the screen from the answers and the SLO rows.
-pub fn assemble(
-    catalog: &Catalog,
-    slos: &[Slo],
-    slo_rows: &[Row],
+/// The component's sparkline: its own series of the headline query, combined per step.
+fn spark_of(config: &Config, c: &Component, sparks: &Tagged) -> Option<Spark> {
+    let s = c.sparkline.as_ref()?;
+    let mine: Vec<&Series> = sparks
+        .get(&key(&s.source))?
+        .iter()
+        .filter(|x| c.owns(&x.labels))
+        .collect();
+    if mine.is_empty() {
+        return None;
+    }
+    let mut by_time: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+    for series in &mine {
+        for (t, v) in &series.samples {
+            by_time
+                .entry((t * 1000.0).round() as i64)
+                .or_default()
+                .push(*v);
+        }
+    }
+    let unit = config
+        .catalog
+        .get(&s.source.query)
+        .map(|d| d.unit)
+        .unwrap_or(Unit::Count);
+    Some(Spark {
+        signal: s.label.clone(),
+        unit,
+        points: by_time
+            .into_iter()
+            .map(|(t, v)| (t as f64 / 1000.0, s.combine.apply(v).and_then(finite)))
+            .collect(),
+    })
+}
+
+fn component(
+    config: &Config,
+    c: &Component,
+    rows: &[Row],
+    signals: Result<&Tagged, ()>,
+    sparks: &Tagged,
+) -> ComponentStatus {
+    let empty = Tagged::new();
+    let tagged = signals.unwrap_or(&empty);
+    let mut out = ComponentStatus {
+        name: c.name.clone(),
+        status: Health::Ok,
+        reasons: Vec::new(),
+        signals: signals_of(config, c, tagged),
+        targets_up: None,
+        slos: None,
+        spark: None,
+    };
+    if signals.is_ok() {
+        judge_targets(c, tagged, &mut out);
+    }
+    if signals.is_err() {
+        out.status = Health::Unknown;
+        out.reasons
+            .push("not read: the query for its signals failed".into());
+    } else if out.status != Health::Down
+        && !out.signals.is_empty()
+        && out.signals.iter().all(|s| s.level == Level::NoData)
+    {
+        out.status = Health::Unknown;
+        out.reasons
+            .push("no data: none of its signals returned a value".into());
+    }
+    judge_signals(c, &mut out);
+    slo_state(config, c, rows, &mut out);
+    out.spark = spark_of(config, c, sparks);
+    out
+}
+
+/// One line per distinct failure: a Prometheus that cannot be reached fails every query
+/// the same way, and saying so twenty times helps nobody.
+fn failures(
+    rows: &[Row],
     signals: Result<&Answer, &PromError>,
     sparks: Result<&Answer, &PromError>,
-    at: DateTime<Utc>,
-) -> StatusReport {
-    // One line per distinct failure: a Prometheus that cannot be reached fails every query
-    // the same way, and saying so twenty times helps nobody.
+) -> Vec<String> {
     let mut failures: Vec<(String, Vec<String>)> = Vec::new();
     let mut add = |who: String, what: String| {
         let what = what
@@ -514,13 +519,13 @@ pub fn assemble(
     if let Err(e) = sparks {
         add("sparklines".into(), e.to_string());
     }
-    for r in slo_rows.iter().filter(|r| r.error.is_some()) {
+    for r in rows.iter().filter(|r| r.error.is_some()) {
         add(
             format!("SLO {}", r.name),
             r.error.clone().unwrap_or_default(),
         );
     }
-    let errors: Vec<String> = failures
+    failures
         .into_iter()
         .map(|(what, whos)| {
             let who = if whos.len() > 4 {
@@ -530,375 +535,20 @@ pub fn assemble(
             };
             format!("{who}: {what}")
         })
-        .collect();
-    let sig = signals.ok().map(by_signal).unwrap_or_default();
-    let spk = sparks.ok().map(by_signal).unwrap_or_default();
-    let value = |id: &str, service: Option<&str>, agg: Agg| -> Option<f64> {
-        let series = sig.get(id)?;
-        let vals: Vec<f64> = series
-            .iter()
-            .filter(|s| {
-                service.is_none_or(|svc| s.labels.get("service").map(String::as_str) == Some(svc))
-            })
-            .filter_map(|s| s.value())
-            .filter(|v| v.is_finite())
-            .collect();
-        if vals.is_empty() {
-            return None;
-        }
-        Some(match agg {
-            Agg::One | Agg::Sum => vals.iter().sum(),
-            Agg::Max => vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        })
-    };
-    let mut components = Vec::new();
-    for (name, kind) in COMPONENTS {
-        let mut c = ComponentStatus {
-            name,
-            status: Health::Ok,
-            reasons: Vec::new(),
-            signals: Vec::new(),
-            targets_up: None,
-            slos: None,
-            spark: None,
-        };
-        let push = |c: &mut ComponentStatus,
-                    label: &'static str,
-                    probe: &str,
-                    v: Option<f64>,
-                    limits: Option<Limits>| {
-            let unit = unit_of(catalog, probe);
-            let level = match (v, limits) {
-                (None, _) => Level::NoData,
-                (Some(v), Some(l)) => l.judge(v),
-                (Some(_), None) => Level::Ok,
-            };
-            c.signals.push(Signal {
-                name: label,
-                value: v,
-                unit,
-                text: v
-                    .map(|v| unit.format(v))
-                    .unwrap_or_else(|| "no data".into()),
-                level,
-                limit: limits.map(|l| l.text(unit)),
-                advisory: limits.is_some_and(|l| l.advisory),
-            });
-        };
-        let svc = Some(name);
-        match kind {
-            Kind::Api => {
-                push(&mut c, "rps", "rps", value("rps", svc, Agg::One), None);
-                push(
-                    &mut c,
-                    "err",
-                    "err",
-                    value("err", svc, Agg::One),
-                    Some(availability_limits(slos, name)),
-                );
-                // Latency is judged by the latency SLOs (share of fast requests), not by p99.
-                push(&mut c, "p99", "p99", value("p99", svc, Agg::One), None);
-                push(
-                    &mut c,
-                    "cpu",
-                    "cpu",
-                    value("cpu", svc, Agg::Max),
-                    Some(Limits {
-                        warn: 80.0,
-                        fail: 95.0,
-                        upper: true,
-                        advisory: false,
-                    }),
-                );
-                push(&mut c, "mem", "mem", value("mem", svc, Agg::Max), None);
-                if name != "mes" {
-                    push(
-                        &mut c,
-                        "sessions",
-                        "sessions",
-                        value("sessions", svc, Agg::One),
-                        None,
-                    );
-                }
-            }
-            Kind::Broker => {
-                push(
-                    &mut c,
-                    "publish",
-                    "publish",
-                    value("publish", None, Agg::One),
-                    None,
-                );
-                push(
-                    &mut c,
-                    "shop.orders",
-                    "depth",
-                    value("depth", None, Agg::One),
-                    slo_limits(slos, "rabbitmq.queue_depth", "depth"),
-                );
-                push(
-                    &mut c,
-                    "in flight",
-                    "inflight",
-                    value("inflight", None, Agg::Sum),
-                    None,
-                );
-                let dead = value("dead", None, Agg::Sum);
-                let limits = slo_limits(slos, "rabbitmq.dead_lettered_total", "dead");
-                push(&mut c, "dead-lettered/h", "dead", dead, limits);
-                if let (Some(d), Some(series)) = (dead, sig.get("dead"))
-                    && d > 0.0
-                    && let Some(top) = series
-                        .iter()
-                        .filter(|s| s.value().is_some_and(f64::is_finite))
-                        .max_by(|a, b| {
-                            a.value()
-                                .unwrap_or(0.0)
-                                .total_cmp(&b.value().unwrap_or(0.0))
-                        })
-                    && let Some(last) = c.signals.last_mut()
-                {
-                    last.text = format!(
-                        "{} ({})",
-                        last.text,
-                        top.labels.get("reason").cloned().unwrap_or_default()
-                    );
-                }
-                push(
-                    &mut c,
-                    "consumers",
-                    "consumers",
-                    value("consumers", None, Agg::Sum),
-                    None,
-                );
-            }
-            Kind::Db => {
-                let used = value("conns", svc, Agg::One);
-                let max = value("maxconns", svc, Agg::One);
-                let sat = value("saturation", svc, Agg::One);
-                push(
-                    &mut c,
-                    "conns",
-                    "saturation",
-                    sat,
-                    slo_limits(slos, "db.connection_saturation", "saturation"),
-                );
-                if let (Some(u), Some(m), Some(last)) = (used, max, c.signals.last_mut()) {
-                    last.text = format!(
-                        "{}/{} ({})",
-                        Unit::Count.format(u),
-                        Unit::Count.format(m),
-                        last.text
-                    );
-                }
-                push(
-                    &mut c,
-                    "query p95",
-                    "qp95",
-                    value("qp95", svc, Agg::One),
-                    None,
-                );
-                push(
-                    &mut c,
-                    "size",
-                    "dbsize",
-                    value("dbsize", svc, Agg::One),
-                    None,
-                );
-                push(
-                    &mut c,
-                    "lag",
-                    "lag",
-                    value("lag", svc, Agg::One),
-                    Some(Limits {
-                        warn: 5.0,
-                        fail: 30.0,
-                        upper: true,
-                        advisory: false,
-                    }),
-                );
-            }
-            Kind::S3 => {
-                push(
-                    &mut c,
-                    "size",
-                    "s3size",
-                    value("s3size", None, Agg::Sum),
-                    None,
-                );
-                push(
-                    &mut c,
-                    "growth/day",
-                    "growth",
-                    value("growth", None, Agg::Sum),
-                    None,
-                );
-                push(
-                    &mut c,
-                    "p95",
-                    "s3p95",
-                    value("s3p95", None, Agg::One),
-                    slo_limits(slos, "s3.latency_p95_overall", "s3p95"),
-                );
-                push(
-                    &mut c,
-                    "5xx/h",
-                    "s3err",
-                    value("s3err", None, Agg::Sum),
-                    None,
-                );
-            }
-            Kind::Business => {
-                push(
-                    &mut c,
-                    "orders/h",
-                    "orders",
-                    value("orders", None, Agg::One),
-                    None,
-                );
-                push(
-                    &mut c,
-                    "lost (7d)",
-                    "lost",
-                    value("lost", None, Agg::One),
-                    slo_limits(slos, "business.lost_order_share", "lost"),
-                );
-                push(
-                    &mut c,
-                    "open incidents",
-                    "incidents",
-                    value("incidents", None, Agg::Sum),
-                    None,
-                );
-            }
-        }
-        // Targets: none at all means nothing is scraped for this component (when the query
-        // itself could be read).
-        if kind != Kind::Business && signals.is_ok() {
-            let up = value("up", svc, Agg::One);
-            let total = value("targets", svc, Agg::One);
-            c.targets_up = up.zip(total).map(|(u, t)| (u as u32, t as u32));
-            match c.targets_up {
-                None => {
-                    c.status = Health::Unknown;
-                    c.reasons.push("no data: no scrape targets for it".into());
-                }
-                Some((0, t)) => {
-                    c.status = Health::Down;
-                    c.reasons.push(format!("all {t} targets down"));
-                }
-                Some((u, t)) if u < t => {
-                    c.status = c.status.max(Health::Degraded);
-                    c.reasons.push(format!("{}/{t} targets down", t - u));
-                }
-                _ => {}
-            }
-        }
-        if signals.is_err() {
-            c.status = Health::Unknown;
-            c.reasons
-                .push("not read: the query for its signals failed".into());
-        } else if c.status != Health::Down && c.signals.iter().all(|s| s.level == Level::NoData) {
-            c.status = Health::Unknown;
-            c.reasons
-                .push("no data: none of its signals returned a value".into());
-        }
-        if kind == Kind::Api
-            && let Some(e) = c
-                .signals
-                .iter()
-                .find(|s| s.name == "err")
-                .and_then(|s| s.value)
-            && e >= 0.5
-        {
-            c.status = Health::Down;
-            c.reasons.push(format!(
-                "answers 5xx to {} of requests",
-                Unit::Ratio.format(e)
-            ));
-        }
-        for s in c.signals.iter().filter(|s| !s.advisory) {
-            if matches!(s.level, Level::Warn | Level::Fail) && c.status < Health::Degraded {
-                c.status = Health::Degraded;
-            }
-            if matches!(s.level, Level::Warn | Level::Fail) {
-                c.reasons.push(format!(
-                    "{} {} ({})",
-                    s.name,
-                    s.text,
-                    s.limit.clone().unwrap_or_default()
-                ));
-            }
-        }
-        // SLOs: a component's own, and grouped rows that name it (databases by service).
-        let mine: Vec<&Row> = slo_rows
-            .iter()
-            .filter(|r| {
-                r.component == name || r.group.get("service").map(String::as_str) == Some(name)
-            })
-            .collect();
-        if !mine.is_empty() {
-            // Period KPIs (severity = "none") are shown, but it is the SLOs that alert which
-            // make a component degraded on the on-call screen.
-            let (alerting, kpis): (Vec<&Row>, Vec<&Row>) =
-                mine.iter().partition(|r| alerts(slos, &r.name));
-            let status = Status::overall(alerting.iter().map(|r| r.status));
-            let describe = |rows: &[&Row]| -> Vec<String> {
-                // Worst first: the screen names the first one.
-                let mut bad: Vec<&&Row> =
-                    rows.iter().filter(|r| r.status != Status::Pass).collect();
-                bad.sort_by_key(|r| std::cmp::Reverse(r.status));
-                bad.iter()
-                    .map(|r| format!("{} {}: {}", r.status.as_str(), r.display_name(), r.reason))
-                    .collect()
-            };
-            let least = mine
-                .iter()
-                .filter_map(|r| r.budget.map(|b| (b.remaining_ratio, r.display_name())))
-                .min_by(|a, b| a.0.total_cmp(&b.0));
-            if matches!(status, Status::Fail | Status::Warn) && c.status < Health::Degraded {
-                c.status = Health::Degraded;
-            }
-            for r in alerting
-                .iter()
-                .filter(|r| matches!(r.status, Status::Fail | Status::Warn))
-            {
-                c.reasons
-                    .push(format!("SLO {} {}", r.display_name(), r.status.as_str()));
-            }
-            c.slos = Some(SloState {
-                status,
-                count: alerting.len(),
-                problems: describe(&alerting),
-                kpi_problems: describe(&kpis),
-                budget_left: least.as_ref().map(|l| l.0),
-                budget_slo: least.map(|l| l.1),
-            });
-        }
-        if let Some((_, label, q, _)) = SPARKS.iter().find(|(k, ..)| *k == kind) {
-            let series = spk.get(kind_id(kind)).map(|v| v.as_slice()).unwrap_or(&[]);
-            let pick: Option<&&Series> = if kind == Kind::Api || kind == Kind::Db {
-                series
-                    .iter()
-                    .find(|s| s.labels.get("service").map(String::as_str) == Some(name))
-            } else {
-                series.first()
-            };
-            let unit = catalog.get(q).map(|d| d.unit).unwrap_or(Unit::Count);
-            c.spark = pick.map(|s| Spark {
-                signal: label,
-                unit,
-                points: s.samples.iter().map(|(t, v)| (*t, finite(*v))).collect(),
-            });
-        }
-        components.push(c);
-    }
+        .collect()
+}
+
+/// The verdict word and the line shown on top.
+fn verdict(
+    components: &[ComponentStatus],
+    signals: Result<&Answer, &PromError>,
+) -> (&'static str, String) {
     let worst = components
         .iter()
         .map(|c| c.status)
         .max()
         .unwrap_or(Health::Ok);
-    let verdict = match worst {
+    let word = match worst {
         Health::Ok => "HEALTHY",
         Health::Unknown => "UNKNOWN",
         Health::Degraded => "DEGRADED",
@@ -921,13 +571,12 @@ pub fn assemble(
             parts.push(format!("{}: {}", h.word(), names.join(", ")));
         }
     }
-    let verdict_line = match signals {
+    let line = match signals {
         // Nothing could be read: say why once, not per component.
         Err(e) => format!(
             "UNKNOWN: nothing could be read ({})",
             match &e.kind {
-                crate::prom::ErrorKind::Unreachable =>
-                    format!("cannot reach Prometheus at {}", e.url),
+                ErrorKind::Unreachable => format!("cannot reach Prometheus at {}", e.url),
                 _ => e.to_string(),
             }
         ),
@@ -936,21 +585,45 @@ pub fn assemble(
         }
         Ok(_) => parts.join(" · "),
     };
+    (word, line)
+}
+
+/// Assembles the screen from the answers and the SLO rows.
+pub fn assemble(
+    config: &Config,
+    slo_rows: &[Row],
+    signals: Result<&Answer, &PromError>,
+    sparks: Result<&Answer, &PromError>,
+    at: DateTime<Utc>,
+) -> StatusReport {
+    let errors = failures(slo_rows, signals, sparks);
+    let tagged = signals.map(|a| split_by(&a.series, "vitals_signal"));
+    let spark_tagged = sparks
+        .map(|a| split_by(&a.series, "vitals_signal"))
+        .unwrap_or_default();
+    let components: Vec<ComponentStatus> = config
+        .site
+        .components
+        .iter()
+        .map(|c| {
+            component(
+                config,
+                c,
+                slo_rows,
+                tagged.as_ref().map_err(|_| ()),
+                &spark_tagged,
+            )
+        })
+        .collect();
+    let (word, line) = verdict(&components, signals);
     StatusReport {
-        schema_version: crate::render::json::SCHEMA_VERSION,
+        schema_version: crate::SCHEMA_VERSION,
         at: crate::timespec::format_time(at),
-        verdict: verdict.into(),
-        verdict_line,
+        verdict: word.into(),
+        verdict_line: line,
         components,
         errors,
     }
-}
-
-#[derive(Clone, Copy)]
-enum Agg {
-    One,
-    Sum,
-    Max,
 }
 
 #[cfg(test)]
@@ -958,50 +631,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_probe_names_a_catalog_query_of_the_builtin_catalog() {
-        let (cat, _) = Catalog::builtin();
-        for p in PROBES {
-            if let Source::Catalog(q, _) = p.source {
-                assert!(cat.get(q).is_some(), "{q}");
-            }
-        }
-        let (instant, range) = queries(&cat);
-        assert_eq!(instant.matches("vitals_signal").count(), PROBES.len());
-        assert_eq!(range.matches("vitals_signal").count(), SPARKS.len());
-        assert!(promql_parser::parser::parse(&instant).is_ok());
-        assert!(promql_parser::parser::parse(&range).is_ok());
+    fn every_signal_of_the_builtin_site_is_one_term_of_one_query() {
+        let (config, problems) = Config::builtin();
+        assert!(problems.is_empty(), "{problems:#?}");
+        let at = chrono::Utc::now();
+        let (instant, range) = requests(&config, at);
+        assert!(promql_parser::parser::parse(&instant.promql).is_ok());
+        assert!(promql_parser::parser::parse(&range.promql).is_ok());
+        // Shared queries (api.rps for three APIs) are asked once.
+        assert_eq!(instant.promql.matches("\"api.rps\"").count(), 1);
+        assert_eq!(range.promql.matches("\"api.rps\"").count(), 1);
     }
 
     #[test]
-    fn the_shipped_threshold_slos_give_their_signals_levels() {
-        let (cat, _) = Catalog::builtin();
-        let src = crate::diag::Source::new("slo.toml", crate::slo::model::BUILTIN);
-        let (slos, problems) = crate::slo::model::load(&src, &cat);
-        assert!(problems.is_empty());
-        for (query, probe, fail) in [
-            ("rabbitmq.queue_depth", "depth", 15.0),
-            ("rabbitmq.dead_lettered_total", "dead", 20.0),
-            ("db.connection_saturation", "saturation", 0.8),
-            ("s3.latency_p95_overall", "s3p95", 1.0),
-            ("business.lost_order_share", "lost", 0.001),
-        ] {
-            let l = slo_limits(&slos, query, probe).unwrap_or_else(|| panic!("{query}"));
-            assert_eq!(l.fail, fail, "{query}");
-        }
-        // An SLO whose params the probe does not share gives no levels.
-        assert!(slo_limits(&slos, "business.lost_order_share", "dead").is_none());
-    }
-
-    #[test]
-    fn limits_judge_in_the_right_direction() {
-        let l = Limits {
-            warn: 5.0,
-            fail: 15.0,
-            upper: true,
+    fn levels_judge_in_the_right_direction() {
+        let l = Levels {
+            op: crate::slo::model::Op::Le,
+            value: 15.0,
+            warn: Some(5.0),
             advisory: false,
+            slo: None,
         };
-        assert_eq!(l.judge(3.0), Level::Ok);
-        assert_eq!(l.judge(6.0), Level::Warn);
-        assert_eq!(l.judge(16.0), Level::Fail);
+        assert_eq!(judge(&l, 3.0), Level::Ok);
+        assert_eq!(judge(&l, 6.0), Level::Warn);
+        assert_eq!(judge(&l, 16.0), Level::Fail);
+        assert_eq!(limit_text(&l, Unit::Count), "warn > 5, fail > 15");
     }
 }

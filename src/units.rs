@@ -5,6 +5,23 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// A number for JSON: `None` for NaN and ±Inf (JSON has no such values; the caller adds
+/// a `note`).
+pub fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// Why a value is `null`, when it is.
+pub fn non_finite_note(v: f64) -> Option<String> {
+    if v.is_nan() {
+        Some("value is NaN".into())
+    } else if v.is_infinite() {
+        Some(format!("value is {}Inf", if v > 0.0 { "+" } else { "-" }))
+    } else {
+        None
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {

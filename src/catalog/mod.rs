@@ -2,6 +2,7 @@
 //! the mapping from the monitoring plan to the queries that answer it.
 
 pub mod params;
+pub mod shape;
 pub mod template;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,6 +13,8 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use crate::diag::{Problem, Source, toml_message};
+use crate::duration::Duration;
+use crate::exit::Failure;
 use crate::units::Unit;
 pub use params::{ParamError, ParamKind, ParamSpec};
 use template::Context;
@@ -77,6 +80,8 @@ pub struct Expanded {
 /// Why a query could not be expanded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExpandError {
+    #[error("unknown catalog query `{0}`")]
+    UnknownQuery(String),
     #[error("query `{query}` has no param `{param}`{}", known_list(.known))]
     UnknownParam {
         query: String,
@@ -142,12 +147,20 @@ impl QueryDef {
 
     /// Parses the query expanded with its defaults; `Some(message)` when PromQL rejects it.
     pub fn check_promql(&self) -> Option<String> {
-        match self.expand(&BTreeMap::new()) {
+        // A param that follows a site without components of its kind is parsed with "any".
+        let any: BTreeMap<String, String> = self
+            .params
+            .iter()
+            .filter(|(_, p)| p.components.is_some() && p.allowed.is_empty())
+            .map(|(k, _)| (k.clone(), "*".to_string()))
+            .collect();
+        match self.expand(&any) {
             // Unresolved placeholders are reported by the load-time checks already.
             Ok(e) if template::scan(&e.promql).is_ok_and(|p| !p.is_empty()) => None,
             Ok(e) => promql_parser::parser::parse(&e.promql)
                 .err()
                 .map(|m| format!("invalid PromQL (expanded with defaults): {}", one_line(&m))),
+            Err(ExpandError::Invalid { source, .. }) => Some(source.to_string()),
             Err(e) => Some(e.to_string()),
         }
     }
@@ -333,12 +346,98 @@ impl Catalog {
         (cat, problems)
     }
 
+    /// Fills the `names` params that follow the site (`components = "api"`) with the
+    /// `service` labels of its components of that kind: `values` maps a kind to them.
+    /// Returns a problem for each param naming a kind the site does not know.
+    pub fn bind_components(
+        &mut self,
+        kinds: &[&str],
+        values: &BTreeMap<String, Vec<String>>,
+    ) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        for q in &mut self.queries {
+            for (name, spec) in &mut q.params {
+                let Some(kind) = &spec.components else {
+                    continue;
+                };
+                if !kinds.contains(&kind.as_str()) {
+                    problems.push(Problem::new(format!(
+                        "{}: query `{}`: param `{name}`: unknown component kind `{kind}` (kinds: {})",
+                        q.origin,
+                        q.name,
+                        kinds.join(", ")
+                    )));
+                    continue;
+                }
+                let v = values.get(kind).cloned().unwrap_or_default();
+                spec.default = v.join("|");
+                spec.allowed = v;
+            }
+        }
+        problems
+    }
+
     /// Plan lines no query answers.
     pub fn unmapped_plan_items(&self) -> Vec<&PlanItem> {
         self.plan
             .iter()
             .filter(|p| !self.queries.iter().any(|q| q.plan.contains(&p.id)))
             .collect()
+    }
+}
+
+/// For a range: a query's `window` left at its default is widened to the step when the step
+/// is longer, so that every moment of the range is counted once (a 15-minute step over
+/// 5-minute rates would skip two thirds of the time). Returns the params to use.
+pub fn cover_step(
+    def: &QueryDef,
+    params: &BTreeMap<String, String>,
+    step: Duration,
+) -> Option<BTreeMap<String, String>> {
+    let spec = def.params.get("window")?;
+    if params.contains_key("window") {
+        return None;
+    }
+    let default: Duration = spec.default.parse().ok()?;
+    (step > default).then(|| {
+        let mut p = params.clone();
+        p.insert("window".into(), step.to_string());
+        p
+    })
+}
+
+impl Catalog {
+    /// Finds a query and expands it with `params`, or says precisely why not (a usage error:
+    /// the name or params came from the command line).
+    pub fn resolve(
+        &self,
+        name: &str,
+        params: &BTreeMap<String, String>,
+    ) -> Result<(&QueryDef, Expanded), Failure> {
+        let Some(def) = self.get(name) else {
+            let hint = match self.suggest(name) {
+                Some(s) => format!("did you mean `{s}`? `vitals queries` lists them all"),
+                None => "`vitals queries` lists the catalog".into(),
+            };
+            return Err(Failure::usage_hint(format!("unknown query `{name}`"), hint));
+        };
+        let expanded = def.expand(params).map_err(|e| {
+            let hint = def
+                .params
+                .iter()
+                .map(|(k, p)| format!("{k} ({}, default {})", p.kind, p.default))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Failure::usage_hint(e.to_string(), format!("params of {name}: {hint}"))
+        })?;
+        if let Err(m) = promql_parser::parser::parse(&expanded.promql) {
+            return Err(Failure::usage(format!(
+                "query `{name}` expands to invalid PromQL: {} ({})",
+                one_line(&m),
+                def.origin
+            )));
+        }
+        Ok((def, expanded))
     }
 }
 
@@ -467,8 +566,17 @@ mod tests {
 
     #[test]
     fn the_builtin_catalog_loads_without_problems() {
-        let (cat, problems) = Catalog::builtin();
+        let (mut cat, problems) = Catalog::builtin();
         assert!(problems.is_empty(), "{problems:#?}");
+        // Bound to a site with one component of each kind its params name.
+        let values: BTreeMap<String, Vec<String>> = [("api", "shop"), ("database", "shop-db")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
+            .collect();
+        assert!(
+            cat.bind_components(&["api", "database"], &values)
+                .is_empty()
+        );
         for q in &cat.queries {
             assert_eq!(q.check_promql(), None, "{}", q.name);
         }

@@ -62,7 +62,8 @@ pub struct ParamSpec {
     /// How values are validated and written into the PromQL.
     pub kind: ParamKind,
     /// Used when the caller gives no value. Numbers may be written as TOML numbers.
-    #[serde(deserialize_with = "scalar_string")]
+    /// Required, except for `names` params that take their values from the site.
+    #[serde(default, deserialize_with = "scalar_string")]
     pub default: String,
     /// Known values (names, choice). For `names`, an empty list accepts any plainly spelled
     /// name (letters, digits, `_ . : / -`).
@@ -76,6 +77,11 @@ pub struct ParamSpec {
     /// One line shown by `vitals queries`.
     #[serde(default)]
     pub help: Option<String>,
+    /// `names` params only: the values are the `service` labels of the site's components of
+    /// this kind (`api`, `database`, ...); `default` (all of them) and `allowed` follow
+    /// site.toml, so a site that adds a component edits no query.
+    #[serde(default)]
+    pub components: Option<String>,
 }
 
 /// Why a parameter value was refused.
@@ -159,6 +165,11 @@ impl ParamSpec {
                 if value == "*" {
                     return Ok(".+".into());
                 }
+                if let (Some(kind), true) = (&self.components, self.allowed.is_empty()) {
+                    return Err(fail(format!(
+                        "the site has no components of kind `{kind}` (site.toml)"
+                    )));
+                }
                 let mut parts = Vec::new();
                 for alt in value.split('|') {
                     let alt = alt.trim();
@@ -237,6 +248,13 @@ impl ParamSpec {
                     }
                 }
             }
+            ParamKind::Names if self.components.is_some() => {
+                if !self.allowed.is_empty() || !self.default.is_empty() {
+                    out.push(format!(
+                        "param `{name}`: `components` takes `default` and `allowed` from the site's components; remove them"
+                    ));
+                }
+            }
             ParamKind::Names => {
                 for a in &self.allowed {
                     if !is_plain_name(a) {
@@ -254,6 +272,11 @@ impl ParamSpec {
                 }
             }
         }
+        if self.components.is_some() && self.kind != ParamKind::Names {
+            out.push(format!(
+                "param `{name}`: `components` only applies to kind \"names\""
+            ));
+        }
         if (self.min.is_some() || self.max.is_some())
             && !matches!(self.kind, ParamKind::Integer | ParamKind::Number)
         {
@@ -261,8 +284,12 @@ impl ParamSpec {
                 "param `{name}`: `min`/`max` only apply to kinds \"integer\" and \"number\""
             ));
         }
-        if let Err(e) = self.render(name, &self.default) {
-            out.push(format!("default of param `{name}`: {}", e.reason));
+        if self.components.is_none() {
+            if self.default.is_empty() {
+                out.push(format!("param `{name}` needs a `default`"));
+            } else if let Err(e) = self.render(name, &self.default) {
+                out.push(format!("default of param `{name}`: {}", e.reason));
+            }
         }
         out
     }
@@ -305,6 +332,7 @@ mod tests {
             min: None,
             max: None,
             help: None,
+            components: None,
         }
     }
 

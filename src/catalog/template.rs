@@ -79,9 +79,64 @@ pub fn substitute(template: &str, values: &BTreeMap<String, String>) -> String {
     out
 }
 
+/// The names of single-brace placeholders (`{service}`) in a text meant for people (a hint
+/// or a reason), in order.
+pub fn braced_names(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) => {
+                let name = &after[..close];
+                if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                {
+                    out.push(name.to_string());
+                }
+                rest = &after[close + 1..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// Replaces `{name}` placeholders of a text for people; unknown names become empty, and
+/// the spaces they leave are folded.
+pub fn fill_braced(text: &str, value: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) => {
+                out.push_str(&value(&after[..close]).unwrap_or_default());
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn braced_placeholders_are_listed_and_filled() {
+        assert_eq!(
+            braced_names("{service} 5xx {before} -> {now}"),
+            ["service", "before", "now"]
+        );
+        let v = |n: &str| (n == "now").then(|| "3".to_string());
+        assert_eq!(fill_braced("{service} p99 {now}", &v), "p99 3");
+    }
 
     #[test]
     fn finds_placeholders_and_their_quoting() {

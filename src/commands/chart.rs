@@ -2,14 +2,14 @@
 
 use std::path::Path;
 
+use crate::chart::{Band, Chart, Line, Zone, merge_bands, slo_overlay};
 use crate::cli::{ChartArgs, Format};
+use crate::config::Config;
 use crate::duration::Duration;
 use crate::exit::{ExitStatus, Failure};
 use crate::prom::{self, Request};
-use crate::render::chart::{Band, Chart, Line, Rule, Zone};
 use crate::settings::{MAX_POINTS, Settings, TimeSpec, parse_params};
-use crate::slo::model::{Objective, Op, Slo, ThresholdSource};
-use crate::status::{COMPONENTS, Kind};
+use crate::slo::model::Slo;
 use crate::timespec::format_time;
 
 enum Target {
@@ -20,10 +20,14 @@ enum Target {
 
 pub async fn run(settings: &Settings, args: &ChartArgs) -> Result<ExitStatus, Failure> {
     settings.format("chart", &[Format::Table])?;
-    let catalog = settings.catalog()?;
-    let (_, slos) = settings.slos(&catalog)?;
-    let params = parse_params(&args.params)?;
-    let (def, expanded) = super::query::resolve(&catalog, &args.name, &params)?;
+    let config = settings.config()?;
+    let catalog = &config.catalog;
+    let Subject {
+        name,
+        params,
+        component,
+    } = what_to_chart(&config, args)?;
+    let (def, expanded) = catalog.resolve(&name, &params)?;
     let zone =
         Zone::parse(&args.time_zone).map_err(|e| Failure::usage(format!("--time-zone: {e}")))?;
     if !(200..=8000).contains(&args.width) || !(150..=4000).contains(&args.height) {
@@ -82,8 +86,8 @@ pub async fn run(settings: &Settings, args: &ChartArgs) -> Result<ExitStatus, Fa
             Duration::from_secs(15),
         )
     });
-    let (def, expanded) = match super::query::cover_step(def, &params, step) {
-        Some(p) => super::query::resolve(&catalog, &args.name, &p)?,
+    let (def, expanded) = match crate::catalog::cover_step(def, &params, step) {
+        Some(p) => catalog.resolve(&name, &p)?,
         None => (def, expanded),
     };
     let prom = settings.prom()?;
@@ -98,6 +102,9 @@ pub async fn run(settings: &Settings, args: &ChartArgs) -> Result<ExitStatus, Fa
         .await?;
     super::warn_prometheus(settings, &def.name, &answer.warnings);
     let mut series = answer.series;
+    if let Some(c) = component {
+        series.retain(|s| c.owns(&s.labels));
+    }
     series.sort_by(|a, b| a.labels.cmp(&b.labels));
     let lines: Vec<Line> = series
         .iter()
@@ -123,65 +130,40 @@ pub async fn run(settings: &Settings, args: &ChartArgs) -> Result<ExitStatus, Fa
             ),
         );
     }
-    let (rules, mut bands) = slo_overlay(
-        &slos,
+    let overlay = slo_overlay(
+        &config.slos,
         &def.name,
         def.unit,
         &expanded.params,
         &lines,
         step,
-        settings,
     );
-    // Incidents of the components on the chart, when slo.toml has SLOs for them.
-    let components = chart_components(&def.name, &series);
-    let relevant: Vec<Slo> = slos
-        .iter()
-        .filter(|s| components.contains(&s.component) || s.group_by.iter().any(|g| g == "service"))
-        .cloned()
-        .collect();
-    if !components.is_empty() {
-        let found = super::incidents::find(
+    let (rules, mut bands) = (overlay.rules, overlay.bands);
+    for (slo, k, v) in overlay.elsewhere {
+        super::note(
             settings,
-            Format::Table,
-            &prom,
-            &catalog,
-            &relevant,
-            (start, end),
-            None,
-            true,
-        )
-        .await;
-        for e in &found.errors {
-            super::say(
-                settings,
-                crate::exit::Severity::Warning,
-                &format!("incidents: {e}"),
-            );
-        }
-        bands.extend(
-            found
-                .incidents
-                .iter()
-                .filter(|i| {
-                    i.severity >= crate::incidents::Severity::Ticket
-                        && i.components.iter().any(|c| components.contains(c))
-                })
-                .map(|i| Band {
-                    start: crate::timespec::unix_seconds(i.start_time()),
-                    end: crate::timespec::unix_seconds(i.end_time()),
-                }),
+            &format!(
+                "SLO `{slo}` judges {} with {k}={v}; chart with --param {k}={v} to see its threshold",
+                def.name
+            ),
         );
     }
-    // Overlapping intervals (a threshold broken inside an incident) are shaded once.
-    bands.sort_by(|a, b| a.start.total_cmp(&b.start));
-    let mut merged: Vec<Band> = Vec::new();
-    for b in bands {
-        match merged.last_mut() {
-            Some(m) if b.start <= m.end => m.end = m.end.max(b.end),
-            _ => merged.push(b),
-        }
+    // Incidents of the components on the chart, when slo.toml has SLOs for them.
+    let labels: Vec<&std::collections::BTreeMap<String, String>> =
+        series.iter().map(|s| &s.labels).collect();
+    let components: Vec<String> = match component {
+        Some(c) => vec![c.name.clone()],
+        None => config
+            .site
+            .components_showing(&def.name, &labels)
+            .into_iter()
+            .map(String::from)
+            .collect(),
+    };
+    if !components.is_empty() {
+        bands.extend(incident_bands(settings, &config, &prom, &components, (start, end)).await);
     }
-    let bands = merged;
+    let bands = merge_bands(bands);
     let chart = Chart {
         title: format!("{} — {}", def.name, def.help),
         subtitle: format!(
@@ -223,32 +205,6 @@ pub async fn run(settings: &Settings, args: &ChartArgs) -> Result<ExitStatus, Fa
     Ok(ExitStatus::Success)
 }
 
-/// The components a chart shows: its series' `service` labels, else the query's domain.
-fn chart_components(query: &str, series: &[prom::Series]) -> std::collections::BTreeSet<String> {
-    let mut c: std::collections::BTreeSet<String> = series
-        .iter()
-        .filter_map(|s| s.labels.get("service").cloned())
-        .collect();
-    if c.is_empty() {
-        match query.split('.').next() {
-            Some(d @ ("rabbitmq" | "s3" | "business")) => {
-                c.insert(d.to_string());
-            }
-            Some(d @ ("api" | "db")) => {
-                let kind = if d == "api" { Kind::Api } else { Kind::Db };
-                c.extend(
-                    COMPONENTS
-                        .iter()
-                        .filter(|(_, k)| *k == kind)
-                        .map(|(n, _)| n.to_string()),
-                );
-            }
-            _ => {}
-        }
-    }
-    c
-}
-
 fn params_text(p: &std::collections::BTreeMap<String, String>) -> String {
     if p.is_empty() {
         String::new()
@@ -286,84 +242,104 @@ fn wrote(
     );
 }
 
-/// Reference lines of threshold SLOs on this query (when the chart's params are the SLO's),
-/// and the intervals in which their condition held.
-fn slo_overlay(
-    slos: &[Slo],
-    query: &str,
-    unit: crate::units::Unit,
-    params: &std::collections::BTreeMap<String, String>,
-    lines: &[Line],
-    step: Duration,
-    settings: &Settings,
-) -> (Vec<Rule>, Vec<Band>) {
-    let mut rules = Vec::new();
-    let mut bands = Vec::new();
-    for s in slos {
-        let Objective::Threshold {
-            source: ThresholdSource::Query { name, params: sp },
-            op,
-            value,
-            warn,
-            ..
-        } = &s.objective
-        else {
-            continue;
-        };
-        if name != query {
-            continue;
-        }
-        if let Some((k, v)) = sp.iter().find(|(k, v)| params.get(*k) != Some(*v)) {
-            super::note(
-                settings,
-                &format!(
-                    "SLO `{}` judges {query} with {k}={v}; chart with --param {k}={v} to see its threshold",
-                    s.name
-                ),
-            );
-            continue;
-        }
-        rules.push(Rule {
-            label: format!("SLO {} {op} {}", s.name, unit.format(*value)),
-            value: *value,
-            warn: false,
-        });
-        if let Some(w) = warn {
-            rules.push(Rule {
-                label: format!("SLO {} warning {op} {}", s.name, unit.format(*w)),
-                value: *w,
-                warn: true,
-            });
-        }
-        bands.extend(violations(lines, *op, *value, step));
-    }
-    (rules, bands)
+/// What a chart draws: a query with its params, for one component or all.
+struct Subject<'a> {
+    name: String,
+    params: std::collections::BTreeMap<String, String>,
+    component: Option<&'a crate::site::Component>,
 }
 
-/// Intervals where some series breaks `value OP limit`, at the chart's resolution.
-pub fn violations(lines: &[Line], op: Op, limit: f64, step: Duration) -> Vec<Band> {
-    let mut times: std::collections::BTreeMap<i64, bool> = std::collections::BTreeMap::new();
-    for l in lines {
-        for (t, v) in &l.points {
-            let bad = v.is_finite() && !op.holds(*v, limit);
-            let e = times.entry((*t * 1000.0) as i64).or_insert(false);
-            *e |= bad;
+/// The query, params and component of the chart: NAME with --param, or the headline of
+/// --component (its sparkline in site.toml); with both, NAME drawn for that component.
+fn what_to_chart<'a>(config: &'a Config, args: &ChartArgs) -> Result<Subject<'a>, Failure> {
+    let params = parse_params(&args.params)?;
+    let component = match &args.component {
+        None => None,
+        Some(c) => Some(config.site.component(c).ok_or_else(|| {
+            Failure::usage_hint(
+                format!("--component {c}: no such component"),
+                format!(
+                    "the site's components: {}",
+                    config
+                        .site
+                        .components
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?),
+    };
+    match (&args.name, component) {
+        (Some(n), c) => Ok(Subject {
+            name: n.clone(),
+            params,
+            component: c,
+        }),
+        (None, Some(c)) => {
+            let s = c.sparkline.as_ref().ok_or_else(|| {
+                Failure::usage(format!(
+                    "component `{}` has no sparkline in the site file to chart; give a query name",
+                    c.name
+                ))
+            })?;
+            let mut p = s.source.params.clone();
+            p.extend(params);
+            Ok(Subject {
+                name: s.source.query.clone(),
+                params: p,
+                component: Some(c),
+            })
         }
+        (None, None) => Err(Failure::usage_hint(
+            "give a query name to chart, or --component NAME for its headline signal",
+            "`vitals queries` lists the catalog",
+        )),
     }
-    let half = step.secs_f64() / 2.0;
-    let mut bands: Vec<Band> = Vec::new();
-    for (t, bad) in times {
-        if !bad {
-            continue;
-        }
-        let t = t as f64 / 1000.0;
-        match bands.last_mut() {
-            Some(b) if t - half <= b.end + 1e-6 => b.end = t + half,
-            _ => bands.push(Band {
-                start: t - half,
-                end: t + half,
-            }),
-        }
+}
+
+/// The incidents (page and ticket) of `components` in the range, as shaded intervals.
+async fn incident_bands(
+    settings: &Settings,
+    config: &Config,
+    prom: &prom::Prom,
+    components: &[String],
+    range: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+) -> Vec<Band> {
+    let relevant: Vec<Slo> = config
+        .slos
+        .iter()
+        .filter(|s| {
+            components.contains(&s.component)
+                || config
+                    .site
+                    .groups
+                    .get(&s.component)
+                    .is_some_and(|m| m.iter().any(|x| components.contains(x)))
+        })
+        .cloned()
+        .collect();
+    let found = crate::incidents::find(prom, config, &relevant, range, None, true, &|| {}).await;
+    super::tell_incidents(settings, &found);
+    for e in &found.report.errors {
+        super::say(
+            settings,
+            crate::exit::Severity::Warning,
+            &format!("incidents: {e}"),
+        );
     }
-    bands
+    found
+        .report
+        .incidents
+        .iter()
+        .filter(|i| {
+            i.severity >= crate::incidents::Severity::Ticket
+                && i.components.iter().any(|c| components.contains(c))
+        })
+        .map(|i| Band {
+            start: crate::timespec::unix_seconds(i.start_time()),
+            end: crate::timespec::unix_seconds(i.end_time()),
+        })
+        .collect()
 }

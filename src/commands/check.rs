@@ -6,7 +6,6 @@ use crate::progress::Progress;
 use crate::render::{json, junit, markdown, table};
 use crate::settings::Settings;
 use crate::slo::eval::{self, CheckReport, Status};
-use crate::slo::model::Slo;
 use crate::timespec::parse_time;
 
 pub async fn run(settings: &Settings, args: &CheckArgs) -> Result<ExitStatus, Failure> {
@@ -14,9 +13,8 @@ pub async fn run(settings: &Settings, args: &CheckArgs) -> Result<ExitStatus, Fa
         "check",
         &[Format::Table, Format::Json, Format::Junit, Format::Markdown],
     )?;
-    let catalog = settings.catalog()?;
-    let (src, all) = settings.slos(&catalog)?;
-    let slos = select(&all, &args.slos, &args.components)?;
+    let config = settings.config()?;
+    let slos = config.select(&args.slos, &args.components)?;
     let at = match &args.at {
         Some(a) => parse_time(a, settings.now).map_err(|e| Failure::usage(format!("--at: {e}")))?,
         None => settings.now,
@@ -29,14 +27,14 @@ pub async fn run(settings: &Settings, args: &CheckArgs) -> Result<ExitStatus, Fa
         "evaluating SLOs",
     );
     let started = std::time::Instant::now();
-    let rows = eval::evaluate(&slos, &catalog, &prom, at, &|| progress.tick()).await;
+    let rows = eval::evaluate(&slos, &prom, at, &|| progress.tick()).await;
     let elapsed = started.elapsed();
     progress.finish();
     for r in &rows {
         super::warn_prometheus(settings, &format!("slo {}", r.name), &r.warnings);
     }
     let config_error = rows.iter().any(|r| r.config_error);
-    let report = CheckReport::new(at, src.path.display().to_string(), rows);
+    let report = CheckReport::new(at, config.slo_source.path.display().to_string(), rows);
     let text = match format {
         Format::Json => json::to_string(&report),
         Format::Junit => junit::check(&report, args.fail_on == FailOn::Warn, elapsed),
@@ -65,42 +63,4 @@ pub fn exit_status(report: &CheckReport, fail_on: FailOn, config_error: bool) ->
         worst = worst.worst(s);
     }
     worst
-}
-
-/// SLOs named with `--slo` and/or of the `--component`s; every name must exist.
-pub fn select(all: &[Slo], names: &[String], components: &[String]) -> Result<Vec<Slo>, Failure> {
-    for n in names {
-        if !all.iter().any(|s| &s.name == n) {
-            let hint = crate::catalog::closest(n, all.iter().map(|s| s.name.as_str()))
-                .map(|c| format!("did you mean `{c}`? "))
-                .unwrap_or_default();
-            return Err(Failure::usage_hint(
-                format!("no SLO named `{n}`"),
-                format!(
-                    "{hint}the SLOs are: {}",
-                    all.iter()
-                        .map(|s| s.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        }
-    }
-    for c in components {
-        if !all.iter().any(|s| &s.component == c) {
-            let mut known: Vec<&str> = all.iter().map(|s| s.component.as_str()).collect();
-            known.sort();
-            known.dedup();
-            return Err(Failure::usage_hint(
-                format!("no SLO has component `{c}`"),
-                format!("components: {}", known.join(", ")),
-            ));
-        }
-    }
-    Ok(all
-        .iter()
-        .filter(|s| names.is_empty() || names.contains(&s.name))
-        .filter(|s| components.is_empty() || components.contains(&s.component))
-        .cloned()
-        .collect())
 }

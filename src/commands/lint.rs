@@ -1,4 +1,5 @@
-//! `vitals lint`: every problem in `queries/` and `slo.toml`, without contacting Prometheus.
+//! `vitals lint`: every problem in `queries/`, `site.toml` and `slo.toml`, without
+//! contacting Prometheus.
 
 use serde::Serialize;
 
@@ -7,7 +8,6 @@ use crate::diag::Problem;
 use crate::exit::{ExitStatus, Failure};
 use crate::render::json;
 use crate::settings::Settings;
-use crate::slo::model as slo_model;
 
 /// `vitals lint --format json`.
 #[derive(Serialize)]
@@ -20,6 +20,10 @@ struct LintOutput {
     queries: String,
     /// Where the SLOs came from.
     config: String,
+    /// Where the site came from.
+    site: String,
+    /// Components of the site (valid ones).
+    component_count: usize,
     /// Queries checked.
     query_count: usize,
     /// SLOs checked (valid ones).
@@ -42,7 +46,8 @@ struct ProblemOutput {
 
 pub fn run(settings: &Settings) -> Result<ExitStatus, Failure> {
     let format = settings.format("lint", &[Format::Table, Format::Json])?;
-    let (catalog, mut problems) = settings.load_catalog();
+    let (config, mut problems) = settings.load_config()?;
+    let catalog = &config.catalog;
     for q in &catalog.queries {
         if let Some(m) = q.check_promql() {
             problems.push(Problem::new(format!(
@@ -59,23 +64,27 @@ pub fn run(settings: &Settings) -> Result<ExitStatus, Failure> {
             )));
         }
     }
-    let (config, slo_count) = match settings.slo_source() {
-        Ok(src) => {
-            let (slos, more) = slo_model::load(&src, &catalog);
-            problems.extend(more);
-            (src.path.display().to_string(), slos.len())
-        }
-        Err(p) => {
-            problems.push(p);
-            (String::new(), 0)
-        }
-    };
+    // In file order: a reader fixes them top to bottom.
+    problems.sort_by(|a, b| {
+        (&a.path, a.line_col.is_none(), a.line_col).cmp(&(
+            &b.path,
+            b.line_col.is_none(),
+            b.line_col,
+        ))
+    });
+    problems.dedup();
+    let slo_count = config.slos.len();
+    let site = config.site.origin.clone();
+    let components = config.site.components.len();
+    let config = config.slo_source.path.display().to_string();
     let text = match format {
         Format::Json => json::to_string(&LintOutput {
             schema_version: json::SCHEMA_VERSION,
             ok: problems.is_empty(),
             queries: catalog.origin.clone(),
             config: config.clone(),
+            site: site.clone(),
+            component_count: components,
             query_count: catalog.queries.len(),
             slo_count,
             problems: problems
@@ -93,7 +102,7 @@ pub fn run(settings: &Settings) -> Result<ExitStatus, Failure> {
             if problems.is_empty() {
                 if settings.chatty() {
                     s.push_str(&format!(
-                        "ok: {} queries ({}), {} SLOs ({config})\n",
+                        "ok: {} queries ({}), {} SLOs ({config}), {components} components ({site})\n",
                         catalog.queries.len(),
                         catalog.origin,
                         slo_count

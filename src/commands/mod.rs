@@ -57,3 +57,17 @@ pub fn warn_prometheus(settings: &Settings, label: &str, warnings: &[String]) {
         }
     }
 }
+
+/// What a search has to tell besides its report: a raised step, Prometheus' warnings.
+pub fn tell_incidents(settings: &Settings, found: &crate::incidents::Found) {
+    if let Some(w) = found.step_raised {
+        note(
+            settings,
+            &format!(
+                "--step {w} raised to {}: a finer one would return too many points",
+                found.report.step
+            ),
+        );
+    }
+    warn_prometheus(settings, "incidents", &found.warnings);
+}

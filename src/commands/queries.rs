@@ -50,11 +50,14 @@ struct ParamOutput<'a> {
     max: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     help: Option<&'a str>,
+    /// The component kind whose `service` labels are the values (site.toml).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    components: Option<&'a str>,
 }
 
 pub fn run(settings: &Settings, args: &QueriesArgs) -> Result<ExitStatus, Failure> {
     let format = settings.format("queries", &[Format::Table, Format::Json, Format::Markdown])?;
-    let catalog = settings.catalog()?;
+    let catalog = &settings.catalog()?;
     let selected: Vec<&QueryDef> = catalog
         .queries
         .iter()
@@ -72,7 +75,7 @@ pub fn run(settings: &Settings, args: &QueriesArgs) -> Result<ExitStatus, Failur
             origin: &catalog.origin,
             queries: selected.iter().map(|q| query_output(q)).collect(),
         }),
-        Format::Markdown => markdown(&catalog),
+        Format::Markdown => markdown(catalog),
         _ => {
             let mut t = table::new(
                 &["name", "unit", "params (default)", "help"],
@@ -126,6 +129,7 @@ fn query_output(q: &QueryDef) -> QueryOutput<'_> {
                         min: p.min,
                         max: p.max,
                         help: p.help.as_deref(),
+                        components: p.components.as_deref(),
                     },
                 )
             })
@@ -189,10 +193,13 @@ pub fn markdown(catalog: &Catalog) -> String {
         } else {
             out.push_str("- params:\n");
             for (k, p) in &q.params {
-                let allowed = if p.allowed.is_empty() {
-                    String::new()
-                } else {
-                    format!(", one of `{}`", p.allowed.join("`, `"))
+                let allowed = match (&p.components, p.allowed.is_empty()) {
+                    (Some(kind), _) => format!(
+                        ", the site's `{kind}` components: `{}`",
+                        p.allowed.join("`, `")
+                    ),
+                    (None, true) => String::new(),
+                    (None, false) => format!(", one of `{}`", p.allowed.join("`, `")),
                 };
                 let help = p
                     .help

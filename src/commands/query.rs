@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::catalog::{Catalog, Expanded, QueryDef, one_line};
+use crate::catalog::QueryDef;
 use crate::cli::{Format, QueryArgs};
 use crate::exit::{ExitStatus, Failure};
 use crate::prom::{self, Request, Series};
@@ -65,63 +65,11 @@ pub enum SeriesData {
     Points { points: Vec<(f64, Option<f64>)> },
 }
 
-/// Finds a query and expands it, or says precisely why not.
-/// For a range: a query's `window` left at its default is widened to the step when the step
-/// is longer, so that every moment of the range is counted once (a 15-minute step over
-/// 5-minute rates would skip two thirds of the time). Returns the params to use.
-pub fn cover_step(
-    def: &QueryDef,
-    params: &BTreeMap<String, String>,
-    step: crate::duration::Duration,
-) -> Option<BTreeMap<String, String>> {
-    let spec = def.params.get("window")?;
-    if params.contains_key("window") {
-        return None;
-    }
-    let default: crate::duration::Duration = spec.default.parse().ok()?;
-    (step > default).then(|| {
-        let mut p = params.clone();
-        p.insert("window".into(), step.to_string());
-        p
-    })
-}
-
-pub fn resolve<'a>(
-    catalog: &'a Catalog,
-    name: &str,
-    params: &BTreeMap<String, String>,
-) -> Result<(&'a QueryDef, Expanded), Failure> {
-    let Some(def) = catalog.get(name) else {
-        let hint = match catalog.suggest(name) {
-            Some(s) => format!("did you mean `{s}`? `vitals queries` lists them all"),
-            None => "`vitals queries` lists the catalog".into(),
-        };
-        return Err(Failure::usage_hint(format!("unknown query `{name}`"), hint));
-    };
-    let expanded = def.expand(params).map_err(|e| {
-        let hint = def
-            .params
-            .iter()
-            .map(|(k, p)| format!("{k} ({}, default {})", p.kind, p.default))
-            .collect::<Vec<_>>()
-            .join(", ");
-        Failure::usage_hint(e.to_string(), format!("params of {name}: {hint}"))
-    })?;
-    if let Err(m) = promql_parser::parser::parse(&expanded.promql) {
-        return Err(Failure::usage(format!(
-            "query `{name}` expands to invalid PromQL: {} ({})",
-            one_line(&m),
-            def.origin
-        )));
-    }
-    Ok((def, expanded))
-}
-
 pub async fn run(settings: &Settings, args: &QueryArgs) -> Result<ExitStatus, Failure> {
     let format = settings.format("query", &[Format::Table, Format::Json, Format::Csv])?;
-    let catalog = settings.catalog()?;
+    let catalog = &settings.catalog()?;
     let params = parse_params(&args.params)?;
-    let (def, mut expanded) = resolve(&catalog, &args.name, &params)?;
+    let (def, mut expanded) = catalog.resolve(&args.name, &params)?;
     let time = args.time.resolve(settings.now)?;
     let prom = settings.prom()?;
 
@@ -135,8 +83,8 @@ pub async fn run(settings: &Settings, args: &QueryArgs) -> Result<ExitStatus, Fa
                     crate::duration::Duration::from_secs(15),
                 )
             });
-            if let Some(p) = cover_step(def, &params, step) {
-                expanded = resolve(&catalog, &args.name, &p)?.1;
+            if let Some(p) = crate::catalog::cover_step(def, &params, step) {
+                expanded = catalog.resolve(&args.name, &p)?.1;
                 super::note(
                     settings,
                     &format!(

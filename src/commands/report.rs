@@ -10,15 +10,13 @@ use crate::progress::Progress;
 use crate::render::{html, json, markdown};
 use crate::report::{self, period};
 use crate::settings::Settings;
-use crate::slo::eval;
 
 /// Chart size in the report (pixels).
 const CHART_SIZE: (u32, u32) = (1000, 360);
 
 pub async fn run(settings: &Settings, args: &ReportArgs) -> Result<ExitStatus, Failure> {
     let format = settings.format("report", &[Format::Markdown, Format::Html, Format::Json])?;
-    let catalog = settings.catalog()?;
-    let (_, slos) = settings.slos(&catalog)?;
+    let config = settings.config()?;
     let tz: Tz = args.time_zone.parse().map_err(|_| {
         Failure::usage(format!(
             "--time-zone: unknown time zone {:?} (use UTC or an IANA name such as Europe/Moscow)",
@@ -39,49 +37,18 @@ pub async fn run(settings: &Settings, args: &ReportArgs) -> Result<ExitStatus, F
             .map_err(|e| Failure::Output(format!("--out {}: {e}", dir.display())))?;
     }
     let prom = settings.prom()?;
-    let plan = report::Plan::new(period, tz);
     let progress = Progress::new(
         settings,
         format,
-        report::query_estimate(&slos) as u64,
+        report::query_estimate(&config) as u64,
         "building the report",
     );
-    let tick = || progress.tick();
-    let (at, previous_at) = plan.slo_instants();
-    let (rows, previous_rows, answers, incidents) = tokio::join!(
-        eval::evaluate(&slos, &catalog, &prom, at, &tick),
-        eval::evaluate(&slos, &catalog, &prom, previous_at, &tick),
-        prom.run_all(plan.requests(&catalog, &slos), &tick),
-        super::incidents::find(
-            settings,
-            Format::Json,
-            &prom,
-            &catalog,
-            &slos,
-            (plan.previous.start, plan.period.end),
-            None,
-            true,
-        ),
-    );
-    let burn = match plan.burn_request(&slos, &rows) {
-        Some(req) => Some(prom.run(&req).await),
-        None => None,
-    };
-    tick();
+    let mut report = report::build(&prom, &config, period, tz, settings.now, &|| {
+        progress.tick()
+    })
+    .await;
     progress.finish();
-    for a in answers.iter().flatten() {
-        super::warn_prometheus(settings, "report", &a.warnings);
-    }
-    let mut report = plan.assemble(
-        &catalog,
-        &slos,
-        &rows,
-        &previous_rows,
-        &answers,
-        burn.as_ref(),
-        &incidents,
-        settings.now,
-    );
+    super::warn_prometheus(settings, "report", &report.warnings);
     let slug = format!("report-{}", report.period.slug());
     let text = match format {
         Format::Json => json::to_string(&report),

@@ -8,14 +8,13 @@ use crate::settings::Settings;
 
 pub fn run(settings: &Settings, args: &RulesArgs) -> Result<ExitStatus, Failure> {
     settings.format("rules", &[Format::Table])?;
-    let catalog = settings.catalog()?;
-    let (src, all) = settings.slos(&catalog)?;
-    let slos = super::check::select(&all, &args.slos, &[])?;
+    let config = settings.config()?;
+    let slos = config.select(&args.slos, &[])?;
     let yaml = crate::rules::generate(
+        &config,
         &slos,
-        &catalog,
         args.slos.is_empty(),
-        &src.path.display().to_string(),
+        &config.slo_source.path.display().to_string(),
     );
     if !yaml.contains("\n  - name: ") {
         return Err(Failure::usage_hint(

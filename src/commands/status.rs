@@ -5,20 +5,19 @@ use std::time::Duration as StdDuration;
 use comfy_table::Cell;
 
 use crate::cli::{Format, StatusArgs};
+use crate::config::Config;
 use crate::exit::{ExitStatus, Failure};
 use crate::progress::Progress;
 use crate::render::{self, Paint, json, table};
 use crate::settings::Settings;
 use crate::slo::eval::{self, Status};
-use crate::slo::model::Slo;
 use crate::status::{self, Health, Level, StatusReport};
 use crate::timespec::parse_time;
 use crate::units::Unit;
 
 pub async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitStatus, Failure> {
     let format = settings.format("status", &[Format::Table, Format::Json])?;
-    let catalog = settings.catalog()?;
-    let (_, slos) = settings.slos(&catalog)?;
+    let config = settings.config()?;
     let fixed_at = args
         .at
         .as_deref()
@@ -62,30 +61,27 @@ pub async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitStatus, F
         let progress = Progress::new(
             settings,
             format,
-            (2 + eval::query_count(&slos)) as u64,
+            (2 + eval::query_count(&config.slos)) as u64,
             "reading the system",
         );
         let tick = || progress.tick();
-        let (signals, rows) = tokio::join!(
-            prom.run_all(status::requests(&catalog, at), &tick),
-            eval::evaluate(&slos, &catalog, &prom, at, &tick)
+        let (signals_req, sparks_req) = status::requests(&config, at);
+        let (signals, sparks, rows) = tokio::join!(
+            prom.run(&signals_req),
+            prom.run(&sparks_req),
+            eval::evaluate(&config.slos, &prom, at, &tick)
         );
+        tick();
+        tick();
         progress.finish();
         for r in &rows {
             super::warn_prometheus(settings, &format!("slo {}", r.name), &r.warnings);
         }
-        for a in signals.iter().flatten() {
+        for a in [&signals, &sparks].into_iter().flatten() {
             super::warn_prometheus(settings, "status", &a.warnings);
         }
-        let report = status::assemble(
-            &catalog,
-            &slos,
-            &rows,
-            signals[0].as_ref(),
-            signals[1].as_ref(),
-            at,
-        );
-        let code = exit_status(&report, &rows, &slos);
+        let report = status::assemble(&config, &rows, signals.as_ref(), sparks.as_ref(), at);
+        let code = exit_status(&report, &rows, &config);
         let text = match format {
             Format::Json => json::to_string(&report),
             _ => render_table(&report, settings.color_stdout, settings.stdout_tty),
@@ -113,14 +109,14 @@ pub async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitStatus, F
 
 /// 1 when a component is down or an SLO breached, 3 when something could not be read (and
 /// nothing breached), else 0.
-fn exit_status(report: &StatusReport, rows: &[eval::Row], slos: &[Slo]) -> ExitStatus {
+fn exit_status(report: &StatusReport, rows: &[eval::Row], config: &Config) -> ExitStatus {
     if rows.iter().any(|r| r.config_error) {
         return ExitStatus::Usage;
     }
     // A period KPI off target (severity = "none") is not an on-call breach.
     let breached = rows
         .iter()
-        .any(|r| r.status == Status::Fail && status::alerts(slos, &r.name));
+        .any(|r| r.status == Status::Fail && config.alerts(&r.name));
     if report.components.iter().any(|c| c.status == Health::Down) || breached {
         ExitStatus::Breach
     } else if report
@@ -258,7 +254,7 @@ pub fn render_table(report: &StatusReport, color: bool, wrap: bool) -> String {
             })
             .unwrap_or_default();
         t.add_row(vec![
-            Cell::new(c.name),
+            Cell::new(&c.name),
             health_cell(c.status, color),
             Cell::new(sig),
             Cell::new(slos),

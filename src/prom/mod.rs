@@ -18,6 +18,9 @@ use tokio::sync::Semaphore;
 use crate::duration::Duration;
 use crate::timespec::format_time;
 
+mod batch;
+pub use batch::{Answers, Batch, split_by, tag};
+
 /// When a query is evaluated.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum When {

@@ -1,126 +1,11 @@
-//! Line charts: PNG and SVG with plotters, and braille charts for the terminal. One model in
-//! ([`Chart`]), drawn three ways.
+//! Line charts drawn: PNG and SVG with plotters, braille for the terminal. One model in
+//! ([`crate::chart::Chart`]), drawn three ways.
 
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+pub use crate::chart::{Band, Chart, Line, Rule, Secondary, Zone};
 use crate::timespec::from_unix_seconds;
-use crate::units::Unit;
-
-/// Where times are shown.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Zone {
-    Tz(Tz),
-    Local,
-}
-
-impl Zone {
-    pub fn parse(s: &str) -> Result<Zone, String> {
-        if s.eq_ignore_ascii_case("local") {
-            return Ok(Zone::Local);
-        }
-        s.parse::<Tz>().map(Zone::Tz).map_err(|_| {
-            format!(
-                "unknown time zone {s:?} (use UTC, local, or an IANA name such as Europe/Moscow)"
-            )
-        })
-    }
-
-    pub fn name(self) -> String {
-        match self {
-            Zone::Tz(tz) => tz.to_string(),
-            Zone::Local => "local time".into(),
-        }
-    }
-
-    /// Seconds this zone is ahead of UTC at `t`.
-    pub fn offset(self, t: DateTime<Utc>) -> i64 {
-        use chrono::Offset;
-        match self {
-            Zone::Tz(tz) => t.with_timezone(&tz).offset().fix().local_minus_utc() as i64,
-            Zone::Local => t
-                .with_timezone(&chrono::Local)
-                .offset()
-                .fix()
-                .local_minus_utc() as i64,
-        }
-    }
-
-    pub fn format(self, t: DateTime<Utc>, fmt: &str) -> String {
-        match self {
-            Zone::Tz(tz) => t.with_timezone(&tz).format(fmt).to_string(),
-            Zone::Local => t.with_timezone(&chrono::Local).format(fmt).to_string(),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ticks_fall_on_round_local_times() {
-        // 09:00..14:00 UTC: every hour on the hour.
-        let s = 1_795_078_800.0;
-        let t = time_ticks(s, s + 5.0 * 3600.0, Zone::Tz(Tz::UTC));
-        assert_eq!(t.len(), 6);
-        assert!(t.iter().all(|x| x % 3600.0 == 0.0));
-        // A week in Moscow: ticks at local midnight (21:00 UTC).
-        let t = time_ticks(s, s + 7.0 * 86400.0, Zone::Tz(chrono_tz::Europe::Moscow));
-        assert!(
-            t.iter().all(|x| (x + 3.0 * 3600.0) % 86400.0 == 0.0),
-            "{t:?}"
-        );
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct Line {
-    pub label: String,
-    /// `(unix seconds, value)`; NaN breaks the line.
-    pub points: Vec<(f64, f64)>,
-}
-
-/// A horizontal reference line (an SLO's limit or warning level).
-#[derive(Clone, Debug)]
-pub struct Rule {
-    pub label: String,
-    pub value: f64,
-    pub warn: bool,
-}
-
-/// A shaded interval (an incident: an SLO's condition held).
-#[derive(Clone, Debug)]
-pub struct Band {
-    pub start: f64,
-    pub end: f64,
-}
-
-/// Lines on a second y axis, on the right (a count beside a share, lost beside created).
-#[derive(Clone, Debug)]
-pub struct Secondary {
-    pub unit: Unit,
-    /// Axis description (`lost`).
-    pub label: String,
-    pub lines: Vec<Line>,
-}
-
-#[derive(Clone, Debug)]
-pub struct Chart {
-    pub title: String,
-    pub subtitle: String,
-    pub unit: Unit,
-    pub start: f64,
-    pub end: f64,
-    pub zone: Zone,
-    pub lines: Vec<Line>,
-    pub rules: Vec<Rule>,
-    pub bands: Vec<Band>,
-    /// Lines drawn against a right-hand axis (PNG and SVG; the terminal chart has none).
-    pub secondary: Option<Secondary>,
-}
 
 /// The font PNG text is drawn with (SVG text is left to the viewer's fonts).
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
@@ -589,5 +474,27 @@ impl Chart {
             out.push_str("  (several series share the canvas; use --color always or --out to tell them apart)\n");
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono_tz::Tz;
+
+    use super::*;
+
+    #[test]
+    fn ticks_fall_on_round_local_times() {
+        // 09:00..14:00 UTC: every hour on the hour.
+        let s = 1_795_078_800.0;
+        let t = time_ticks(s, s + 5.0 * 3600.0, Zone::Tz(Tz::UTC));
+        assert_eq!(t.len(), 6);
+        assert!(t.iter().all(|x| x % 3600.0 == 0.0));
+        // A week in Moscow: ticks at local midnight (21:00 UTC).
+        let t = time_ticks(s, s + 7.0 * 86400.0, Zone::Tz(chrono_tz::Europe::Moscow));
+        assert!(
+            t.iter().all(|x| (x + 3.0 * 3600.0) % 86400.0 == 0.0),
+            "{t:?}"
+        );
     }
 }

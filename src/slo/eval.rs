@@ -1,5 +1,6 @@
-//! Evaluating SLOs against Prometheus at an instant: queries are built here, sent together,
-//! and their answers turned into rows (one per SLO, or per group with `group_by`).
+//! Evaluating SLOs against Prometheus at an instant: their PromQL comes from the SLI layer
+//! ([`super::sli`]), the requests are sent together, and the answers become rows (one per
+//! SLO, or per group with `group_by`).
 //!
 //! A ratio or latency SLO costs one query for every window it needs (the SLO window and the
 //! seven burn-rate windows are asked for in a single PromQL expression, each part tagged
@@ -12,12 +13,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::math::{self, Budget, BurnPair};
-use super::model::{Objective, OnNoData, Op, Sli, Slo, SloKind, ThresholdSource, fill_window};
+use super::model::{Objective, OnNoData, Op, Slo, SloKind};
+use super::sli::{self, BucketProblem, Parts};
 use super::window::{Resolved, resolve};
-use crate::catalog::Catalog;
-use crate::catalog::params::escape_promql_string;
 use crate::duration::Duration;
-use crate::prom::{Answer, Prom, PromError, Request, Series};
+use crate::prom::{Answer, Batch, Prom, PromError, Request, Series};
 use crate::units::Unit;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -185,77 +185,6 @@ impl Row {
     }
 }
 
-/// PromQL of a budget SLO's parts, with `{{window}}` still in them.
-struct Parts {
-    /// (part name, template): "bad" or "good", and "total".
-    parts: Vec<(&'static str, String)>,
-}
-
-fn group_clause(group_by: &[String]) -> String {
-    if group_by.is_empty() {
-        "sum".into()
-    } else {
-        format!("sum by ({})", group_by.join(", "))
-    }
-}
-
-fn latency_parts(metric: &str, selector: &str, le: &str, group_by: &[String]) -> Parts {
-    let sel = selector.trim().trim_end_matches(',');
-    let with_le = if sel.is_empty() {
-        format!("le=\"{}\"", escape_promql_string(le))
-    } else {
-        format!("{sel}, le=\"{}\"", escape_promql_string(le))
-    };
-    let g = group_clause(group_by);
-    Parts {
-        parts: vec![
-            (
-                "good",
-                format!("{g} (rate({metric}_bucket{{{with_le}}}[{{{{window}}}}]))"),
-            ),
-            (
-                "total",
-                format!("{g} (rate({metric}_count{{{sel}}}[{{{{window}}}}]))"),
-            ),
-        ],
-    }
-}
-
-/// The parts of a budget SLO's SLI as templates with `{{window}}`: `bad` or `good`, then
-/// `total`. A latency SLO needs the `le` label of its threshold bucket (see [`find_le`]).
-pub fn sli_parts(slo: &Slo, le: Option<&str>) -> Option<Vec<(&'static str, String)>> {
-    let Objective::Budget { sli, .. } = &slo.objective else {
-        return None;
-    };
-    Some(match sli {
-        Sli::BadTotal { bad, total } => vec![("bad", bad.clone()), ("total", total.clone())],
-        Sli::GoodTotal { good, total } => vec![("good", good.clone()), ("total", total.clone())],
-        Sli::Latency {
-            metric, selector, ..
-        } => latency_parts(metric, selector, le?, &slo.group_by).parts,
-    })
-}
-
-/// The query listing a histogram's `le` buckets (to check a latency threshold against).
-pub fn bucket_query(metric: &str, selector: &str) -> String {
-    let sel = selector.trim().trim_end_matches(',');
-    format!("count by (le) ({metric}_bucket{{{sel}}})")
-}
-
-/// One PromQL expression returning every part over every window, tagged by labels.
-fn tagged_query(parts: &Parts, windows: &[(String, Duration)]) -> String {
-    let mut terms = Vec::new();
-    for (name, tmpl) in &parts.parts {
-        for (label, d) in windows {
-            terms.push(format!(
-                "label_replace(label_replace(({}), \"vitals_part\", \"{name}\", \"\", \"\"), \"vitals_window\", \"{label}\", \"\", \"\")",
-                fill_window(tmpl, *d)
-            ));
-        }
-    }
-    terms.join("\n  or ")
-}
-
 /// What an evaluation needs to know about one budget SLO while its queries run.
 struct BudgetPlan {
     target: f64,
@@ -353,13 +282,7 @@ fn budget_rows(slo: &Slo, plan: &BudgetPlan, answer: &Answer) -> Vec<Row> {
             return vec![r];
         }
     };
-    let good_total = matches!(
-        &slo.objective,
-        Objective::Budget {
-            sli: Sli::GoodTotal { .. } | Sli::Latency { .. },
-            ..
-        }
-    );
+    let good_total = sli::parts(slo, sli::Le::AnySpelling).is_some_and(|p| p.counts_good());
     // Error ratio of a window (None without traffic).
     let ratio = |w: &BTreeMap<String, BTreeMap<String, f64>>, label: &str| -> Option<(f64, f64)> {
         let parts = w.get(label)?;
@@ -552,7 +475,7 @@ fn threshold_rows(slo: &Slo, unit: Unit, answer: &Answer) -> Vec<Row> {
         match s.value() {
             Some(v) if v.is_finite() => judge(&mut r, v),
             Some(v) => {
-                r.note = crate::render::json::non_finite_note(v);
+                r.note = crate::units::non_finite_note(v);
                 r = r.no_data(slo, "no data: the value is NaN or infinite".into());
             }
             None => r = r.no_data(slo, "no data".into()),
@@ -563,183 +486,99 @@ fn threshold_rows(slo: &Slo, unit: Unit, answer: &Answer) -> Vec<Row> {
     rows
 }
 
-/// Matches a latency threshold with the `le` labels Prometheus has.
-pub fn find_le(threshold: f64, les: &[String]) -> Option<String> {
-    les.iter()
-        .find(|le| {
-            le.parse::<f64>().is_ok_and(|v| {
-                v.is_finite() && (v - threshold).abs() <= 1e-9 * v.abs().max(threshold.abs())
-            })
-        })
-        .cloned()
+/// A row for an SLO whose bucket could not be found: a configuration error, no data, or a
+/// failed query (one policy for every command, see [`sli`]).
+fn bucket_problem_row(slo: &Slo, target: f64, problem: &BucketProblem) -> Row {
+    let r = Row::new(slo, Unit::Ratio, Op::Ge, target);
+    match problem {
+        BucketProblem::NotABucket { message } => {
+            let mut r = r;
+            r.reason = "the latency threshold is not a bucket of the histogram".into();
+            r.error = Some(message.clone());
+            r.config_error = true;
+            r
+        }
+        BucketProblem::NoSeries { message } => r.no_data(slo, message.clone()),
+        BucketProblem::Query(e) => r.failed(e),
+    }
 }
 
 /// Evaluates SLOs at `at`. `progress` is called once per finished query.
 pub async fn evaluate(
     slos: &[Slo],
-    catalog: &Catalog,
     prom: &Prom,
     at: DateTime<Utc>,
     progress: &(dyn Fn() + Sync),
 ) -> Vec<Row> {
-    // Phase 1: budget SLOs with known queries, thresholds, and the bucket lists of latency SLOs.
-    let mut reqs = Vec::new();
-    let mut slots: Vec<(usize, &'static str)> = Vec::new();
-    for (i, slo) in slos.iter().enumerate() {
-        let label = format!("slo {}", slo.name);
-        match &slo.objective {
-            Objective::Budget { sli, .. } => {
-                let plan = budget_plan(slo, at).expect("budget SLO");
-                match sli {
-                    Sli::BadTotal { .. } | Sli::GoodTotal { .. } => {
-                        let parts = Parts {
-                            parts: sli_parts(slo, None).expect("ratio SLO"),
-                        };
-                        reqs.push(Request::instant(
-                            label,
-                            tagged_query(&parts, &windows_of(&plan)),
-                            at,
-                        ));
-                        slots.push((i, "budget"));
-                    }
-                    Sli::Latency {
-                        metric, selector, ..
-                    } => {
-                        reqs.push(Request::instant(label, bucket_query(metric, selector), at));
-                        slots.push((i, "buckets"));
-                    }
-                }
-            }
-            Objective::Threshold { source, .. } => {
-                let promql = match source {
-                    ThresholdSource::Promql(p) => p.clone(),
-                    ThresholdSource::Query { name, params } => {
-                        match catalog.get(name).map(|d| d.expand(params)) {
-                            Some(Ok(e)) => e.promql,
-                            // Validated at load time; reported if the catalog changed since.
-                            _ => String::new(),
-                        }
-                    }
-                };
-                reqs.push(Request::instant(label, promql, at));
-                slots.push((i, "threshold"));
-            }
-        }
-    }
-    let answers = prom.run_all(reqs, progress).await;
-    let mut rows: Vec<(usize, Vec<Row>)> = Vec::new();
-    let mut phase2 = Vec::new();
-    let mut phase2_slots = Vec::new();
-    for ((i, what), answer) in slots.into_iter().zip(answers) {
-        let slo = &slos[i];
-        match (what, answer) {
-            (_, Err(e)) => {
-                let unit = unit_of(slo, catalog);
-                let (op, objective) = op_objective(slo);
-                rows.push((i, vec![Row::new(slo, unit, op, objective).failed(&e)]));
-            }
-            ("budget", Ok(a)) => {
-                let plan = budget_plan(slo, at).expect("budget SLO");
-                rows.push((i, budget_rows(slo, &plan, &a)));
-            }
-            ("threshold", Ok(a)) => rows.push((i, threshold_rows(slo, unit_of(slo, catalog), &a))),
-            (_, Ok(a)) => {
-                let Objective::Budget {
-                    sli:
-                        Sli::Latency {
-                            metric,
-                            selector,
-                            threshold,
-                        },
-                    target,
-                    ..
-                } = &slo.objective
-                else {
-                    continue;
-                };
-                let les: Vec<String> = a
-                    .series
-                    .iter()
-                    .filter_map(|s| s.labels.get("le").cloned())
-                    .collect();
-                if les.is_empty() {
-                    let r = Row::new(slo, Unit::Ratio, Op::Ge, *target);
-                    rows.push((
-                        i,
-                        vec![r.no_data(
-                            slo,
-                            format!("no data: no `{metric}_bucket` series match the selector"),
-                        )],
-                    ));
-                    continue;
-                }
-                match find_le(*threshold, &les) {
-                    Some(le) => {
-                        let plan = budget_plan(slo, at).expect("budget SLO");
-                        let parts = latency_parts(metric, selector, &le, &slo.group_by);
-                        phase2.push(Request::instant(
-                            format!("slo {}", slo.name),
-                            tagged_query(&parts, &windows_of(&plan)),
-                            at,
-                        ));
-                        phase2_slots.push((i, le));
-                    }
-                    None => {
-                        let mut bounds: Vec<f64> = les
-                            .iter()
-                            .filter_map(|l| l.parse().ok())
-                            .filter(|v: &f64| v.is_finite())
-                            .collect();
-                        bounds.sort_by(f64::total_cmp);
-                        let mut r = Row::new(slo, Unit::Ratio, Op::Ge, *target);
-                        r.reason = "the latency threshold is not a bucket of the histogram".into();
-                        r.error = Some(format!(
-                            "threshold {threshold} s is not an `le` bucket of {metric} (its buckets: {}); pick one of them",
-                            bounds
-                                .iter()
-                                .map(|b| b.to_string())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ));
-                        r.config_error = true;
-                        rows.push((i, vec![r]));
-                    }
-                }
-            }
-        }
-    }
-    if !phase2.is_empty() {
-        let answers = prom.run_all(phase2, progress).await;
-        for ((i, le), answer) in phase2_slots.into_iter().zip(answers) {
-            let slo = &slos[i];
-            let plan = budget_plan(slo, at).expect("budget SLO");
-            match answer {
-                Ok(a) => {
-                    let mut r = budget_rows(slo, &plan, &a);
-                    for row in &mut r {
-                        row.le = Some(le.clone());
-                    }
-                    rows.push((i, r))
-                }
-                Err(e) => rows.push((
-                    i,
-                    vec![Row::new(slo, Unit::Ratio, Op::Ge, plan.target).failed(&e)],
-                )),
-            }
-        }
-    }
-    rows.sort_by_key(|(i, _)| *i);
-    rows.into_iter().flat_map(|(_, r)| r).collect()
+    let buckets = sli::resolve_buckets(slos, prom, at, progress).await;
+    evaluate_with(slos, prom, at, &buckets, progress).await
 }
 
-fn unit_of(slo: &Slo, catalog: &Catalog) -> Unit {
+/// Evaluates SLOs at `at` with the latency buckets already found (a report asks once for
+/// both of its periods).
+pub async fn evaluate_with(
+    slos: &[Slo],
+    prom: &Prom,
+    at: DateTime<Utc>,
+    buckets: &sli::Buckets,
+    progress: &(dyn Fn() + Sync),
+) -> Vec<Row> {
+    let mut rows: BTreeMap<usize, Vec<Row>> = BTreeMap::new();
+    let mut batch = Batch::new();
+    let mut parts_of: BTreeMap<usize, Parts> = BTreeMap::new();
+    for (i, slo) in slos.iter().enumerate() {
+        let label = format!("slo {}", slo.name);
+        match (&slo.objective, sli::parts_with(slo, buckets)) {
+            (Objective::Budget { target, .. }, Err(p)) => {
+                rows.insert(i, vec![bucket_problem_row(slo, *target, &p)]);
+            }
+            (Objective::Budget { .. }, Ok(Some(parts))) => {
+                let plan = budget_plan(slo, at).expect("budget SLO");
+                batch.add(
+                    i,
+                    Request::instant(label, parts.over_windows(&windows_of(&plan)), at),
+                );
+                parts_of.insert(i, parts);
+            }
+            (Objective::Threshold { expr, .. }, _) => {
+                batch.add(i, Request::instant(label, expr.promql.clone(), at));
+            }
+            (Objective::Budget { .. }, Ok(None)) => unreachable!("a budget SLO has parts"),
+        }
+    }
+    let mut answers = prom.run_batch(batch, progress).await;
+    for (i, slo) in slos.iter().enumerate() {
+        let Some(answer) = answers.take(&i) else {
+            continue;
+        };
+        let unit = unit_of(slo);
+        let r = match answer {
+            Err(e) => {
+                let (op, objective) = op_objective(slo);
+                vec![Row::new(slo, unit, op, objective).failed(&e)]
+            }
+            Ok(a) => match budget_plan(slo, at) {
+                Some(plan) => {
+                    let mut r = budget_rows(slo, &plan, &a);
+                    if let Some(Ok(le)) = buckets.get(&slo.name) {
+                        for row in &mut r {
+                            row.le = Some(le.clone());
+                        }
+                    }
+                    r
+                }
+                None => threshold_rows(slo, unit, &a),
+            },
+        };
+        rows.insert(i, r);
+    }
+    rows.into_values().flatten().collect()
+}
+
+fn unit_of(slo: &Slo) -> Unit {
     match &slo.objective {
         Objective::Budget { .. } => Unit::Ratio,
-        Objective::Threshold {
-            source: ThresholdSource::Query { name, .. },
-            ..
-        } => catalog.get(name).map(|d| d.unit).unwrap_or(Unit::Count),
-        Objective::Threshold { .. } => Unit::Count,
+        Objective::Threshold { expr, .. } => expr.unit,
     }
 }
 
@@ -753,72 +592,13 @@ fn op_objective(slo: &Slo) -> (Op, f64) {
 /// How many queries an evaluation sends (for progress bars): latency SLOs need two.
 pub fn query_count(slos: &[Slo]) -> usize {
     slos.iter()
-        .map(|s| match &s.objective {
-            Objective::Budget {
-                sli: Sli::Latency { .. },
-                ..
-            } => 2,
-            _ => 1,
-        })
+        .map(|s| if sli::bucket_query(s).is_some() { 2 } else { 1 })
         .sum()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_the_le_label_of_a_threshold_numerically() {
-        let les = ["+Inf".to_string(), "0.25".into(), "0.5".into(), "1".into()];
-        assert_eq!(find_le(0.5, &les), Some("0.5".into()));
-        assert_eq!(find_le(1.0, &les), Some("1".into()));
-        assert_eq!(find_le(0.3, &les), None);
-        let python = ["1.0".to_string()];
-        assert_eq!(find_le(1.0, &python), Some("1.0".into()));
-    }
-
-    #[test]
-    fn tags_every_part_and_window_in_one_query() {
-        let parts = Parts {
-            parts: vec![
-                ("bad", "sum(rate(e[{{window}}]))".into()),
-                ("total", "sum(rate(t[{{window}}]))".into()),
-            ],
-        };
-        let q = tagged_query(
-            &parts,
-            &[
-                ("slo".into(), Duration::from_secs(86_400)),
-                ("5m".into(), Duration::from_secs(300)),
-            ],
-        );
-        assert_eq!(q.matches(" or ").count(), 3);
-        assert!(q.contains(r#"label_replace(label_replace((sum(rate(e[1d]))), "vitals_part", "bad", "", ""), "vitals_window", "slo", "", "")"#), "{q}");
-        assert!(promql_parser::parser::parse(&q).is_ok());
-    }
-
-    #[test]
-    fn latency_parts_add_the_le_matcher_to_the_selector() {
-        let p = latency_parts(
-            "http_request_duration_seconds",
-            "service=\"shop\"",
-            "0.5",
-            &["handler".into()],
-        );
-        assert_eq!(
-            p.parts[0].1,
-            "sum by (handler) (rate(http_request_duration_seconds_bucket{service=\"shop\", le=\"0.5\"}[{{window}}]))"
-        );
-        assert_eq!(
-            p.parts[1].1,
-            "sum by (handler) (rate(http_request_duration_seconds_count{service=\"shop\"}[{{window}}]))"
-        );
-        let bare = latency_parts("h", "", "1", &[]);
-        assert_eq!(
-            bare.parts[0].1,
-            "sum (rate(h_bucket{le=\"1\"}[{{window}}]))"
-        );
-    }
 
     #[test]
     fn the_overall_status_is_the_worst() {
@@ -864,7 +644,7 @@ impl CheckReport {
             summary.insert(s.as_str(), slos.iter().filter(|r| r.status == s).count());
         }
         CheckReport {
-            schema_version: crate::render::json::SCHEMA_VERSION,
+            schema_version: crate::SCHEMA_VERSION,
             at: crate::timespec::format_time(at),
             config,
             status: Status::overall(slos.iter().map(|r| r.status)),

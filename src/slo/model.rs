@@ -12,6 +12,7 @@ use crate::catalog::params::Scalar;
 use crate::catalog::{Catalog, one_line, template};
 use crate::diag::{Problem, Source, toml_message};
 use crate::duration::Duration;
+use crate::units::Unit;
 
 /// The reference system's `slo.toml`, compiled in for use outside a checkout.
 pub const BUILTIN: &str = include_str!("../../slo.toml");
@@ -157,14 +158,17 @@ pub enum Sli {
     },
 }
 
-/// Where a threshold SLO's value comes from.
+/// A threshold SLO's value, resolved when `slo.toml` is loaded: nothing about it can fail
+/// later.
 #[derive(Clone, Debug, PartialEq)]
-pub enum ThresholdSource {
-    Query {
-        name: String,
-        params: BTreeMap<String, String>,
-    },
-    Promql(String),
+pub struct ThresholdExpr {
+    /// The PromQL: a catalog query expanded with the SLO's params, or written out.
+    pub promql: String,
+    pub unit: Unit,
+    /// The catalog query and its effective params (defaults filled in), when it is one.
+    pub query: Option<(String, BTreeMap<String, String>)>,
+    /// The `window` the query looks back over, when it has one (a trailing count).
+    pub window: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -178,7 +182,7 @@ pub enum Objective {
     },
     /// A value compared with a limit.
     Threshold {
-        source: ThresholdSource,
+        expr: ThresholdExpr,
         op: Op,
         value: f64,
         warn: Option<f64>,
@@ -192,6 +196,10 @@ pub enum Objective {
 /// How long a threshold must be broken before it alerts, when its SLO gives no `for`: the
 /// `for` of the generated alert and of the incidents `vitals incidents` finds.
 pub const DEFAULT_FOR: Duration = Duration::from_secs(300);
+
+/// The longest SLO window vitals accepts (ten years): longer ones would overflow the
+/// calendar arithmetic, and no Prometheus keeps the raw history to judge them.
+pub const MAX_WINDOW: Duration = Duration::from_secs(3660 * 86_400);
 
 /// One validated SLO.
 #[derive(Clone, Debug, PartialEq)]
@@ -244,8 +252,14 @@ struct RawSlo {
     group_by: Vec<String>,
 }
 
-/// Loads and validates `slo.toml`. Problems never stop the other entries from being read.
-pub fn load(src: &Source, catalog: &Catalog) -> (Vec<Slo>, Vec<Problem>) {
+/// Loads and validates `slo.toml` against the catalog and the site's component and group
+/// names (`None`: there is no site file, and the SLOs' components make one). Problems never
+/// stop the other entries from being read.
+pub fn load(
+    src: &Source,
+    catalog: &Catalog,
+    components: Option<&[String]>,
+) -> (Vec<Slo>, Vec<Problem>) {
     let mut slos = Vec::new();
     let mut problems = Vec::new();
     let table = match DeTable::parse(&src.text) {
@@ -288,7 +302,7 @@ pub fn load(src: &Source, catalog: &Catalog) -> (Vec<Slo>, Vec<Problem>) {
                 seen.insert(raw.name.clone(), src.line_col(span.start).0);
             }
             let mut errs = Vec::new();
-            let slo = convert(raw, catalog, &mut errs);
+            let slo = convert(raw, catalog, components, &mut errs);
             for (key, msg) in errs {
                 // A field already reported as invalid is not reported again as missing:
                 // a message about one field by its key, one about several (`window` or
@@ -316,31 +330,22 @@ pub fn load(src: &Source, catalog: &Catalog) -> (Vec<Slo>, Vec<Problem>) {
 
 type Errs = Vec<(Option<&'static str>, String)>;
 
-fn convert(r: RawSlo, catalog: &Catalog, errs: &mut Errs) -> Option<Slo> {
-    let n = r.name.clone();
-    let before = errs.len();
-    let mut err =
-        |key: Option<&'static str>, msg: String| errs.push((key, format!("SLO `{n}`: {msg}")));
-    let valid_name = !r.name.is_empty()
-        && r.name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if !valid_name {
-        err(
-            Some("name"),
-            "names are lowercase words joined by `-` (e.g. shop-availability)".into(),
-        );
+/// Collects the mistakes of one SLO, each with the key it is about (for its position).
+struct Mistakes<'a> {
+    name: String,
+    errs: &'a mut Errs,
+}
+
+impl Mistakes<'_> {
+    fn at(&mut self, key: Option<&'static str>, msg: impl Into<String>) {
+        self.errs
+            .push((key, format!("SLO `{}`: {}", self.name, msg.into())));
     }
-    if r.component.trim().is_empty() {
-        err(Some("component"), "`component` must not be empty".into());
-    }
-    for l in &r.group_by {
-        if !is_label_name(l) {
-            err(Some("group_by"), format!("`{l}` is not a label name"));
-        }
-    }
-    // Fields that belong to the other kind are mistakes, not silently ignored.
-    let budget_fields: [(&'static str, bool); 10] = [
+}
+
+/// Fields that belong to ratio and latency SLOs, with whether the entry has them.
+fn budget_fields(r: &RawSlo) -> [(&'static str, bool); 10] {
+    [
         ("objective", r.objective.is_some()),
         ("window", r.window.is_some()),
         ("calendar", r.calendar.is_some()),
@@ -351,8 +356,12 @@ fn convert(r: RawSlo, catalog: &Catalog, errs: &mut Errs) -> Option<Slo> {
         ("total", r.total.is_some()),
         ("histogram", r.histogram.is_some() || r.selector.is_some()),
         ("threshold", r.threshold.is_some()),
-    ];
-    let threshold_fields: [(&'static str, bool); 8] = [
+    ]
+}
+
+/// Fields that belong to threshold SLOs.
+fn threshold_fields(r: &RawSlo) -> [(&'static str, bool); 8] {
+    [
         ("query", r.query.is_some()),
         ("promql", r.promql.is_some()),
         ("params", !r.params.is_empty()),
@@ -361,295 +370,383 @@ fn convert(r: RawSlo, catalog: &Catalog, errs: &mut Errs) -> Option<Slo> {
         ("warn", r.warn.is_some()),
         ("for", r.for_.is_some()),
         ("severity", r.severity.is_some()),
-    ];
-    let kind = r.kind;
-    let objective = match kind {
-        SloKind::Ratio | SloKind::Latency => {
-            for (k, present) in threshold_fields {
-                if present {
-                    err(
-                        Some(k),
-                        format!(
-                            "`{k}` belongs to kind = \"threshold\", not \"{}\"",
-                            kind.as_str()
-                        ),
-                    );
-                }
-            }
-            let allowed: &[&str] = if kind == SloKind::Ratio {
-                &[
-                    "objective",
-                    "window",
-                    "calendar",
-                    "time_zone",
-                    "min_events",
-                    "bad",
-                    "good",
-                    "total",
-                ]
-            } else {
-                &[
-                    "objective",
-                    "window",
-                    "calendar",
-                    "time_zone",
-                    "min_events",
-                    "histogram",
-                    "threshold",
-                ]
-            };
-            for (k, present) in budget_fields {
-                if present && !allowed.contains(&k) {
-                    err(
-                        Some(k),
-                        format!("`{k}` does not apply to kind = \"{}\"", kind.as_str()),
-                    );
-                }
-            }
-            let target = match r.objective {
-                Some(o) if o > 0.0 && o < 100.0 => o / 100.0,
-                Some(o) => {
-                    err(
-                        Some("objective"),
-                        format!("objective is a percentage between 0 and 100 (exclusive), got {o}"),
-                    );
-                    0.5
-                }
-                None => {
-                    err(
-                        Some("objective"),
-                        "`objective` (percent, e.g. 99.5) is required".into(),
-                    );
-                    0.5
-                }
-            };
-            let window = match (r.window, r.calendar) {
-                (Some(_), Some(_)) => {
-                    err(
-                        Some("calendar"),
-                        "give either `window` (rolling) or `calendar`, not both".into(),
-                    );
-                    None
-                }
-                (Some(w), None) => {
-                    if r.time_zone.is_some() {
-                        err(
-                            Some("time_zone"),
-                            "`time_zone` only applies to calendar windows".into(),
-                        );
-                    }
-                    if w.secs() < 3600 {
-                        err(
-                            Some("window"),
-                            format!("window {w} is too short for an error budget (at least 1h)"),
-                        );
-                    }
-                    Some(SloWindow::Rolling(w))
-                }
-                (None, Some(period)) => {
-                    let tz = match r.time_zone.as_deref().unwrap_or("UTC").parse::<Tz>() {
-                        Ok(tz) => tz,
-                        Err(_) => {
-                            err(
-                                Some("time_zone"),
-                                format!(
-                                    "unknown time zone {:?} (use an IANA name such as Europe/Moscow)",
-                                    r.time_zone.as_deref().unwrap_or_default()
-                                ),
-                            );
-                            Tz::UTC
-                        }
-                    };
-                    Some(SloWindow::Calendar { period, tz })
-                }
-                (None, None) => {
-                    err(
-                        None,
-                        "needs `window` (e.g. \"28d\") or `calendar` (\"week\" or \"month\")"
-                            .into(),
-                    );
-                    None
-                }
-            };
-            let min_events = r.min_events.unwrap_or(0.0);
-            if min_events < 0.0 || !min_events.is_finite() {
-                err(Some("min_events"), "min_events must be zero or more".into());
-            }
-            let sli = if kind == SloKind::Ratio {
-                match (r.bad, r.good, r.total) {
-                    (Some(bad), None, Some(total)) => {
-                        check_window_template(&bad, "bad", &mut err);
-                        check_window_template(&total, "total", &mut err);
-                        Some(Sli::BadTotal { bad, total })
-                    }
-                    (None, Some(good), Some(total)) => {
-                        check_window_template(&good, "good", &mut err);
-                        check_window_template(&total, "total", &mut err);
-                        Some(Sli::GoodTotal { good, total })
-                    }
-                    (Some(_), Some(_), _) => {
-                        err(Some("good"), "give `bad` or `good`, not both".into());
-                        None
-                    }
-                    _ => {
-                        err(
-                            None,
-                            "a ratio SLO needs `total` and one of `bad` or `good`".into(),
-                        );
-                        None
-                    }
-                }
-            } else {
-                let metric = r.histogram.unwrap_or_default();
-                let metric = metric
-                    .strip_suffix("_bucket")
-                    .unwrap_or(&metric)
-                    .to_string();
-                if !is_metric_name(&metric) {
-                    err(Some("histogram"), "a latency SLO needs `histogram`, the metric's base name (e.g. http_request_duration_seconds)".into());
-                }
-                let selector = r.selector.unwrap_or_default();
-                if let Err(m) =
-                    promql_parser::parser::parse(&format!("{metric}_bucket{{{selector}}}"))
-                {
-                    err(
-                        Some("selector"),
-                        format!(
-                            "`selector` must be label matchers such as service=\"shop\": {}",
-                            one_line(&m)
-                        ),
-                    );
-                }
-                match r.threshold {
-                    Some(t) if t > 0.0 && t.is_finite() => Some(Sli::Latency {
-                        metric,
-                        selector,
-                        threshold: t,
-                    }),
-                    _ => {
-                        err(Some("threshold"), "a latency SLO needs `threshold`, in seconds, equal to one of the histogram's `le` buckets".into());
-                        None
-                    }
-                }
-            };
-            match (sli, window) {
-                (Some(sli), Some(window)) => Some(Objective::Budget {
-                    sli,
-                    target,
-                    window,
-                    min_events,
-                }),
-                _ => None,
-            }
-        }
-        SloKind::Threshold => {
-            for (k, present) in budget_fields {
-                if present {
-                    err(
-                        Some(k),
-                        format!("`{k}` belongs to ratio and latency SLOs, not thresholds"),
-                    );
-                }
-            }
-            let params: BTreeMap<String, String> =
-                r.params.into_iter().map(|(k, v)| (k, v.0)).collect();
-            let source = match (r.query, r.promql) {
-                (Some(q), None) => match catalog.get(&q) {
-                    Some(def) => {
-                        if let Err(e) = def.expand(&params) {
-                            err(Some("params"), e.to_string());
-                        }
-                        Some(ThresholdSource::Query { name: q, params })
-                    }
-                    None => {
-                        let hint = catalog
-                            .suggest(&q)
-                            .map(|s| format!(" (did you mean `{s}`?)"))
-                            .unwrap_or_default();
-                        err(Some("query"), format!("unknown catalog query `{q}`{hint}"));
-                        None
-                    }
-                },
-                (None, Some(p)) => {
-                    if !params.is_empty() {
-                        err(Some("params"), "`params` only apply with `query`".into());
-                    }
-                    if let Err(m) = promql_parser::parser::parse(&p) {
-                        err(Some("promql"), format!("invalid PromQL: {}", one_line(&m)));
-                    }
-                    Some(ThresholdSource::Promql(p))
-                }
-                (Some(_), Some(_)) => {
-                    err(Some("promql"), "give `query` or `promql`, not both".into());
-                    None
-                }
-                (None, None) => {
-                    err(
-                        None,
-                        "a threshold SLO needs `query` (a catalog name) or `promql`".into(),
-                    );
-                    None
-                }
-            };
-            let op = r.op.unwrap_or_else(|| {
-                err(Some("op"), "`op` (<, <=, > or >=) is required".into());
-                Op::Le
-            });
-            let value = match r.value {
-                Some(v) if v.is_finite() => v,
-                _ => {
-                    err(
-                        Some("value"),
-                        "`value` (a finite number) is required".into(),
-                    );
-                    0.0
-                }
-            };
-            if let Some(w) = r.warn {
-                // The warning level sits on the healthy side of the limit.
-                let ok = if op.upper_bound() {
-                    w <= value
-                } else {
-                    w >= value
-                };
-                if !ok {
-                    err(
-                        Some("warn"),
-                        format!(
-                            "warn = {w} must be on the healthy side of value = {value} for op \"{op}\""
-                        ),
-                    );
-                }
-            }
-            let severity = r.severity.unwrap_or_default();
-            if severity == Alerting::None && r.for_.is_some() {
-                err(
-                    Some("for"),
-                    "`for` applies to the alert, and severity = \"none\" has none".into(),
-                );
-            }
-            source.map(|source| Objective::Threshold {
-                source,
-                op,
-                value,
-                warn: r.warn,
-                for_: r.for_,
-                severity,
-            })
-        }
+    ]
+}
+
+fn convert(
+    r: RawSlo,
+    catalog: &Catalog,
+    components: Option<&[String]>,
+    errs: &mut Errs,
+) -> Option<Slo> {
+    let before = errs.len();
+    let mut m = Mistakes {
+        name: r.name.clone(),
+        errs,
     };
-    if errs.len() > before {
+    check_common(&r, components, &mut m);
+    let objective = match r.kind {
+        SloKind::Ratio | SloKind::Latency => budget_objective(&r, &mut m),
+        SloKind::Threshold => threshold_objective(&r, catalog, &mut m),
+    };
+    if m.errs.len() > before {
         return None;
     }
     objective.map(|objective| Slo {
         name: r.name,
         component: r.component,
         description: r.description,
-        kind,
+        kind: r.kind,
         objective,
         on_no_data: r.on_no_data,
         group_by: r.group_by,
     })
+}
+
+/// Name, component and grouping: what every kind of SLO has.
+fn check_common(r: &RawSlo, components: Option<&[String]>, m: &mut Mistakes) {
+    let valid_name = !r.name.is_empty()
+        && r.name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !valid_name {
+        m.at(
+            Some("name"),
+            "names are lowercase words joined by `-` (e.g. shop-availability)",
+        );
+    }
+    if r.component.trim().is_empty() {
+        m.at(Some("component"), "`component` must not be empty");
+    } else if let Some(components) = components
+        && !components.iter().any(|c| c == &r.component)
+    {
+        let hint = crate::catalog::closest(&r.component, components.iter().map(String::as_str))
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        m.at(
+            Some("component"),
+            format!(
+                "component `{}` is not a component or group of the site (site.toml){hint}",
+                r.component
+            ),
+        );
+    }
+    for l in &r.group_by {
+        if !is_label_name(l) {
+            m.at(Some("group_by"), format!("`{l}` is not a label name"));
+        }
+    }
+}
+
+/// A ratio or latency SLO: target, window and SLI.
+fn budget_objective(r: &RawSlo, m: &mut Mistakes) -> Option<Objective> {
+    let kind = r.kind;
+    // Fields that belong to the other kind are mistakes, not silently ignored.
+    for (k, present) in threshold_fields(r) {
+        if present {
+            m.at(
+                Some(k),
+                format!(
+                    "`{k}` belongs to kind = \"threshold\", not \"{}\"",
+                    kind.as_str()
+                ),
+            );
+        }
+    }
+    let allowed: &[&str] = if kind == SloKind::Ratio {
+        &[
+            "objective",
+            "window",
+            "calendar",
+            "time_zone",
+            "min_events",
+            "bad",
+            "good",
+            "total",
+        ]
+    } else {
+        &[
+            "objective",
+            "window",
+            "calendar",
+            "time_zone",
+            "min_events",
+            "histogram",
+            "threshold",
+        ]
+    };
+    for (k, present) in budget_fields(r) {
+        if present && !allowed.contains(&k) {
+            m.at(
+                Some(k),
+                format!("`{k}` does not apply to kind = \"{}\"", kind.as_str()),
+            );
+        }
+    }
+    let target = match r.objective {
+        Some(o) if o > 0.0 && o < 100.0 => o / 100.0,
+        Some(o) => {
+            m.at(
+                Some("objective"),
+                format!("objective is a percentage between 0 and 100 (exclusive), got {o}"),
+            );
+            0.5
+        }
+        None => {
+            m.at(
+                Some("objective"),
+                "`objective` (percent, e.g. 99.5) is required",
+            );
+            0.5
+        }
+    };
+    let window = slo_window(r, m);
+    let min_events = r.min_events.unwrap_or(0.0);
+    if min_events < 0.0 || !min_events.is_finite() {
+        m.at(Some("min_events"), "min_events must be zero or more");
+    }
+    let sli = if kind == SloKind::Ratio {
+        ratio_sli(r, m)
+    } else {
+        latency_sli(r, m)
+    };
+    Some(Objective::Budget {
+        sli: sli?,
+        target,
+        window: window?,
+        min_events,
+    })
+}
+
+/// `window` (rolling) or `calendar` with a time zone.
+fn slo_window(r: &RawSlo, m: &mut Mistakes) -> Option<SloWindow> {
+    match (r.window, r.calendar) {
+        (Some(_), Some(_)) => {
+            m.at(
+                Some("calendar"),
+                "give either `window` (rolling) or `calendar`, not both",
+            );
+            None
+        }
+        (Some(w), None) => {
+            if r.time_zone.is_some() {
+                m.at(
+                    Some("time_zone"),
+                    "`time_zone` only applies to calendar windows",
+                );
+            }
+            if w.secs() < 3600 {
+                m.at(
+                    Some("window"),
+                    format!("window {w} is too short for an error budget (at least 1h)"),
+                );
+            } else if w.secs() > MAX_WINDOW.secs() {
+                m.at(
+                    Some("window"),
+                    format!("window {w} is longer than {MAX_WINDOW}: no Prometheus keeps that much raw history to judge it"),
+                );
+            }
+            Some(SloWindow::Rolling(w))
+        }
+        (None, Some(period)) => {
+            let tz = match r.time_zone.as_deref().unwrap_or("UTC").parse::<Tz>() {
+                Ok(tz) => tz,
+                Err(_) => {
+                    m.at(
+                        Some("time_zone"),
+                        format!(
+                            "unknown time zone {:?} (use an IANA name such as Europe/Moscow)",
+                            r.time_zone.as_deref().unwrap_or_default()
+                        ),
+                    );
+                    Tz::UTC
+                }
+            };
+            Some(SloWindow::Calendar { period, tz })
+        }
+        (None, None) => {
+            m.at(
+                None,
+                "needs `window` (e.g. \"28d\") or `calendar` (\"week\" or \"month\")",
+            );
+            None
+        }
+    }
+}
+
+fn ratio_sli(r: &RawSlo, m: &mut Mistakes) -> Option<Sli> {
+    let mut err = |k: Option<&'static str>, msg: String| m.at(k, msg);
+    match (&r.bad, &r.good, &r.total) {
+        (Some(bad), None, Some(total)) => {
+            check_window_template(bad, "bad", &mut err);
+            check_window_template(total, "total", &mut err);
+            Some(Sli::BadTotal {
+                bad: bad.clone(),
+                total: total.clone(),
+            })
+        }
+        (None, Some(good), Some(total)) => {
+            check_window_template(good, "good", &mut err);
+            check_window_template(total, "total", &mut err);
+            Some(Sli::GoodTotal {
+                good: good.clone(),
+                total: total.clone(),
+            })
+        }
+        (Some(_), Some(_), _) => {
+            m.at(Some("good"), "give `bad` or `good`, not both");
+            None
+        }
+        _ => {
+            m.at(None, "a ratio SLO needs `total` and one of `bad` or `good`");
+            None
+        }
+    }
+}
+
+fn latency_sli(r: &RawSlo, m: &mut Mistakes) -> Option<Sli> {
+    let metric = r.histogram.clone().unwrap_or_default();
+    let metric = metric
+        .strip_suffix("_bucket")
+        .unwrap_or(&metric)
+        .to_string();
+    if !is_metric_name(&metric) {
+        m.at(Some("histogram"), "a latency SLO needs `histogram`, the metric's base name (e.g. http_request_duration_seconds)");
+    }
+    let selector = r.selector.clone().unwrap_or_default();
+    if let Err(e) = promql_parser::parser::parse(&format!("{metric}_bucket{{{selector}}}")) {
+        m.at(
+            Some("selector"),
+            format!(
+                "`selector` must be label matchers such as service=\"shop\": {}",
+                one_line(&e)
+            ),
+        );
+    }
+    match r.threshold {
+        Some(t) if t > 0.0 && t.is_finite() => Some(Sli::Latency {
+            metric,
+            selector,
+            threshold: t,
+        }),
+        _ => {
+            m.at(Some("threshold"), "a latency SLO needs `threshold`, in seconds, equal to one of the histogram's `le` buckets");
+            None
+        }
+    }
+}
+
+/// A threshold SLO: its value (resolved now), comparison, warning and alert.
+fn threshold_objective(r: &RawSlo, catalog: &Catalog, m: &mut Mistakes) -> Option<Objective> {
+    for (k, present) in budget_fields(r) {
+        if present {
+            m.at(
+                Some(k),
+                format!("`{k}` belongs to ratio and latency SLOs, not thresholds"),
+            );
+        }
+    }
+    let expr = threshold_expr(r, catalog, m);
+    let op = r.op.unwrap_or_else(|| {
+        m.at(Some("op"), "`op` (<, <=, > or >=) is required");
+        Op::Le
+    });
+    let value = match r.value {
+        Some(v) if v.is_finite() => v,
+        _ => {
+            m.at(Some("value"), "`value` (a finite number) is required");
+            0.0
+        }
+    };
+    if let Some(w) = r.warn {
+        // The warning level sits on the healthy side of the limit.
+        let ok = if op.upper_bound() {
+            w <= value
+        } else {
+            w >= value
+        };
+        if !ok {
+            m.at(
+                Some("warn"),
+                format!(
+                    "warn = {w} must be on the healthy side of value = {value} for op \"{op}\""
+                ),
+            );
+        }
+    }
+    let severity = r.severity.unwrap_or_default();
+    if severity == Alerting::None && r.for_.is_some() {
+        m.at(
+            Some("for"),
+            "`for` applies to the alert, and severity = \"none\" has none",
+        );
+    }
+    expr.map(|expr| Objective::Threshold {
+        expr,
+        op,
+        value,
+        warn: r.warn,
+        for_: r.for_,
+        severity,
+    })
+}
+
+/// The PromQL a threshold SLO compares: a catalog query with its params, or `promql`.
+fn threshold_expr(r: &RawSlo, catalog: &Catalog, m: &mut Mistakes) -> Option<ThresholdExpr> {
+    let params: BTreeMap<String, String> = r
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    match (&r.query, &r.promql) {
+        (Some(q), None) => {
+            let Some(def) = catalog.get(q) else {
+                let hint = catalog
+                    .suggest(q)
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                m.at(Some("query"), format!("unknown catalog query `{q}`{hint}"));
+                return None;
+            };
+            match def.expand(&params) {
+                Ok(e) => Some(ThresholdExpr {
+                    window: e.params.get("window").and_then(|w| w.parse().ok()),
+                    promql: e.promql,
+                    unit: def.unit,
+                    query: Some((q.clone(), e.params)),
+                }),
+                Err(e) => {
+                    m.at(Some("params"), e.to_string());
+                    None
+                }
+            }
+        }
+        (None, Some(p)) => {
+            if !params.is_empty() {
+                m.at(Some("params"), "`params` only apply with `query`");
+            }
+            if let Err(e) = promql_parser::parser::parse(p) {
+                m.at(Some("promql"), format!("invalid PromQL: {}", one_line(&e)));
+            }
+            Some(ThresholdExpr {
+                promql: p.clone(),
+                unit: Unit::Count,
+                query: None,
+                window: None,
+            })
+        }
+        (Some(_), Some(_)) => {
+            m.at(Some("promql"), "give `query` or `promql`, not both");
+            None
+        }
+        (None, None) => {
+            m.at(
+                None,
+                "a threshold SLO needs `query` (a catalog name) or `promql`",
+            );
+            None
+        }
+    }
 }
 
 fn check_window_template(
@@ -701,7 +798,7 @@ pub fn fill_window(t: &str, w: Duration) -> String {
     template::substitute(t, &v)
 }
 
-fn is_label_name(s: &str) -> bool {
+pub fn is_label_name(s: &str) -> bool {
     let mut b = s.bytes();
     matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
@@ -724,8 +821,22 @@ mod tests {
     use super::*;
 
     fn load_str(text: &str) -> (Vec<Slo>, Vec<String>) {
-        let (cat, _) = Catalog::builtin();
-        let (s, p) = load(&Source::new("slo.toml", text), &cat);
+        // The built-in catalog, bound to the built-in site.
+        let cat = crate::config::Config::builtin().0.catalog;
+        let names: Vec<String> = [
+            "shop",
+            "crm",
+            "mes",
+            "rabbitmq",
+            "s3",
+            "business",
+            "apis",
+            "databases",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (s, p) = load(&Source::new("slo.toml", text), &cat, Some(&names));
         (s, p.iter().map(|p| p.to_string()).collect())
     }
 

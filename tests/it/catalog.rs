@@ -741,6 +741,7 @@ pub fn expected(f: &Fixture, name: &str) -> Option<Case> {
             case(f.value_by("rabbitmq_queue_consumers", &["queue"], all, Agg::Sum))
         }
         "rabbitmq.publish_rate" => case(one(3.1)),
+        "rabbitmq.published" => case(one(3.1 * h)),
         "rabbitmq.publish_rate_by_queue" => {
             case(f.rate_by("rabbitmq_queue_messages_published_total", &["queue"], all))
         }

@@ -277,3 +277,120 @@ window = "28d"
     );
     Ok(())
 }
+
+/// 1-based line and column of the first `needle` in `text`.
+fn position(text: &str, needle: &str) -> (usize, usize) {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in the edited file"));
+    line_col(text, at)
+}
+
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let line = text[..at].matches('\n').count() + 1;
+    let col = at - text[..at].rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, col)
+}
+
+/// Applies `(from, to)` edits (each must match) to a shipped file.
+fn edited(file: &str, edits: &[(&str, &str)]) -> String {
+    let mut text = std::fs::read_to_string(repo().join(file)).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from:?} not in {file}");
+        text = text.replacen(from, to, 1);
+    }
+    text
+}
+
+pub fn lint_finds_every_mistake_of_a_broken_site() -> TestResult {
+    let dir = scratch();
+    let site = edited(
+        "site.toml",
+        &[
+            // An unknown query, with a suggestion.
+            (
+                r#"{ name = "p99", query = "api.latency_p99" }"#,
+                r#"{ name = "p99", query = "api.latency_p999" }"#,
+            ),
+            // A param the query does not take.
+            (
+                r#"{ name = "rps", query = "api.rps" }"#,
+                r#"{ name = "rps", query = "api.rps", params = { servce = "shop" } }"#,
+            ),
+            // Levels from an SLO that does not exist.
+            (
+                r#"levels = { slo = "crm-availability" }"#,
+                r#"levels = { slo = "crm-availabilty" }"#,
+            ),
+            // The wrong shape: a label the query aggregates away.
+            (r#"top = "reason""#, r#"top = "queue""#),
+            // A KPI that names nothing: its filter label is not in the query's answer.
+            (
+                r#"match = { outcome = "delivered" }"#,
+                r#"match = { outcom = "delivered" }"#,
+            ),
+        ],
+    ) + "\n[[component]]\nname = \"shop\"\nkind = \"api\"\n";
+    let site_path = write(dir.path(), "site.toml", &site);
+    // An SLO of a component the site does not have.
+    let slo = edited(
+        "slo.toml",
+        &[(
+            "component = \"mes\"\ndescription = \"Quotes",
+            "component = \"mes-api\"\ndescription = \"Quotes",
+        )],
+    );
+    let slo_path = write(dir.path(), "slo.toml", &slo);
+    let r = vitals(&["lint", "--config", slo_path.to_str().unwrap()]).run();
+    r.expect_code(2);
+    let s = site_path.display().to_string();
+    let o = slo_path.display().to_string();
+    let want = [
+        (
+            &s,
+            position(&site, "\"api.latency_p999\""),
+            "component `shop`, signal `p99`: unknown catalog query `api.latency_p999` (did you mean `api.latency_p99`?)",
+        ),
+        (
+            &s,
+            position(&site, "\"api.rps\", params = { servce"),
+            "component `shop`, signal `rps`: query `api.rps` has no param `servce`",
+        ),
+        (
+            &s,
+            position(&site, "\"crm-availabilty\""),
+            "component `crm`, signal `err`: no SLO named `crm-availabilty` (did you mean `crm-availability`?)",
+        ),
+        (
+            &s,
+            position(&site, "\"queue\""),
+            "query `rabbitmq.dead_lettered` answers with series labelled reason, not `queue`",
+        ),
+        (
+            &s,
+            position(&site, "{ outcom ="),
+            "report KPI `orders_delivered`: query `business.orders_completed` answers with series labelled outcome, not `outcom`",
+        ),
+        (
+            &s,
+            line_col(&site, site.rfind("name = \"shop\"").unwrap() + 7),
+            "duplicate component `shop`",
+        ),
+        (
+            &o,
+            position(&slo, "component = \"mes-api\""),
+            "SLO `mes-latency`: component `mes-api` is not a component or group of the site (site.toml)",
+        ),
+    ];
+    for (file, (line, col), message) in want {
+        let expect = format!("{file}:{line}:{col}: ");
+        assert!(
+            r.stdout
+                .lines()
+                .any(|l| l.starts_with(&expect) && l.contains(message)),
+            "missing `{expect}...{message}` in:\n{}",
+            r.stdout
+        );
+    }
+    Ok(())
+}

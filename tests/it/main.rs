@@ -56,6 +56,7 @@ fn main() {
         lint::lint_lists_every_problem_not_only_the_first,
         lint::lint_lists_every_problem_inside_one_entry,
         lint::lint_json_lists_problems_with_positions,
+        lint::lint_finds_every_mistake_of_a_broken_site,
         lint::docs_catalog_md_matches_the_catalog,
         lint::every_plan_line_maps_to_a_query,
         query::rps_table_shows_humanised_values_per_service,

@@ -38,6 +38,22 @@ pub fn sim_binary() -> PathBuf {
     p
 }
 
+/// The repository's own configuration (queries/, site.toml, slo.toml), checked.
+pub fn config() -> vitals::config::Config {
+    let read =
+        |f: &str| vitals::diag::Source::new(f, std::fs::read_to_string(repo().join(f)).unwrap());
+    let (config, problems) = vitals::config::Config::load(
+        vitals::catalog::Catalog::load_dir(&repo().join("queries")),
+        Some(&read("site.toml")),
+        &read("slo.toml"),
+    );
+    assert!(
+        problems.is_empty(),
+        "the shipped configuration has problems: {problems:#?}"
+    );
+    config
+}
+
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }

@@ -1,0 +1,735 @@
+//! Incidents: the intervals in which an alert condition of `slo.toml` held, found in the
+//! history of the raw metrics, grouped when they overlap, with a hint at the cause.
+//!
+//! What counts as an alert condition is what `vitals rules` turns into alerts:
+//! - a ratio or latency SLO burning its budget: a multi-window pair (1h/5m 14.4x and
+//!   6h/30m 6x page, 1d/2h 3x and 3d/6h 1x open a ticket, scaled to the SLO window) with both
+//!   windows above its factor;
+//! - a threshold SLO past its `value` for at least its `for` (unless `severity = "none"`);
+//! - a scrape target down (`up == 0`); and, for information, an instance that restarted
+//!   (its `process_cpu_seconds_total` counter reset).
+//!
+//! How it is computed, cheaply: a budget SLO costs one range query of its parts' increase
+//! per step; the windows of every pair are summed from those steps here (a 3-day window is
+//! never scanned once per step). A threshold SLO costs one range query of its value. One more
+//! range query fetches the signals the cause hints are read from.
+//!
+//! When a condition is detected, its start lags the problem (a 1-hour window needs minutes
+//! to cross 14.4x) and its end lags the recovery (until the short window clears). The
+//! interval reported is therefore that of the problem itself: the run of steps around the
+//! condition in which the budget burned faster than the lowest factor that fired (per step),
+//! or a threshold SLO's value was past its warning level. Conditions over a trailing window
+//! (dead letters in the last hour) join the incident they overlap without stretching it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+mod conditions;
+mod group;
+mod hints;
+
+use crate::config::Config;
+use crate::duration::Duration;
+use crate::prom::{Answers, Batch, Prom, Request, Series, tag};
+use crate::slo::math::BurnPair;
+use crate::slo::model::{Alerting, Objective, Op, Slo};
+use crate::slo::sli;
+use crate::timespec::{format_time, from_unix_seconds};
+use crate::units::Unit;
+
+/// How loud an incident is: the highest severity of its conditions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A restart: shown, not counted in MTTR.
+    Info,
+    Ticket,
+    Page,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Ticket => "ticket",
+            Severity::Page => "page",
+        }
+    }
+}
+
+/// A threshold query over a window at least this long describes the past, not the present.
+const TRAILING_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// The hints compare an incident with the hour before it.
+const BASELINE: Duration = Duration::from_secs(3600);
+/// The finest step chosen without `--step`: per-step increases need two samples of a 60 s
+/// scrape in each step.
+pub const MIN_STEP: Duration = Duration::from_secs(120);
+/// Points per series a range query may return (Prometheus allows 11,000).
+const MAX_POINTS: f64 = 10_000.0;
+
+/// What a source of conditions is.
+#[derive(Clone, Debug)]
+enum Kind {
+    /// A ratio or latency SLO: per-step increases of its parts.
+    Burn {
+        target: f64,
+        pairs: [BurnPair; 4],
+        good_total: bool,
+    },
+    Threshold {
+        op: Op,
+        value: f64,
+        warn: Option<f64>,
+        for_: Duration,
+        trailing: bool,
+        unit: Unit,
+    },
+    /// The scrape targets of every component that has them, tagged `vitals_component`.
+    TargetDown,
+    /// Counter resets of the components' processes, tagged `vitals_component`.
+    Restart,
+}
+
+/// One range query whose answer yields conditions.
+#[derive(Clone, Debug)]
+struct SourceDef {
+    /// SLO name, or `target-down` / `restart`.
+    name: String,
+    /// The SLO's component (or group); empty for targets and restarts.
+    component: String,
+    severity: Severity,
+    kind: Kind,
+    group_by: Vec<String>,
+}
+
+/// What a plan asks: the sources of conditions, then the hints' signals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Ask {
+    Source(usize),
+    Hints,
+}
+
+/// Everything needed to find the incidents of `[from, to]`: the requests to send, and how
+/// to read their answers.
+pub struct Plan<'a> {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub step: Duration,
+    config: &'a Config,
+    sources: Vec<(SourceDef, Request)>,
+    hints: Option<Request>,
+    /// Problems found while planning (a latency threshold that is not a bucket).
+    pub errors: Vec<String>,
+}
+
+/// Chooses the step for a range: `wanted` when given, else at least [`MIN_STEP`]; whole
+/// minutes, and coarser when needed for few enough points for every query (which reach back
+/// by their longest window).
+pub fn choose_step(
+    slos: &[Slo],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    wanted: Option<Duration>,
+) -> Duration {
+    let lookback = slos
+        .iter()
+        .filter_map(|s| sli::pairs_at(s, to))
+        .flat_map(|(_, p)| p.map(|p| p.long))
+        .max()
+        .unwrap_or_default()
+        .max(BASELINE);
+    let span = (to - from).num_seconds().max(0) as f64 + lookback.secs_f64();
+    let needed = (span / MAX_POINTS / 60.0).ceil() as u64 * 60;
+    let fewest = Duration::from_secs(needed);
+    match wanted {
+        Some(w) => w.max(fewest),
+        None => fewest.max(MIN_STEP),
+    }
+}
+
+/// Every query is on the same grid: multiples of the step since the epoch.
+fn grid(t: DateTime<Utc>, step: Duration) -> DateTime<Utc> {
+    let s = step.secs() as i64;
+    from_unix_seconds((t.timestamp().div_euclid(s) * s) as f64)
+}
+
+impl<'a> Plan<'a> {
+    /// Plans the queries for `slos` (those of `config`, or some of them); `buckets` are the
+    /// `le` labels of their latency SLOs ([`sli::resolve_buckets`]).
+    pub fn new(
+        config: &'a Config,
+        slos: &[Slo],
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        step: Duration,
+        with_targets: bool,
+        buckets: &sli::Buckets,
+    ) -> Plan<'a> {
+        let mut plan = Plan {
+            from,
+            to,
+            step,
+            config,
+            sources: Vec::new(),
+            hints: None,
+            errors: Vec::new(),
+        };
+        for slo in slos {
+            plan.add_slo(slo, buckets);
+        }
+        if with_targets {
+            plan.add_targets();
+        }
+        plan.hints = plan.hints_request();
+        plan
+    }
+
+    fn range(&self, label: String, promql: String, lookback: Duration) -> Request {
+        let start = grid(self.from - lookback.to_chrono(), self.step);
+        Request::range(label, promql, start, grid(self.to, self.step), self.step)
+    }
+
+    fn add_slo(&mut self, slo: &Slo, buckets: &sli::Buckets) {
+        let label = format!("incidents of {}", slo.name);
+        let def = |severity, kind| SourceDef {
+            name: slo.name.clone(),
+            component: slo.component.clone(),
+            severity,
+            kind,
+            group_by: slo.group_by.clone(),
+        };
+        match &slo.objective {
+            Objective::Budget { .. } => {
+                let parts = match sli::parts_with(slo, buckets) {
+                    Ok(Some(p)) => p,
+                    Ok(None) => return,
+                    Err(p) => {
+                        self.errors.push(bucket_error(slo, &p));
+                        return;
+                    }
+                };
+                let (target, pairs) = sli::pairs_at(slo, self.to).expect("budget SLO");
+                let longest = pairs.iter().map(|p| p.long).max().unwrap_or_default();
+                let promql = parts
+                    .at(self.step)
+                    .iter()
+                    .map(|(part, q)| tag(q, &[("vitals_part", part.as_str())]))
+                    .collect::<Vec<_>>()
+                    .join("\n  or ");
+                let req = self.range(label, promql, longest);
+                let kind = Kind::Burn {
+                    target,
+                    pairs,
+                    good_total: parts.counts_good(),
+                };
+                self.sources.push((def(Severity::Page, kind), req));
+            }
+            Objective::Threshold {
+                expr,
+                op,
+                value,
+                warn,
+                for_,
+                severity,
+            } => {
+                if *severity == Alerting::None {
+                    return;
+                }
+                let for_ = for_.unwrap_or(crate::slo::model::DEFAULT_FOR);
+                let trailing = expr.window.is_some_and(|w| w >= TRAILING_WINDOW);
+                let req = self.range(
+                    label,
+                    expr.promql.clone(),
+                    Duration::from_millis(BASELINE.millis() + for_.millis()),
+                );
+                let sev = match severity {
+                    Alerting::Page => Severity::Page,
+                    _ => Severity::Ticket,
+                };
+                let kind = Kind::Threshold {
+                    op: *op,
+                    value: *value,
+                    warn: *warn,
+                    for_,
+                    trailing,
+                    unit: expr.unit,
+                };
+                self.sources.push((def(sev, kind), req));
+            }
+        }
+    }
+
+    /// Targets down and restarts of every component with scrape targets, one query each.
+    fn add_targets(&mut self) {
+        let step = self.step;
+        let per_component = |q: &dyn Fn(&str) -> String| -> Option<String> {
+            let terms: Vec<String> = self
+                .config
+                .site
+                .components
+                .iter()
+                .filter_map(|c| {
+                    let m = c.targets.as_ref()?;
+                    Some(tag(&q(m), &[("vitals_component", &c.name)]))
+                })
+                .collect();
+            (!terms.is_empty()).then(|| terms.join("\n  or "))
+        };
+        let sources = [
+            (
+                "target-down",
+                Severity::Ticket,
+                Kind::TargetDown,
+                per_component(&|m| format!("min by (instance) (min_over_time(up{{{m}}}[{step}]))")),
+            ),
+            (
+                "restart",
+                Severity::Info,
+                Kind::Restart,
+                per_component(&|m| {
+                    format!("max by (instance) (resets(process_cpu_seconds_total{{{m}}}[{step}]))")
+                }),
+            ),
+        ];
+        for (name, severity, kind, promql) in sources {
+            let Some(promql) = promql else { continue };
+            let req = self.range(format!("incidents: {name}"), promql, BASELINE);
+            let def = SourceDef {
+                name: name.into(),
+                component: String::new(),
+                severity,
+                kind,
+                group_by: vec![],
+            };
+            self.sources.push((def, req));
+        }
+    }
+
+    /// The signals of the site's cause hints, one range query.
+    fn hints_request(&self) -> Option<Request> {
+        let w = self.step.to_string();
+        let terms: Vec<String> = self
+            .config
+            .site
+            .hints
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| {
+                let extra = if h.per_step {
+                    vec![("window", w.clone())]
+                } else {
+                    vec![]
+                };
+                let e = h.source.expand(&self.config.catalog, &extra).ok()?;
+                Some(tag(&e.promql, &[("vitals_hint", &i.to_string())]))
+            })
+            .collect();
+        (!terms.is_empty())
+            .then(|| self.range("incidents: signals".into(), terms.join("\n  or "), BASELINE))
+    }
+
+    fn batch(&self) -> Batch<Ask> {
+        let mut b = Batch::new();
+        for (i, (_, req)) in self.sources.iter().enumerate() {
+            b.add(Ask::Source(i), req.clone());
+        }
+        if let Some(h) = &self.hints {
+            b.add(Ask::Hints, h.clone());
+        }
+        b
+    }
+
+    /// Reads the answers into incidents.
+    fn assemble(&self, mut answers: Answers<Ask>) -> IncidentReport {
+        let mut errors = self.errors.clone();
+        let mut members = Vec::new();
+        let step = self.step.secs() as i64;
+        let window = (self.from.timestamp(), self.to.timestamp());
+        for (i, (src, _)) in self.sources.iter().enumerate() {
+            match answers.take(&Ask::Source(i)) {
+                Some(Ok(a)) => {
+                    members.extend(conditions::of(src, &self.config.site, &a, step, window))
+                }
+                Some(Err(e)) => errors.push(e.to_string()),
+                None => {}
+            }
+        }
+        let signals = match answers.take(&Ask::Hints) {
+            Some(Ok(a)) => hints::Signals::new(&a),
+            Some(Err(e)) => {
+                errors.push(e.to_string());
+                hints::Signals::default()
+            }
+            None => hints::Signals::default(),
+        };
+        let mut incidents = group::group(members, step);
+        for (i, inc) in incidents.iter_mut().enumerate() {
+            inc.id = i + 1;
+            inc.ongoing = inc.end_s + step > window.1;
+            inc.cause = signals.hints(&self.config.site.hints, inc.start_s, inc.end_s, step);
+            inc.fill_text();
+        }
+        IncidentReport::new(self, incidents, errors)
+    }
+}
+
+fn bucket_error(slo: &Slo, p: &sli::BucketProblem) -> String {
+    match p {
+        sli::BucketProblem::NotABucket { message } | sli::BucketProblem::NoSeries { message } => {
+            format!("SLO {}: {message}", slo.name)
+        }
+        sli::BucketProblem::Query(e) => format!("SLO {}: {e}", slo.name),
+    }
+}
+
+/// What a search found, and what to tell the user about it.
+pub struct Found {
+    pub report: IncidentReport,
+    /// The step asked for, when a coarser one had to be used.
+    pub step_raised: Option<Duration>,
+    /// Warnings Prometheus attached to the answers.
+    pub warnings: Vec<String>,
+    /// Whether a latency threshold is not a bucket (a configuration error).
+    pub config_error: bool,
+}
+
+/// How many requests [`find`] sends at most (for progress bars).
+pub fn query_estimate(slos: &[Slo]) -> usize {
+    slos.iter()
+        .filter(|s| sli::bucket_query(s).is_some())
+        .count()
+        + slos.len()
+        + 3
+}
+
+/// Finds the incidents of `range`: the buckets of latency SLOs first, then every range
+/// query at once. Used by `incidents`, `report` and `chart`.
+pub async fn find(
+    prom: &Prom,
+    config: &Config,
+    slos: &[Slo],
+    range: (DateTime<Utc>, DateTime<Utc>),
+    wanted: Option<Duration>,
+    with_targets: bool,
+    progress: &(dyn Fn() + Sync),
+) -> Found {
+    let buckets = sli::resolve_buckets(slos, prom, range.1, progress).await;
+    find_with(
+        prom,
+        config,
+        slos,
+        range,
+        wanted,
+        with_targets,
+        &buckets,
+        progress,
+    )
+    .await
+}
+
+/// [`find`] with the latency buckets already found.
+#[allow(clippy::too_many_arguments)]
+pub async fn find_with(
+    prom: &Prom,
+    config: &Config,
+    slos: &[Slo],
+    range: (DateTime<Utc>, DateTime<Utc>),
+    wanted: Option<Duration>,
+    with_targets: bool,
+    buckets: &sli::Buckets,
+    progress: &(dyn Fn() + Sync),
+) -> Found {
+    let step = choose_step(slos, range.0, range.1, wanted);
+    let config_error = buckets
+        .values()
+        .any(|b| matches!(b, Err(sli::BucketProblem::NotABucket { .. })));
+    let plan = Plan::new(config, slos, range, step, with_targets, buckets);
+    let answers = prom.run_batch(plan.batch(), progress).await;
+    let mut warnings = Vec::new();
+    let asked = (0..plan.sources.len()).map(Ask::Source).chain([Ask::Hints]);
+    for k in asked {
+        if let Some(Ok(a)) = answers.get(&k) {
+            warnings.extend(a.warnings.iter().cloned());
+        }
+    }
+    warnings.sort();
+    warnings.dedup();
+    Found {
+        report: plan.assemble(answers),
+        step_raised: wanted.filter(|w| *w != step),
+        warnings,
+        config_error,
+    }
+}
+
+/// A series as `time (s) -> value`.
+type Points = BTreeMap<i64, f64>;
+
+fn points(s: &Series) -> Points {
+    s.samples
+        .iter()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(t, v)| (t.round() as i64, *v))
+        .collect()
+}
+
+/// One condition that held: what the incidents are made of.
+#[derive(Clone, Debug, Serialize)]
+pub struct Member {
+    /// The SLO (or `target-down`, `restart`).
+    pub name: String,
+    /// Labels that tell its series apart (a group, a queue, an instance).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    pub component: String,
+    pub severity: Severity,
+    /// When the problem it saw started and ended (RFC 3339).
+    pub start: String,
+    pub end: String,
+    /// The worst burn rate (budget SLOs) or value (thresholds) while it held.
+    pub peak: Option<f64>,
+    /// `38.1x burn` or `20` in the SLO's unit.
+    pub peak_text: String,
+    /// A condition over a trailing window: it joins an incident without setting its bounds.
+    pub trailing: bool,
+    #[serde(skip)]
+    start_s: i64,
+    #[serde(skip)]
+    end_s: i64,
+}
+
+impl Member {
+    /// `mes-availability`, `queue-consumers{queue=crm.notifications}`.
+    pub fn display_name(&self) -> String {
+        crate::slo::eval::labelled_name(&self.name, &self.labels)
+    }
+
+    /// Whether the problem it saw overlapped `[start, end)` (Unix seconds).
+    pub fn overlaps(&self, start: i64, end: i64) -> bool {
+        self.start_s < end && self.end_s > start
+    }
+}
+
+/// One incident: overlapping conditions, grouped.
+#[derive(Clone, Debug, Serialize)]
+pub struct Incident {
+    /// 1, 2, ... in time order.
+    pub id: usize,
+    /// When the problem started (RFC 3339).
+    pub start: String,
+    /// When it ended; null while it is still going on at the end of the range.
+    pub end: Option<String>,
+    /// Seconds from start to end (or to the end of the range while ongoing).
+    pub duration_seconds: f64,
+    pub ongoing: bool,
+    pub severity: Severity,
+    /// The component of its first and loudest condition.
+    pub component: String,
+    /// Every component involved.
+    pub components: Vec<String>,
+    /// A one-line summary: `mes-availability (page, 58.6x burn)`.
+    pub title: String,
+    /// Its conditions.
+    pub conditions: Vec<Member>,
+    /// What else changed meanwhile: `mes 5xx 0.21 % -> 58.4 %`.
+    pub cause: Vec<String>,
+    #[serde(skip)]
+    start_s: i64,
+    #[serde(skip)]
+    end_s: i64,
+}
+
+impl Incident {
+    fn fill_text(&mut self) {
+        self.start = format_time(from_unix_seconds(self.start_s as f64));
+        self.end = (!self.ongoing).then(|| format_time(from_unix_seconds(self.end_s as f64)));
+        self.duration_seconds = (self.end_s - self.start_s) as f64;
+        let mut comps: Vec<String> = Vec::new();
+        for m in &self.conditions {
+            if !m.component.is_empty() && !comps.contains(&m.component) {
+                comps.push(m.component.clone());
+            }
+        }
+        self.components = comps;
+        let primary = self
+            .conditions
+            .iter()
+            .filter(|m| !m.trailing)
+            .max_by(|a, b| a.severity.cmp(&b.severity).then(b.start_s.cmp(&a.start_s)))
+            .or(self.conditions.first());
+        if let Some(p) = primary {
+            self.component = p.component.clone();
+            self.title = format!(
+                "{} ({}, {})",
+                p.display_name(),
+                p.severity.as_str(),
+                p.peak_text
+            );
+            let more = self.conditions.len() - 1;
+            if more > 0 {
+                self.title.push_str(&format!(" +{more} more"));
+            }
+        }
+    }
+
+    pub fn start_time(&self) -> DateTime<Utc> {
+        from_unix_seconds(self.start_s as f64)
+    }
+
+    pub fn end_time(&self) -> DateTime<Utc> {
+        from_unix_seconds(self.end_s as f64)
+    }
+}
+
+/// `vitals incidents --format json` (and the incidents section of a report).
+#[derive(Clone, Debug, Serialize)]
+pub struct IncidentReport {
+    /// Layout version of this document.
+    pub schema_version: u32,
+    /// The range searched (RFC 3339).
+    pub from: String,
+    pub to: String,
+    /// The resolution: starts and ends are accurate to one step.
+    pub step: String,
+    /// How the incidents were found.
+    pub method: &'static str,
+    pub incidents: Vec<Incident>,
+    pub summary: Summary,
+    /// Queries that failed or SLOs that could not be read: the list may be incomplete.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// Incidents found (every severity).
+    pub count: usize,
+    /// Incidents by severity.
+    pub by_severity: BTreeMap<&'static str, usize>,
+    /// Mean duration of the page and ticket incidents that ended (null without any).
+    pub mttr_seconds: Option<f64>,
+    /// The longest incident: its id and seconds.
+    pub longest: Option<(usize, f64)>,
+    /// Time during which at least one incident was going on, in seconds.
+    pub total_seconds: f64,
+}
+
+impl IncidentReport {
+    fn new(plan: &Plan<'_>, incidents: Vec<Incident>, errors: Vec<String>) -> Self {
+        let mut by_severity = BTreeMap::new();
+        for s in [Severity::Page, Severity::Ticket, Severity::Info] {
+            by_severity.insert(
+                s.as_str(),
+                incidents.iter().filter(|i| i.severity == s).count(),
+            );
+        }
+        let counted: Vec<f64> = incidents
+            .iter()
+            .filter(|i| i.severity >= Severity::Ticket && !i.ongoing)
+            .map(|i| i.duration_seconds)
+            .collect();
+        let mttr =
+            (!counted.is_empty()).then(|| counted.iter().sum::<f64>() / counted.len() as f64);
+        let longest = incidents
+            .iter()
+            .max_by(|a, b| a.duration_seconds.total_cmp(&b.duration_seconds))
+            .map(|i| (i.id, i.duration_seconds));
+        // The union of the intervals (they are in start order and do not overlap by
+        // construction, except trailing conditions which never extend them).
+        let mut total = 0i64;
+        let mut cover: Option<(i64, i64)> = None;
+        for i in &incidents {
+            match cover {
+                Some((a, b)) if i.start_s <= b => cover = Some((a, b.max(i.end_s))),
+                Some((a, b)) => {
+                    total += b - a;
+                    cover = Some((i.start_s, i.end_s));
+                }
+                None => cover = Some((i.start_s, i.end_s)),
+            }
+        }
+        if let Some((a, b)) = cover {
+            total += b - a;
+        }
+        IncidentReport {
+            schema_version: crate::SCHEMA_VERSION,
+            from: format_time(plan.from),
+            to: format_time(plan.to),
+            step: plan.step.to_string(),
+            method: "alert conditions of slo.toml computed from the raw metrics (ALERTS history is not used)",
+            summary: Summary {
+                count: incidents.len(),
+                by_severity,
+                mttr_seconds: mttr,
+                longest,
+                total_seconds: total as f64,
+            },
+            incidents,
+            errors,
+        }
+    }
+
+    /// Incidents that overlap `[from, to)`.
+    pub fn within(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<&Incident> {
+        self.incidents
+            .iter()
+            .filter(|i| i.start_time() < to && i.end_time() >= from)
+            .collect()
+    }
+}
+
+/// `47m`, `6h30m`, `2m (ongoing)`.
+pub fn duration_text(seconds: f64, ongoing: bool) -> String {
+    // Whole minutes from ten minutes up: `1h52m`, not `1h51m36s`.
+    let s = seconds.max(0.0);
+    let s = if s >= 600.0 {
+        (s / 60.0).round() * 60.0
+    } else {
+        s.round()
+    };
+    let d = Duration::from_secs(s as u64);
+    if ongoing {
+        format!("{d} (ongoing)")
+    } else {
+        d.to_string()
+    }
+}
+
+/// `6 incidents from .. to .. (step 2m): 2 page, 3 ticket, 1 info; MTTR 1h12m; longest #2
+/// (6h30m); 9h10m in all`.
+pub fn summary_line(r: &IncidentReport) -> String {
+    let s = &r.summary;
+    let mut out = String::new();
+    if !r.errors.is_empty() {
+        out.push_str(&format!(
+            "INCOMPLETE ({} quer{} failed, see below): ",
+            r.errors.len(),
+            if r.errors.len() == 1 { "y" } else { "ies" }
+        ));
+    }
+    out.push_str(&format!(
+        "{} incident{} from {} to {} (step {}): {} page, {} ticket, {} info",
+        s.count,
+        if s.count == 1 { "" } else { "s" },
+        r.from,
+        r.to,
+        r.step,
+        s.by_severity["page"],
+        s.by_severity["ticket"],
+        s.by_severity["info"]
+    ));
+    if let Some(m) = s.mttr_seconds {
+        out.push_str(&format!("; MTTR {}", duration_text(m, false)));
+    }
+    if let Some((id, secs)) = s.longest {
+        out.push_str(&format!("; longest #{id} ({})", duration_text(secs, false)));
+    }
+    if s.count > 0 {
+        out.push_str(&format!(
+            "; {} in all",
+            duration_text(s.total_seconds, false)
+        ));
+    }
+    out
+}

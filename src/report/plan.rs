@@ -1,0 +1,325 @@
+//! What a report asks Prometheus, under names: the KPIs of both periods, the charts, how
+//! much of both periods has data, how long each alerting threshold was broken, the period
+//! KPIs over the whole period, and the budget burn-down.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use super::{Period, Report};
+use crate::config::Config;
+use crate::duration::Duration;
+use crate::incidents::IncidentReport;
+use crate::prom::{Answers, Batch, Request, tag};
+use crate::site::{At, ChartKind, Use};
+use crate::slo::eval::Row;
+use crate::slo::model::{Alerting, Objective};
+use crate::slo::sli;
+
+/// This period or the one before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Which {
+    Current,
+    Previous,
+}
+
+/// The requests of a report, by what they are for.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Ask {
+    Kpis(Which),
+    Chart(String),
+    Coverage,
+    Breach(Which),
+    PeriodValues(Which),
+    BurnDown,
+}
+
+/// What was evaluated beside the plan's own queries.
+pub(super) struct Evaluated<'a> {
+    pub rows: &'a [Row],
+    pub previous_rows: &'a [Row],
+    pub incidents: &'a IncidentReport,
+    pub warnings: Vec<String>,
+}
+
+/// The periods of a report and the steps its charts use.
+pub struct Plan {
+    pub period: Period,
+    pub previous: Period,
+    pub(super) tz: Tz,
+    /// The budget burn-down's step (and the per-step increases its SLIs are summed from).
+    pub(super) chart_step: Duration,
+}
+
+/// The tag of a number's series in a KPI answer.
+pub(super) fn kpi_key(u: &Use, at: At) -> String {
+    format!("{}@{at:?}", u.display())
+}
+
+/// How many requests a report sends besides the SLO evaluation and incidents.
+pub(super) fn fixed_requests(config: &Config) -> usize {
+    // KPIs and breaches and period values of both periods, coverage, burn-down, charts.
+    7 + config.site.report.charts.len()
+}
+
+impl Plan {
+    pub fn new(period: Period, tz: Tz) -> Plan {
+        let previous = period.previous(tz);
+        let len = period.length().secs();
+        // About 170 points a week: hourly for a week, 4-hourly for a month.
+        let nice = [
+            300u64, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600, 43200, 86400,
+        ];
+        let chart = nice
+            .iter()
+            .copied()
+            .find(|s| len / s <= 200)
+            .unwrap_or(86400);
+        Plan {
+            chart_step: Duration::from_secs(chart),
+            period,
+            previous,
+            tz,
+        }
+    }
+
+    /// The instants the SLOs are judged at: the last second of each period, so a calendar
+    /// SLO is judged on the week or month that ends, not on the next one.
+    pub fn slo_instants(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        let s = chrono::Duration::seconds(1);
+        (self.period.end - s, self.previous.end - s)
+    }
+
+    pub(super) fn of(&self, w: Which) -> &Period {
+        match w {
+            Which::Current => &self.period,
+            Which::Previous => &self.previous,
+        }
+    }
+
+    /// Every request the report sends itself (the SLOs and incidents come on their own).
+    pub(super) fn batch(&self, config: &Config, buckets: &sli::Buckets) -> Batch<Ask> {
+        let mut b = Batch::new();
+        for w in [Which::Current, Which::Previous] {
+            b.add(Ask::Kpis(w), kpi_request(config, self.of(w)));
+            b.add(Ask::Breach(w), breach_request(config, self.of(w)));
+            b.add(
+                Ask::PeriodValues(w),
+                period_value_request(config, self.of(w)),
+            );
+        }
+        for (id, req) in self.chart_requests(config) {
+            b.add(Ask::Chart(id), req);
+        }
+        b.add(
+            Ask::Coverage,
+            Request::range(
+                "report: data coverage",
+                "count(up)",
+                self.previous.start + self.chart_step.to_chrono(),
+                self.period.end,
+                self.chart_step,
+            ),
+        );
+        if let Some(req) = self.burn_request(config, buckets) {
+            b.add(Ask::BurnDown, req);
+        }
+        b
+    }
+
+    fn chart_requests(&self, config: &Config) -> Vec<(String, Request)> {
+        let p = &self.period;
+        let hour = Duration::from_secs(3600);
+        let step = self.chart_step;
+        let w = step.to_string();
+        let expand = |u: &Use, window: &str| -> String {
+            u.expand(&config.catalog, &[("window", window.to_string())])
+                .map(|e| e.promql)
+                .unwrap_or_else(|_| "vector(0) > 1".into())
+        };
+        config
+            .site
+            .report
+            .charts
+            .iter()
+            .map(|c| {
+                let label = format!("report chart: {}", c.id);
+                let req = match &c.kind {
+                    // Hourly counts, each the hour before it, summed per local day when the
+                    // chart is made: a day is 23 or 25 hours where the clocks change.
+                    ChartKind::Daily(lines) => {
+                        let terms: Vec<String> = lines
+                            .iter()
+                            .map(|l| tag(&expand(&l.source, "1h"), &[("vitals_line", &l.label)]))
+                            .collect();
+                        let first_hour = (p.start + hour.to_chrono()).min(p.end);
+                        Request::range(label, terms.join("\n  or "), first_hour, p.end, hour)
+                    }
+                    ChartKind::Series { source, at, .. } => {
+                        let q = expand(source, &w);
+                        let promql = match at {
+                            At::Peak => format!("max_over_time(({q})[{w}:1m])"),
+                            _ => q,
+                        };
+                        Request::range(label, promql, p.start + step.to_chrono(), p.end, step)
+                    }
+                };
+                (c.id.clone(), req)
+            })
+            .collect()
+    }
+
+    /// The burn-down query: every budget SLO's parts as increases per step over both
+    /// periods (latency SLOs need their `le` bucket).
+    fn burn_request(&self, config: &Config, buckets: &sli::Buckets) -> Option<Request> {
+        let step = self.chart_step;
+        let mut terms = Vec::new();
+        for slo in &config.slos {
+            let Ok(Some(parts)) = sli::parts_with(slo, buckets) else {
+                continue;
+            };
+            // The parts keep the SLO's own grouping (one series per route, per service).
+            for (part, promql) in parts.at(step) {
+                terms.push(tag(
+                    &promql,
+                    &[("vitals_part", part.as_str()), ("vitals_slo", &slo.name)],
+                ));
+            }
+        }
+        (!terms.is_empty()).then(|| {
+            Request::range(
+                "report: budget burn-down",
+                terms.join("\n  or "),
+                self.previous.start + step.to_chrono(),
+                self.period.end,
+                step,
+            )
+        })
+    }
+
+    /// Builds the report from the answers.
+    pub(super) fn assemble(
+        &self,
+        config: &Config,
+        evaluated: Evaluated<'_>,
+        mut answers: Answers<Ask>,
+        generated_at: DateTime<Utc>,
+    ) -> Report {
+        let mut warnings = evaluated.warnings.clone();
+        for k in [
+            Ask::Kpis(Which::Current),
+            Ask::Kpis(Which::Previous),
+            Ask::Coverage,
+        ] {
+            if let Some(Ok(a)) = answers.get(&k) {
+                warnings.extend(a.warnings.iter().cloned());
+            }
+        }
+        let mut report = super::numbers::assemble(self, config, &mut answers, &evaluated);
+        report.generated_at = crate::timespec::format_time(generated_at);
+        report.warnings = warnings;
+        let burn = super::slos::add(self, config, &mut report, &evaluated, &mut answers);
+        super::charts::add(self, config, &mut report, &mut answers, burn.as_ref());
+        report.finish(self.period.in_progress);
+        report
+    }
+}
+
+/// The one instant query with every number of a period (KPIs, component figures,
+/// breakdowns), each distinct query once, tagged `vitals_kpi`.
+fn kpi_request(config: &Config, period: &Period) -> Request {
+    let window = period.length().to_string();
+    let site = &config.site;
+    let mut wanted: BTreeMap<String, (&Use, At)> = BTreeMap::new();
+    for m in site
+        .report
+        .kpis
+        .iter()
+        .chain(site.components.iter().flat_map(|c| c.report.iter()))
+    {
+        wanted.insert(kpi_key(&m.source, m.at), (&m.source, m.at));
+    }
+    for b in &site.report.breakdowns {
+        wanted.insert(kpi_key(&b.source, At::Period), (&b.source, At::Period));
+    }
+    let terms: Vec<String> = wanted
+        .iter()
+        .filter_map(|(key, (u, at))| {
+            // A peak is of the query as it is (a 5-minute rate), over the whole period.
+            let extra = match at {
+                At::Period => vec![("window", window.clone())],
+                At::End | At::Peak => vec![],
+            };
+            let e = u.expand(&config.catalog, &extra).ok()?;
+            let promql = match at {
+                // The highest value the query had, at one-minute resolution.
+                At::Peak => format!("max_over_time(({})[{window}:1m])", e.promql),
+                _ => e.promql,
+            };
+            Some(tag(&promql, &[("vitals_kpi", key)]))
+        })
+        .collect();
+    Request::instant(
+        format!("report KPIs {}", period.label),
+        join_or_nothing(terms),
+        period.end,
+    )
+}
+
+fn join_or_nothing(terms: Vec<String>) -> String {
+    if terms.is_empty() {
+        "vector(0) > 1".to_string()
+    } else {
+        terms.join("\n  or ")
+    }
+}
+
+/// The value over the whole period of every period KPI (a threshold SLO with `severity =
+/// "none"` whose query has a `window`), tagged `vitals_slo`.
+fn period_value_request(config: &Config, period: &Period) -> Request {
+    let terms: Vec<String> = config
+        .slos
+        .iter()
+        .filter(|s| is_period_kpi(s))
+        .filter_map(|slo| {
+            let q = sli::threshold_over(slo, &config.catalog, period.length())?;
+            Some(tag(&q, &[("vitals_slo", &slo.name)]))
+        })
+        .collect();
+    Request::instant(
+        format!("report: period KPIs over {}", period.label),
+        join_or_nothing(terms),
+        period.end,
+    )
+}
+
+/// A threshold SLO with `severity = "none"`: a period objective.
+pub(super) fn is_period_kpi(slo: &crate::slo::model::Slo) -> bool {
+    matches!(
+        &slo.objective,
+        Objective::Threshold {
+            severity: Alerting::None,
+            ..
+        }
+    )
+}
+
+/// Minutes each threshold SLO that alerts was broken during a period (one series per group,
+/// or one for the SLO), tagged `vitals_slo`.
+fn breach_request(config: &Config, period: &Period) -> Request {
+    let terms: Vec<String> = config
+        .slos
+        .iter()
+        .filter(|s| sli::threshold(s).is_some() && !is_period_kpi(s))
+        .filter_map(|slo| {
+            let q = sli::minutes_violated(slo, period.length())?;
+            Some(tag(&q, &[("vitals_slo", &slo.name)]))
+        })
+        .collect();
+    Request::instant(
+        format!("report: thresholds broken in {}", period.label),
+        join_or_nothing(terms),
+        period.end,
+    )
+}

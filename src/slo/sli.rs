@@ -1,0 +1,492 @@
+//! The SLI layer: every PromQL an SLO needs is built here and nowhere else — a threshold
+//! SLO's value and its violation, a ratio or latency SLO's bad/good and total parts, their
+//! error ratio over a window, the `le` bucket of a latency threshold, the grouping — for
+//! `check`, `status`, `report`, `incidents` and `rules` alike.
+//!
+//! One failure policy: what can be checked when `slo.toml` is loaded is (a threshold SLO's
+//! query is expanded then); what needs Prometheus is decided by [`resolve_buckets`], whose
+//! [`BucketProblem`] every command treats the same way: a threshold that is not a bucket is
+//! a configuration error (exit 2), no matching series is no data, a failed query is a
+//! failed query (exit 3).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::math::{self, BurnPair};
+use super::model::{Calendar, Objective, Op, Sli, Slo, SloWindow, ThresholdExpr};
+use super::window::resolve;
+use crate::catalog::Catalog;
+use crate::catalog::params::escape_promql_string;
+use crate::catalog::template;
+use crate::duration::Duration;
+use crate::prom::{Answer, Batch, Prom, PromError, Request, tag};
+
+/// Which part of a budget SLO a series is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    Bad,
+    Good,
+    Total,
+}
+
+impl Part {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Bad => "bad",
+            Part::Good => "good",
+            Part::Total => "total",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Part> {
+        match s {
+            "bad" => Some(Part::Bad),
+            "good" => Some(Part::Good),
+            "total" => Some(Part::Total),
+            _ => None,
+        }
+    }
+}
+
+/// How a latency SLO's threshold bucket is matched.
+#[derive(Clone, Copy, Debug)]
+pub enum Le<'a> {
+    /// The `le` label as this Prometheus spells it (found by [`resolve_buckets`]).
+    Found(&'a str),
+    /// Every spelling client libraries use (`1` and `1.0`): for rules, written without
+    /// asking Prometheus.
+    AnySpelling,
+}
+
+/// A budget SLO's parts as PromQL templates with `{{window}}`: `bad` or `good`, and
+/// `total`, each keeping the SLO's grouping.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parts {
+    /// `Bad` or `Good`.
+    pub first: Part,
+    pub first_promql: String,
+    pub total_promql: String,
+}
+
+impl Parts {
+    /// Both parts over `window`.
+    pub fn at(&self, window: Duration) -> [(Part, String); 2] {
+        [
+            (self.first, fill_window(&self.first_promql, window)),
+            (Part::Total, fill_window(&self.total_promql, window)),
+        ]
+    }
+
+    /// Whether the first part counts good events (the bad ones are total - good).
+    pub fn counts_good(&self) -> bool {
+        self.first == Part::Good
+    }
+
+    /// The error ratio over `window`: bad / total, or 1 - good / total.
+    pub fn error_ratio(&self, window: Duration) -> String {
+        let [(_, first), (_, total)] = self.at(window);
+        if self.counts_good() {
+            format!("1 - (\n  ({first})\n  /\n  ({total})\n)")
+        } else {
+            format!("({first})\n/\n({total})")
+        }
+    }
+
+    /// Both parts over every window in one expression, each series tagged `vitals_part`
+    /// and `vitals_window` (the window's label).
+    pub fn over_windows(&self, windows: &[(String, Duration)]) -> String {
+        let mut terms = Vec::new();
+        for (label, d) in windows {
+            for (part, promql) in self.at(*d) {
+                terms.push(tag(
+                    &promql,
+                    &[("vitals_part", part.as_str()), ("vitals_window", label)],
+                ));
+            }
+        }
+        terms.join("\n  or ")
+    }
+}
+
+/// `{{window}}` replaced by a duration.
+pub fn fill_window(t: &str, w: Duration) -> String {
+    let mut v = BTreeMap::new();
+    v.insert("window".to_string(), w.to_string());
+    template::substitute(t, &v)
+}
+
+/// `sum` or `sum by (a, b)`: the aggregation that keeps an SLO's groups.
+pub fn group_clause(group_by: &[String]) -> String {
+    if group_by.is_empty() {
+        "sum".into()
+    } else {
+        format!("sum by ({})", group_by.join(", "))
+    }
+}
+
+/// ` by (a, b)` or nothing.
+fn by_clause(group_by: &[String]) -> String {
+    if group_by.is_empty() {
+        String::new()
+    } else {
+        format!(" by ({})", group_by.join(", "))
+    }
+}
+
+fn le_matcher(le: Le, threshold: f64) -> String {
+    match le {
+        Le::Found(l) => format!("le=\"{}\"", escape_promql_string(l)),
+        Le::AnySpelling => {
+            let mut forms = vec![format!("{threshold}")];
+            if threshold.fract() == 0.0 {
+                forms.push(format!("{threshold:.1}"));
+            }
+            let alts: Vec<String> = forms.iter().map(|f| f.replace('.', "\\\\.")).collect();
+            format!("le=~\"{}\"", alts.join("|"))
+        }
+    }
+}
+
+/// The parts of a budget SLO (None for a threshold SLO).
+pub fn parts(slo: &Slo, le: Le) -> Option<Parts> {
+    let Objective::Budget { sli, .. } = &slo.objective else {
+        return None;
+    };
+    Some(match sli {
+        Sli::BadTotal { bad, total } => Parts {
+            first: Part::Bad,
+            first_promql: bad.clone(),
+            total_promql: total.clone(),
+        },
+        Sli::GoodTotal { good, total } => Parts {
+            first: Part::Good,
+            first_promql: good.clone(),
+            total_promql: total.clone(),
+        },
+        Sli::Latency {
+            metric,
+            selector,
+            threshold,
+        } => {
+            let sel = selector.trim().trim_end_matches(',');
+            let m = le_matcher(le, *threshold);
+            let with_le = if sel.is_empty() {
+                m
+            } else {
+                format!("{sel}, {m}")
+            };
+            let g = group_clause(&slo.group_by);
+            Parts {
+                first: Part::Good,
+                first_promql: format!("{g} (rate({metric}_bucket{{{with_le}}}[{{{{window}}}}]))"),
+                total_promql: format!("{g} (rate({metric}_count{{{sel}}}[{{{{window}}}}]))"),
+            }
+        }
+    })
+}
+
+/// A threshold SLO's value (None for a budget SLO).
+pub fn threshold(slo: &Slo) -> Option<&ThresholdExpr> {
+    match &slo.objective {
+        Objective::Threshold { expr, .. } => Some(expr),
+        Objective::Budget { .. } => None,
+    }
+}
+
+/// The alert condition of a threshold SLO: its value where the objective is violated.
+pub fn violation(slo: &Slo) -> Option<String> {
+    let Objective::Threshold {
+        expr, op, value, ..
+    } = &slo.objective
+    else {
+        return None;
+    };
+    let indented: Vec<String> = expr
+        .promql
+        .trim()
+        .lines()
+        .map(|l| format!("  {l}"))
+        .collect();
+    Some(format!(
+        "(\n{}\n) {} {}",
+        indented.join("\n"),
+        op.violated_promql(),
+        number(*value)
+    ))
+}
+
+/// 1 where a threshold SLO is violated and 0 where it holds, worst group member per group.
+pub fn violated_bool(slo: &Slo) -> Option<String> {
+    let Objective::Threshold {
+        expr, op, value, ..
+    } = &slo.objective
+    else {
+        return None;
+    };
+    Some(format!(
+        "max{} (({}) {} bool {})",
+        by_clause(&slo.group_by),
+        expr.promql,
+        op.violated_promql(),
+        number(*value)
+    ))
+}
+
+/// The worst value per group of `promql` for a threshold SLO's comparison (the highest for
+/// an upper bound).
+pub fn worst(slo: &Slo, op: Op, promql: &str) -> String {
+    let f = if op.upper_bound() { "max" } else { "min" };
+    format!("{f}{} ({promql})", by_clause(&slo.group_by))
+}
+
+/// A period KPI's value over `window` instead of its own: its catalog query with `window`
+/// set, worst per group (None unless it is a catalog query that takes a `window`).
+pub fn threshold_over(slo: &Slo, catalog: &Catalog, window: Duration) -> Option<String> {
+    let Objective::Threshold { expr, op, .. } = &slo.objective else {
+        return None;
+    };
+    let (name, params) = expr.query.as_ref()?;
+    let def = catalog.get(name)?;
+    if !def.params.contains_key("window") {
+        return None;
+    }
+    let mut p = params.clone();
+    p.insert("window".into(), window.to_string());
+    let e = def.expand(&p).ok()?;
+    Some(worst(slo, *op, &e.promql))
+}
+
+/// Minutes (a count of one-minute samples) in which a threshold SLO was violated during
+/// the `window` before the evaluation time, per group.
+pub fn minutes_violated(slo: &Slo, window: Duration) -> Option<String> {
+    violated_bool(slo).map(|v| format!("sum_over_time(({v})[{window}:1m])"))
+}
+
+/// A number as PromQL reads it, without the binary noise of `1 - 0.995`
+/// (0.0050000000000000044 is written 0.005: they differ in the 17th digit).
+pub fn number(v: f64) -> String {
+    let s = format!("{:.12e}", v);
+    let back: f64 = s.parse().unwrap_or(v);
+    format!("{back}")
+}
+
+/// The length the burn-rate windows are scaled from, for rules (written once, not per
+/// evaluation): the rolling window, or the calendar period's usual length (a week; 30 days
+/// for a month, whose real length `check` uses).
+pub fn rule_window(w: &SloWindow) -> Duration {
+    match w {
+        SloWindow::Rolling(d) => *d,
+        SloWindow::Calendar {
+            period: Calendar::Week,
+            ..
+        } => Duration::from_secs(7 * 86_400),
+        SloWindow::Calendar {
+            period: Calendar::Month,
+            ..
+        } => Duration::from_secs(30 * 86_400),
+    }
+}
+
+/// A budget SLO's target and burn-rate pairs as evaluated at `at`.
+pub fn pairs_at(slo: &Slo, at: DateTime<Utc>) -> Option<(f64, [BurnPair; 4])> {
+    match &slo.objective {
+        Objective::Budget { target, window, .. } => {
+            Some((*target, math::burn_pairs(resolve(window, at).length)))
+        }
+        Objective::Threshold { .. } => None,
+    }
+}
+
+/// The query listing a latency SLO's `le` buckets (None for other SLOs).
+pub fn bucket_query(slo: &Slo) -> Option<String> {
+    match &slo.objective {
+        Objective::Budget {
+            sli: Sli::Latency {
+                metric, selector, ..
+            },
+            ..
+        } => {
+            let sel = selector.trim().trim_end_matches(',');
+            Some(format!("count by (le) ({metric}_bucket{{{sel}}})"))
+        }
+        _ => None,
+    }
+}
+
+/// Matches a latency threshold with the `le` labels Prometheus has.
+pub fn find_le(threshold: f64, les: &[String]) -> Option<String> {
+    les.iter()
+        .find(|le| {
+            le.parse::<f64>().is_ok_and(|v| {
+                v.is_finite() && (v - threshold).abs() <= 1e-9 * v.abs().max(threshold.abs())
+            })
+        })
+        .cloned()
+}
+
+/// Why a latency SLO's bucket could not be found.
+#[derive(Clone, Debug)]
+pub enum BucketProblem {
+    /// The threshold is not one of the histogram's buckets: a configuration error.
+    NotABucket { message: String },
+    /// No series of the histogram match the selector: no data.
+    NoSeries { message: String },
+    /// The query failed.
+    Query(PromError),
+}
+
+/// The `le` label of every latency SLO, by name (other SLOs are not in it).
+pub type Buckets = BTreeMap<String, Result<String, BucketProblem>>;
+
+/// Asks Prometheus which `le` buckets each latency SLO's histogram has at `at` (one query
+/// per latency SLO, sent together).
+pub async fn resolve_buckets(
+    slos: &[Slo],
+    prom: &Prom,
+    at: DateTime<Utc>,
+    progress: &(dyn Fn() + Sync),
+) -> Buckets {
+    let mut batch = Batch::new();
+    for slo in slos {
+        if let Some(q) = bucket_query(slo) {
+            batch.add(
+                slo.name.clone(),
+                Request::instant(format!("slo {} buckets", slo.name), q, at),
+            );
+        }
+    }
+    let mut answers = prom.run_batch(batch, progress).await;
+    let mut out = Buckets::new();
+    for slo in slos {
+        let Some(answer) = answers.take(&slo.name) else {
+            continue;
+        };
+        out.insert(slo.name.clone(), bucket_of(slo, answer));
+    }
+    out
+}
+
+fn bucket_of(slo: &Slo, answer: Result<Answer, PromError>) -> Result<String, BucketProblem> {
+    let Objective::Budget {
+        sli: Sli::Latency {
+            metric, threshold, ..
+        },
+        ..
+    } = &slo.objective
+    else {
+        unreachable!("only latency SLOs ask for buckets");
+    };
+    let a = answer.map_err(BucketProblem::Query)?;
+    let les: Vec<String> = a
+        .series
+        .iter()
+        .filter_map(|s| s.labels.get("le").cloned())
+        .collect();
+    if les.is_empty() {
+        return Err(BucketProblem::NoSeries {
+            message: format!("no data: no `{metric}_bucket` series match the selector"),
+        });
+    }
+    find_le(*threshold, &les).ok_or_else(|| {
+        let mut bounds: Vec<f64> = les
+            .iter()
+            .filter_map(|l| l.parse().ok())
+            .filter(|v: &f64| v.is_finite())
+            .collect();
+        bounds.sort_by(f64::total_cmp);
+        BucketProblem::NotABucket {
+            message: format!(
+                "threshold {threshold} s is not an `le` bucket of {metric} (its buckets: {}); pick one of them",
+                bounds
+                    .iter()
+                    .map(|b| b.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    })
+}
+
+/// The parts of an SLO with the bucket found for it: `Ok(None)` for a threshold SLO.
+pub fn parts_with(slo: &Slo, buckets: &Buckets) -> Result<Option<Parts>, BucketProblem> {
+    match buckets.get(&slo.name) {
+        Some(Ok(le)) => Ok(parts(slo, Le::Found(le))),
+        Some(Err(p)) => Err(p.clone()),
+        None => Ok(parts(slo, Le::AnySpelling)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_le_label_of_a_threshold_numerically() {
+        let les = ["+Inf".to_string(), "0.25".into(), "0.5".into(), "1".into()];
+        assert_eq!(find_le(0.5, &les), Some("0.5".into()));
+        assert_eq!(find_le(1.0, &les), Some("1".into()));
+        assert_eq!(find_le(0.3, &les), None);
+        let python = ["1.0".to_string()];
+        assert_eq!(find_le(1.0, &python), Some("1.0".into()));
+    }
+
+    fn latency_slo(group_by: &[&str]) -> Slo {
+        Slo {
+            name: "x".into(),
+            component: "shop".into(),
+            description: String::new(),
+            kind: super::super::model::SloKind::Latency,
+            objective: Objective::Budget {
+                sli: Sli::Latency {
+                    metric: "http_request_duration_seconds".into(),
+                    selector: "service=\"shop\"".into(),
+                    threshold: 0.5,
+                },
+                target: 0.95,
+                window: SloWindow::Rolling(Duration::from_secs(86_400)),
+                min_events: 0.0,
+            },
+            on_no_data: Default::default(),
+            group_by: group_by.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn latency_parts_add_the_le_matcher_to_the_selector() {
+        let p = parts(&latency_slo(&["handler"]), Le::Found("0.5")).unwrap();
+        assert_eq!(
+            p.first_promql,
+            "sum by (handler) (rate(http_request_duration_seconds_bucket{service=\"shop\", le=\"0.5\"}[{{window}}]))"
+        );
+        assert_eq!(
+            p.total_promql,
+            "sum by (handler) (rate(http_request_duration_seconds_count{service=\"shop\"}[{{window}}]))"
+        );
+        let any = parts(&latency_slo(&[]), Le::AnySpelling).unwrap();
+        assert!(
+            any.first_promql.contains(r#"le=~"0\\.5""#),
+            "{}",
+            any.first_promql
+        );
+    }
+
+    #[test]
+    fn tags_every_part_and_window_in_one_query() {
+        let p = parts(&latency_slo(&[]), Le::Found("0.5")).unwrap();
+        let q = p.over_windows(&[
+            ("slo".into(), Duration::from_secs(86_400)),
+            ("5m".into(), Duration::from_secs(300)),
+        ]);
+        assert_eq!(q.matches(" or ").count(), 3);
+        assert!(q.contains(r#""vitals_part", "good""#), "{q}");
+        assert!(q.contains("[1d]"), "{q}");
+        assert!(promql_parser::parser::parse(&q).is_ok());
+    }
+
+    #[test]
+    fn numbers_are_written_without_binary_noise() {
+        assert_eq!(number(1.0 - 0.995), "0.005");
+        assert_eq!(number(14.4), "14.4");
+    }
+}
