@@ -17,7 +17,7 @@ pub enum Zone {
 }
 
 impl Zone {
-    pub fn parse(s: &str) -> Result<Zone, String> {
+    pub(crate) fn parse(s: &str) -> Result<Zone, String> {
         if s.eq_ignore_ascii_case("local") {
             return Ok(Zone::Local);
         }
@@ -28,7 +28,7 @@ impl Zone {
         })
     }
 
-    pub fn name(self) -> String {
+    pub(crate) fn name(self) -> String {
         match self {
             Zone::Tz(tz) => tz.to_string(),
             Zone::Local => "local time".into(),
@@ -36,7 +36,7 @@ impl Zone {
     }
 
     /// Seconds this zone is ahead of UTC at `t`.
-    pub fn offset(self, t: DateTime<Utc>) -> i64 {
+    pub(crate) fn offset(self, t: DateTime<Utc>) -> i64 {
         use chrono::Offset;
         match self {
             Zone::Tz(tz) => t.with_timezone(&tz).offset().fix().local_minus_utc() as i64,
@@ -48,7 +48,7 @@ impl Zone {
         }
     }
 
-    pub fn format(self, t: DateTime<Utc>, fmt: &str) -> String {
+    pub(crate) fn format(self, t: DateTime<Utc>, fmt: &str) -> String {
         match self {
             Zone::Tz(tz) => t.with_timezone(&tz).format(fmt).to_string(),
             Zone::Local => t.with_timezone(&chrono::Local).format(fmt).to_string(),
@@ -116,7 +116,7 @@ pub struct Overlay {
 /// Reference lines of the threshold SLOs that judge `query` with the chart's params, and
 /// the intervals in which their condition held. SLOs that judge it with other params are
 /// named, with the param that differs (so the user can be told).
-pub fn slo_overlay(
+pub(crate) fn slo_overlay(
     slos: &[Slo],
     query: &str,
     unit: Unit,
@@ -164,7 +164,7 @@ pub fn slo_overlay(
 }
 
 /// Intervals where some series breaks `value OP limit`, at the chart's resolution.
-pub fn violations(lines: &[Line], op: Op, limit: f64, step: Duration) -> Vec<Band> {
+pub(crate) fn violations(lines: &[Line], op: Op, limit: f64, step: Duration) -> Vec<Band> {
     let mut times: std::collections::BTreeMap<i64, bool> = std::collections::BTreeMap::new();
     for l in lines {
         for (t, v) in &l.points {
@@ -192,7 +192,7 @@ pub fn violations(lines: &[Line], op: Op, limit: f64, step: Duration) -> Vec<Ban
 }
 
 /// Overlapping intervals (a threshold broken inside an incident) shaded once.
-pub fn merge_bands(mut bands: Vec<Band>) -> Vec<Band> {
+pub(crate) fn merge_bands(mut bands: Vec<Band>) -> Vec<Band> {
     bands.sort_by(|a, b| a.start.total_cmp(&b.start));
     let mut merged: Vec<Band> = Vec::new();
     for b in bands {

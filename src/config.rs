@@ -75,7 +75,8 @@ impl Config {
     }
 
     /// The reference system's configuration compiled into the binary.
-    pub fn builtin() -> (Config, Vec<Problem>) {
+    #[cfg(test)]
+    pub(crate) fn builtin() -> (Config, Vec<Problem>) {
         Config::load(
             Catalog::builtin(),
             Some(&Source::new("<built-in>/site.toml", site::BUILTIN)),
@@ -84,7 +85,11 @@ impl Config {
     }
 
     /// SLOs named with `--slo` and/or of the `--component`s; every name must exist.
-    pub fn select(&self, names: &[String], components: &[String]) -> Result<Vec<Slo>, Failure> {
+    pub(crate) fn select(
+        &self,
+        names: &[String],
+        components: &[String],
+    ) -> Result<Vec<Slo>, Failure> {
         let all = &self.slos;
         for n in names {
             if !all.iter().any(|s| &s.name == n) {
@@ -122,12 +127,12 @@ impl Config {
             .collect())
     }
 
-    pub fn slo(&self, name: &str) -> Option<&Slo> {
+    pub(crate) fn slo(&self, name: &str) -> Option<&Slo> {
         self.slos.iter().find(|s| s.name == name)
     }
 
     /// Whether an SLO alerts (budget SLOs always do; thresholds unless `severity = "none"`).
-    pub fn alerts(&self, name: &str) -> bool {
+    pub(crate) fn alerts(&self, name: &str) -> bool {
         self.slo(name).is_none_or(|s| {
             !matches!(
                 s.objective,

@@ -21,7 +21,7 @@ pub enum ExitStatus {
 }
 
 impl ExitStatus {
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             ExitStatus::Success => 0,
             ExitStatus::Breach => 1,
@@ -33,7 +33,7 @@ impl ExitStatus {
     /// The status a run ends with when several outcomes were seen: a breach wins over
     /// "could not decide" (the CI gate must fail either way, and a breach is the more
     /// useful answer), and both win over success.
-    pub fn worst(self, other: ExitStatus) -> ExitStatus {
+    pub(crate) fn worst(self, other: ExitStatus) -> ExitStatus {
         self.max(other)
     }
 }
@@ -65,21 +65,21 @@ pub enum Failure {
 }
 
 impl Failure {
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Failure::Usage {
             message: message.into(),
             hint: None,
         }
     }
 
-    pub fn usage_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub(crate) fn usage_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Failure::Usage {
             message: message.into(),
             hint: Some(hint.into()),
         }
     }
 
-    pub fn status(&self) -> ExitStatus {
+    pub(crate) fn status(&self) -> ExitStatus {
         match self {
             Failure::Usage { .. } | Failure::Config(_) | Failure::Output(_) => ExitStatus::Usage,
             Failure::Prom(_) => ExitStatus::Undecided,
@@ -87,7 +87,7 @@ impl Failure {
     }
 
     /// The lines printed on stderr: `error: ...` and, where there is one, `hint: ...`.
-    pub fn report(&self) -> Vec<(Severity, String)> {
+    pub(crate) fn report(&self) -> Vec<(Severity, String)> {
         match self {
             Failure::Usage { message, hint } => {
                 let mut v = vec![(Severity::Error, message.clone())];
@@ -123,7 +123,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Severity::Error => "error",
             Severity::Warning => "warning",

@@ -1,36 +1,46 @@
+#![warn(clippy::too_many_lines)]
 //! vitals: a health and SLO reporter for Prometheus.
 //!
 //! Data flows one way: flags become [`settings::Settings`], the catalog and `slo.toml`
 //! become validated models ([`catalog`], [`slo`]), queries go through one client
 //! ([`prom`]), and [`render`] turns results into tables, JSON and the rest.
 
-pub mod catalog;
-pub mod chart;
-pub mod cli;
-pub mod commands;
-pub mod config;
+// The modules are private: the compiler then finds what nothing uses. What the binary,
+// the simulator crate and the integration tests need is exported below.
+mod catalog;
+mod chart;
+mod cli;
+mod commands;
+mod config;
 pub mod diag;
 pub mod duration;
-pub mod exit;
-pub mod incidents;
-pub mod progress;
-pub mod prom;
-pub mod render;
-pub mod report;
-pub mod rules;
-pub mod settings;
-pub mod site;
-pub mod slo;
-pub mod status;
+mod exit;
+mod incidents;
+mod progress;
+mod prom;
+mod render;
+mod report;
+mod rules;
+mod settings;
+mod site;
+mod slo;
+mod status;
 pub mod timespec;
-pub mod units;
+mod units;
+
+pub use catalog::Catalog;
+pub use chart::Chart;
+pub use cli::Cli;
+pub use config::Config;
+pub use slo::model::{Alerting, Objective, Slo, SloKind};
+pub use units::Unit;
 
 use clap::CommandFactory;
 
 /// Layout version of every JSON document vitals writes (a public contract).
 pub const SCHEMA_VERSION: u32 = 1;
 
-use crate::cli::{Cli, Command};
+use crate::cli::Command;
 use crate::exit::{ExitStatus, Failure};
 use crate::settings::Settings;
 

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vitals::cli::Cli;
+use vitals::Cli;
 
 fn main() -> ExitCode {
     // clap exits 2 on usage errors and 0 for --help/--version, as the exit-code API says.

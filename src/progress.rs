@@ -30,11 +30,11 @@ fn wanted(stderr_tty: bool, quiet: bool, format: Format, total: u64) -> bool {
 }
 
 impl Progress {
-    pub fn hidden() -> Self {
+    pub(crate) fn hidden() -> Self {
         Self { bar: None }
     }
 
-    pub fn new(settings: &Settings, format: Format, total: u64, what: &str) -> Self {
+    pub(crate) fn new(settings: &Settings, format: Format, total: u64, what: &str) -> Self {
         if !wanted(settings.stderr_tty, settings.global.quiet, format, total) {
             return Self::hidden();
         }
@@ -60,14 +60,14 @@ impl Progress {
     }
 
     /// One query done.
-    pub fn tick(&self) {
+    pub(crate) fn tick(&self) {
         if let Some(b) = &self.bar {
             b.inc(1);
         }
     }
 
     /// Removes the bar (before printing results).
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }

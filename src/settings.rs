@@ -38,7 +38,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn new(global: GlobalArgs) -> Result<Self, Failure> {
+    pub(crate) fn new(global: GlobalArgs) -> Result<Self, Failure> {
         let timeout: Duration = global
             .timeout
             .parse()
@@ -70,7 +70,7 @@ impl Settings {
     }
 
     /// The output format, checked against what the command supports.
-    pub fn format(&self, command: &str, supported: &[Format]) -> Result<Format, Failure> {
+    pub(crate) fn format(&self, command: &str, supported: &[Format]) -> Result<Format, Failure> {
         let f = self.global.format.unwrap_or(supported[0]);
         if supported.contains(&f) {
             Ok(f)
@@ -88,7 +88,7 @@ impl Settings {
     }
 
     /// Progress bars and notes are for people: not with --quiet, not off a terminal.
-    pub fn chatty(&self) -> bool {
+    pub(crate) fn chatty(&self) -> bool {
         !self.global.quiet
     }
 
@@ -177,7 +177,7 @@ impl Settings {
 
     /// The catalog, site and SLOs with every problem found in them (for `lint`, which
     /// reports rather than stops). A flag naming a missing file is a usage error.
-    pub fn load_config(&self) -> Result<(Config, Vec<Problem>), Failure> {
+    pub(crate) fn load_config(&self) -> Result<(Config, Vec<Problem>), Failure> {
         Self::given(&self.global.config, "--config", false)?;
         Self::given(&self.global.site, "--site", false)?;
         Self::given(&self.global.queries, "--queries", true)?;
@@ -201,7 +201,7 @@ impl Settings {
     /// The catalog alone, bound to the site's components, for commands that only run
     /// queries (`query`, `queries`): a mistake in the SLOs or the rest of the site does not
     /// stop them. Problems of the catalog itself do (exit 2).
-    pub fn catalog(&self) -> Result<Catalog, Failure> {
+    pub(crate) fn catalog(&self) -> Result<Catalog, Failure> {
         Self::given(&self.global.site, "--site", false)?;
         Self::given(&self.global.queries, "--queries", true)?;
         let (mut catalog, mut problems) = self.load_catalog();
@@ -218,7 +218,7 @@ impl Settings {
     }
 
     /// The validated configuration: any problem stops the command (exit 2).
-    pub fn config(&self) -> Result<Config, Failure> {
+    pub(crate) fn config(&self) -> Result<Config, Failure> {
         let (config, problems) = self.load_config()?;
         if problems.is_empty() {
             Ok(config)
@@ -228,7 +228,7 @@ impl Settings {
     }
 
     /// The Prometheus client, with auth and TLS files read and checked.
-    pub fn prom(&self) -> Result<Prom, Failure> {
+    pub(crate) fn prom(&self) -> Result<Prom, Failure> {
         let g = &self.global;
         let url: reqwest::Url = g.prometheus.parse().map_err(|e| {
             Failure::usage_hint(
@@ -341,7 +341,7 @@ fn base64(data: &[u8]) -> String {
 }
 
 /// Parses repeated `--param k=v` flags.
-pub fn parse_params(raw: &[String]) -> Result<BTreeMap<String, String>, Failure> {
+pub(crate) fn parse_params(raw: &[String]) -> Result<BTreeMap<String, String>, Failure> {
     let mut out = BTreeMap::new();
     for p in raw {
         let Some((k, v)) = p.split_once('=') else {
@@ -370,7 +370,7 @@ pub enum TimeSpec {
 
 impl TimeArgs {
     /// Resolves the flags against `now`.
-    pub fn resolve(&self, now: DateTime<Utc>) -> Result<TimeSpec, Failure> {
+    pub(crate) fn resolve(&self, now: DateTime<Utc>) -> Result<TimeSpec, Failure> {
         let time = |flag: &str, s: &str| {
             parse_time(s, now).map_err(|e| Failure::usage(format!("{flag}: {e}")))
         };

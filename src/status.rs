@@ -28,7 +28,7 @@ pub enum Health {
 }
 
 impl Health {
-    pub fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Health::Ok => "OK",
             Health::Unknown => "UNKNOWN",
@@ -186,7 +186,7 @@ fn joined(terms: &BTreeMap<String, String>) -> String {
 
 /// Everything `status` sends besides the SLOs: the signals at `at`, the sparklines over
 /// the hour before.
-pub fn requests(config: &Config, at: DateTime<Utc>) -> (Request, Request) {
+pub(crate) fn requests(config: &Config, at: DateTime<Utc>) -> (Request, Request) {
     let start = at - chrono::Duration::hours(1);
     let step = Duration::from_secs(3600 / SPARK_POINTS as u64);
     (
@@ -205,7 +205,7 @@ pub fn requests(config: &Config, at: DateTime<Utc>) -> (Request, Request) {
 type Tagged = BTreeMap<String, Vec<Series>>;
 
 /// Judges a value against its levels.
-pub fn judge(levels: &Levels, v: f64) -> Level {
+pub(crate) fn judge(levels: &Levels, v: f64) -> Level {
     if !levels.op.holds(v, levels.value) {
         Level::Fail
     } else if levels.warn.is_some_and(|w| !levels.op.holds(v, w)) {
@@ -589,7 +589,7 @@ fn verdict(
 }
 
 /// Assembles the screen from the answers and the SLO rows.
-pub fn assemble(
+pub(crate) fn assemble(
     config: &Config,
     slo_rows: &[Row],
     signals: Result<&Answer, &PromError>,

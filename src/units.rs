@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 
 /// A number for JSON: `None` for NaN and ±Inf (JSON has no such values; the caller adds
 /// a `note`).
-pub fn finite(v: f64) -> Option<f64> {
+pub(crate) fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
 /// Why a value is `null`, when it is.
-pub fn non_finite_note(v: f64) -> Option<String> {
+pub(crate) fn non_finite_note(v: f64) -> Option<String> {
     if v.is_nan() {
         Some("value is NaN".into())
     } else if v.is_infinite() {
@@ -55,7 +55,7 @@ impl Unit {
         Unit::Count,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Unit::Seconds => "seconds",
             Unit::Bytes => "bytes",
@@ -101,7 +101,7 @@ impl fmt::Display for Unit {
 }
 
 /// Three significant digits without trailing zeros noise: 0.000123, 1.23, 12.3, 123, 1234.
-pub fn sig(v: f64, digits: i32) -> String {
+pub(crate) fn sig(v: f64, digits: i32) -> String {
     if v == 0.0 {
         return "0".into();
     }

@@ -16,7 +16,7 @@ use crate::diag::{Problem, Source, toml_message};
 use crate::duration::Duration;
 use crate::exit::Failure;
 use crate::units::Unit;
-pub use params::{ParamError, ParamKind, ParamSpec};
+pub use params::{ParamError, ParamSpec};
 use template::Context;
 
 /// The catalog compiled into the binary, used when no `queries/` directory is around.
@@ -106,7 +106,10 @@ fn known_list(known: &[String]) -> String {
 
 impl QueryDef {
     /// Fills in parameters (`overrides` win over defaults) and validates every value.
-    pub fn expand(&self, overrides: &BTreeMap<String, String>) -> Result<Expanded, ExpandError> {
+    pub(crate) fn expand(
+        &self,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<Expanded, ExpandError> {
         for k in overrides.keys() {
             if !self.params.contains_key(k) {
                 return Err(ExpandError::UnknownParam {
@@ -135,18 +138,8 @@ impl QueryDef {
         })
     }
 
-    /// Overrides restricted to the params this query takes (callers that set e.g. `window`
-    /// for a whole report use this so queries without a window are left alone).
-    pub fn applicable(&self, params: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-        params
-            .iter()
-            .filter(|(k, _)| self.params.contains_key(*k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    }
-
     /// Parses the query expanded with its defaults; `Some(message)` when PromQL rejects it.
-    pub fn check_promql(&self) -> Option<String> {
+    pub(crate) fn check_promql(&self) -> Option<String> {
         // A param that follows a site without components of its kind is parsed with "any".
         let any: BTreeMap<String, String> = self
             .params
@@ -166,7 +159,7 @@ impl QueryDef {
     }
 }
 
-pub fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -185,7 +178,7 @@ impl Catalog {
     }
 
     /// The closest known name, for "did you mean" hints.
-    pub fn suggest(&self, name: &str) -> Option<&str> {
+    pub(crate) fn suggest(&self, name: &str) -> Option<&str> {
         closest(name, self.queries.iter().map(|q| q.name.as_str()))
     }
 
@@ -225,7 +218,7 @@ impl Catalog {
     }
 
     /// The catalog compiled into this binary.
-    pub fn builtin() -> (Catalog, Vec<Problem>) {
+    pub(crate) fn builtin() -> (Catalog, Vec<Problem>) {
         let sources: Vec<Source> = BUILTIN
             .iter()
             .map(|(name, text)| Source::new(format!("<built-in>/queries/{name}"), *text))
@@ -236,7 +229,7 @@ impl Catalog {
     }
 
     /// Parses query files; every problem is collected, none stops the others.
-    pub fn from_sources(sources: &[Source]) -> (Catalog, Vec<Problem>) {
+    pub(crate) fn from_sources(sources: &[Source]) -> (Catalog, Vec<Problem>) {
         let mut cat = Catalog::default();
         let mut problems = Vec::new();
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
@@ -349,7 +342,7 @@ impl Catalog {
     /// Fills the `names` params that follow the site (`components = "api"`) with the
     /// `service` labels of its components of that kind: `values` maps a kind to them.
     /// Returns a problem for each param naming a kind the site does not know.
-    pub fn bind_components(
+    pub(crate) fn bind_components(
         &mut self,
         kinds: &[&str],
         values: &BTreeMap<String, Vec<String>>,
@@ -389,7 +382,7 @@ impl Catalog {
 /// For a range: a query's `window` left at its default is widened to the step when the step
 /// is longer, so that every moment of the range is counted once (a 15-minute step over
 /// 5-minute rates would skip two thirds of the time). Returns the params to use.
-pub fn cover_step(
+pub(crate) fn cover_step(
     def: &QueryDef,
     params: &BTreeMap<String, String>,
     step: Duration,
@@ -409,7 +402,7 @@ pub fn cover_step(
 impl Catalog {
     /// Finds a query and expands it with `params`, or says precisely why not (a usage error:
     /// the name or params came from the command line).
-    pub fn resolve(
+    pub(crate) fn resolve(
         &self,
         name: &str,
         params: &BTreeMap<String, String>,
@@ -532,7 +525,10 @@ fn check_query(src: &Source, span: &Range<usize>, q: &QueryDef) -> Vec<Problem> 
 }
 
 /// Levenshtein-closest candidate within a small distance.
-pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .map(|c| (edit_distance(name, c), c))
         .filter(|(d, c)| *d <= 3.max(c.len() / 3))

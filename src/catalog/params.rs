@@ -33,11 +33,11 @@ pub enum ParamKind {
 
 impl ParamKind {
     /// Whether the placeholder of this kind belongs inside a double-quoted PromQL string.
-    pub fn quoted(self) -> bool {
+    pub(crate) fn quoted(self) -> bool {
         matches!(self, ParamKind::Names | ParamKind::Label)
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ParamKind::Duration => "duration",
             ParamKind::Names => "names",
@@ -106,7 +106,7 @@ fn is_identifier(s: &str) -> bool {
 }
 
 /// Escapes text for the inside of a double-quoted PromQL string.
-pub fn escape_promql_string(s: &str) -> String {
+pub(crate) fn escape_promql_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -123,7 +123,7 @@ pub fn escape_promql_string(s: &str) -> String {
 }
 
 /// Escapes RE2 metacharacters so that a name matches only itself.
-pub fn escape_regex(s: &str) -> String {
+pub(crate) fn escape_regex(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if "\\.+*?()|[]{}^$".contains(c) {
@@ -136,7 +136,7 @@ pub fn escape_regex(s: &str) -> String {
 
 impl ParamSpec {
     /// Validates `value` and returns the text that replaces the placeholder.
-    pub fn render(&self, name: &str, value: &str) -> Result<String, ParamError> {
+    pub(crate) fn render(&self, name: &str, value: &str) -> Result<String, ParamError> {
         let fail = |reason: String| ParamError {
             param: name.to_string(),
             value: value.to_string(),
@@ -228,7 +228,7 @@ impl ParamSpec {
     }
 
     /// Problems with the declaration itself (checked at load time).
-    pub fn check_declaration(&self, name: &str) -> Vec<String> {
+    pub(crate) fn check_declaration(&self, name: &str) -> Vec<String> {
         let mut out = Vec::new();
         if !is_identifier(name) {
             out.push(format!(

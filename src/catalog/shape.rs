@@ -17,7 +17,7 @@ pub enum Type {
 }
 
 impl Type {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Type::InstantVector => "an instant vector",
             Type::RangeVector => "a range vector",
@@ -39,7 +39,7 @@ pub enum Labels {
 
 impl Labels {
     /// Whether series may carry `label` (never false for raw selectors).
-    pub fn may_have(&self, label: &str) -> bool {
+    pub(crate) fn may_have(&self, label: &str) -> bool {
         match self {
             Labels::Exactly(s) => s.contains(label),
             Labels::AtLeast(_) => true,
@@ -47,7 +47,7 @@ impl Labels {
     }
 
     /// The labels known to be there, as a readable list.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let list = |s: &BTreeSet<String>| {
             if s.is_empty() {
                 "no labels".to_string()
@@ -111,7 +111,7 @@ pub struct Shape {
 }
 
 /// The shape of `promql`, or the parser's message.
-pub fn of(promql: &str) -> Result<Shape, String> {
+pub(crate) fn of(promql: &str) -> Result<Shape, String> {
     let expr = parser::parse(promql).map_err(|e| super::one_line(&e))?;
     Ok(shape(&expr))
 }

@@ -23,7 +23,7 @@ pub struct Placeholder {
 }
 
 /// Finds every placeholder; `Err` carries the offset of an unterminated `{{`.
-pub fn scan(template: &str) -> Result<Vec<Placeholder>, usize> {
+pub(crate) fn scan(template: &str) -> Result<Vec<Placeholder>, usize> {
     let bytes = template.as_bytes();
     let mut out = Vec::new();
     let mut quote: Option<u8> = None;
@@ -61,7 +61,7 @@ pub fn scan(template: &str) -> Result<Vec<Placeholder>, usize> {
 
 /// Replaces each placeholder by its rendered value. Placeholders without a value are left
 /// as they are (callers validate names first).
-pub fn substitute(template: &str, values: &BTreeMap<String, String>) -> String {
+pub(crate) fn substitute(template: &str, values: &BTreeMap<String, String>) -> String {
     let Ok(placeholders) = scan(template) else {
         return template.to_string();
     };
@@ -81,7 +81,7 @@ pub fn substitute(template: &str, values: &BTreeMap<String, String>) -> String {
 
 /// The names of single-brace placeholders (`{service}`) in a text meant for people (a hint
 /// or a reason), in order.
-pub fn braced_names(text: &str) -> Vec<String> {
+pub(crate) fn braced_names(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(open) = rest.find('{') {
@@ -103,7 +103,7 @@ pub fn braced_names(text: &str) -> Vec<String> {
 
 /// Replaces `{name}` placeholders of a text for people; unknown names become empty, and
 /// the spaces they leave are folded.
-pub fn fill_braced(text: &str, value: &dyn Fn(&str) -> Option<String>) -> String {
+pub(crate) fn fill_braced(text: &str, value: &dyn Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(open) = rest.find('{') {

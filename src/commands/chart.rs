@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
+
 use crate::chart::{Band, Chart, Line, Zone, merge_bands, slo_overlay};
 use crate::cli::{ChartArgs, Format};
 use crate::config::Config;
@@ -18,7 +20,7 @@ enum Target {
     Terminal { cols: usize, rows: usize },
 }
 
-pub async fn run(settings: &Settings, args: &ChartArgs) -> Result<ExitStatus, Failure> {
+pub(crate) async fn run(settings: &Settings, args: &ChartArgs) -> Result<ExitStatus, Failure> {
     settings.format("chart", &[Format::Table])?;
     let config = settings.config()?;
     let catalog = &config.catalog;
@@ -35,45 +37,8 @@ pub async fn run(settings: &Settings, args: &ChartArgs) -> Result<ExitStatus, Fa
             "--width must be 200..8000 and --height 150..4000 pixels",
         ));
     }
-    let target = match &args.out {
-        Some(p) => match p
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            Some("png") => Target::Png(p.clone()),
-            Some("svg") => Target::Svg(p.clone()),
-            _ => {
-                return Err(Failure::usage(format!(
-                    "--out {}: the file name must end in .png or .svg",
-                    p.display()
-                )));
-            }
-        },
-        None => {
-            let cols = console::Term::stdout()
-                .size_checked()
-                .map(|(_, c)| c as usize)
-                .unwrap_or(100)
-                .clamp(40, 400);
-            Target::Terminal { cols, rows: 16 }
-        }
-    };
-    if args.time.at.is_some() {
-        return Err(Failure::usage(
-            "a chart draws a range, not an instant: use --since or --from/--to instead of --at",
-        ));
-    }
-    let mut time = args.time.clone();
-    if time.since.is_none() && time.from.is_none() {
-        time.since = Some("24h".into());
-    }
-    let TimeSpec::Range { start, end, step } = time.resolve(settings.now)? else {
-        return Err(Failure::usage(
-            "a chart needs a range: --since or --from/--to",
-        ));
-    };
+    let target = target(args)?;
+    let (start, end, step) = range(settings, args)?;
     // One point per pixel (or braille dot) at most: a chart never fetches what it cannot draw.
     let drawable = match &target {
         Target::Png(_) | Target::Svg(_) => Chart::plot_width(args.width) as u64,
@@ -183,25 +148,7 @@ pub async fn run(settings: &Settings, args: &ChartArgs) -> Result<ExitStatus, Fa
         bands,
         secondary: None,
     };
-    match target {
-        Target::Terminal { cols, rows } => {
-            super::print(&chart.terminal(cols, rows, settings.color_stdout))?
-        }
-        Target::Svg(p) => {
-            let svg = chart
-                .svg(args.width, args.height)
-                .map_err(|e| Failure::Output(format!("drawing the chart: {e}")))?;
-            std::fs::write(&p, svg)
-                .map_err(|e| Failure::Output(format!("{}: {e}", p.display())))?;
-            wrote(settings, &p, args, &chart, &start, &end);
-        }
-        Target::Png(p) => {
-            chart
-                .png(&p, args.width, args.height)
-                .map_err(|e| Failure::Output(format!("{}: {e}", p.display())))?;
-            wrote(settings, &p, args, &chart, &start, &end);
-        }
-    }
+    draw(settings, args, target, &chart, (start, end))?;
     Ok(ExitStatus::Success)
 }
 
@@ -342,4 +289,84 @@ async fn incident_bands(
             end: crate::timespec::unix_seconds(i.end_time()),
         })
         .collect()
+}
+
+/// Where the chart goes: `--out` (.png or .svg), or the terminal.
+fn target(args: &ChartArgs) -> Result<Target, Failure> {
+    Ok(match &args.out {
+        Some(p) => match p
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("png") => Target::Png(p.clone()),
+            Some("svg") => Target::Svg(p.clone()),
+            _ => {
+                return Err(Failure::usage(format!(
+                    "--out {}: the file name must end in .png or .svg",
+                    p.display()
+                )));
+            }
+        },
+        None => {
+            let cols = console::Term::stdout()
+                .size_checked()
+                .map(|(_, c)| c as usize)
+                .unwrap_or(100)
+                .clamp(40, 400);
+            Target::Terminal { cols, rows: 16 }
+        }
+    })
+}
+
+/// Start, end and the step asked for (if any).
+type Span = (DateTime<Utc>, DateTime<Utc>, Option<Duration>);
+
+/// The range drawn: `--since` or `--from/--to` (default: the last 24h), and `--step`.
+fn range(settings: &Settings, args: &ChartArgs) -> Result<Span, Failure> {
+    if args.time.at.is_some() {
+        return Err(Failure::usage(
+            "a chart draws a range, not an instant: use --since or --from/--to instead of --at",
+        ));
+    }
+    let mut time = args.time.clone();
+    if time.since.is_none() && time.from.is_none() {
+        time.since = Some("24h".into());
+    }
+    let TimeSpec::Range { start, end, step } = time.resolve(settings.now)? else {
+        return Err(Failure::usage(
+            "a chart needs a range: --since or --from/--to",
+        ));
+    };
+    Ok((start, end, step))
+}
+
+fn draw(
+    settings: &Settings,
+    args: &ChartArgs,
+    target: Target,
+    chart: &Chart,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<(), Failure> {
+    match target {
+        Target::Terminal { cols, rows } => {
+            super::print(&chart.terminal(cols, rows, settings.color_stdout))?
+        }
+        Target::Svg(p) => {
+            let svg = chart
+                .svg(args.width, args.height)
+                .map_err(|e| Failure::Output(format!("drawing the chart: {e}")))?;
+            std::fs::write(&p, svg)
+                .map_err(|e| Failure::Output(format!("{}: {e}", p.display())))?;
+            wrote(settings, &p, args, chart, &start, &end);
+        }
+        Target::Png(p) => {
+            chart
+                .png(&p, args.width, args.height)
+                .map_err(|e| Failure::Output(format!("{}: {e}", p.display())))?;
+            wrote(settings, &p, args, chart, &start, &end);
+        }
+    }
+    Ok(())
 }

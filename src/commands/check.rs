@@ -8,7 +8,7 @@ use crate::settings::Settings;
 use crate::slo::eval::{self, CheckReport, Status};
 use crate::timespec::parse_time;
 
-pub async fn run(settings: &Settings, args: &CheckArgs) -> Result<ExitStatus, Failure> {
+pub(crate) async fn run(settings: &Settings, args: &CheckArgs) -> Result<ExitStatus, Failure> {
     let format = settings.format(
         "check",
         &[Format::Table, Format::Json, Format::Junit, Format::Markdown],
@@ -47,7 +47,7 @@ pub async fn run(settings: &Settings, args: &CheckArgs) -> Result<ExitStatus, Fa
 
 /// 0 pass (and warn, unless --fail-on warn), 1 breach, 3 undecided, 2 for an SLO that does
 /// not fit the data (e.g. a latency threshold that is not a bucket).
-pub fn exit_status(report: &CheckReport, fail_on: FailOn, config_error: bool) -> ExitStatus {
+pub(crate) fn exit_status(report: &CheckReport, fail_on: FailOn, config_error: bool) -> ExitStatus {
     if config_error {
         return ExitStatus::Usage;
     }

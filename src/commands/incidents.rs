@@ -8,7 +8,7 @@ use crate::progress::Progress;
 use crate::render::{json, markdown, table};
 use crate::settings::{Settings, TimeSpec};
 
-pub async fn run(settings: &Settings, args: &IncidentsArgs) -> Result<ExitStatus, Failure> {
+pub(crate) async fn run(settings: &Settings, args: &IncidentsArgs) -> Result<ExitStatus, Failure> {
     let format = settings.format(
         "incidents",
         &[Format::Table, Format::Json, Format::Markdown],

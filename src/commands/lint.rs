@@ -44,7 +44,7 @@ struct ProblemOutput {
     message: String,
 }
 
-pub fn run(settings: &Settings) -> Result<ExitStatus, Failure> {
+pub(crate) fn run(settings: &Settings) -> Result<ExitStatus, Failure> {
     let format = settings.format("lint", &[Format::Table, Format::Json])?;
     let (config, mut problems) = settings.load_config()?;
     let catalog = &config.catalog;

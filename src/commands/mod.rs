@@ -16,7 +16,7 @@ use crate::settings::Settings;
 
 /// Prints command output. A reader that went away (`| head`) is not an error and does not
 /// change the exit status.
-pub fn print(text: &str) -> Result<(), Failure> {
+pub(crate) fn print(text: &str) -> Result<(), Failure> {
     match render::stdout(text) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -25,7 +25,7 @@ pub fn print(text: &str) -> Result<(), Failure> {
 }
 
 /// One line on stderr, `label: text`, coloured on a terminal.
-pub fn say(settings: &Settings, severity: Severity, text: &str) {
+pub(crate) fn say(settings: &Settings, severity: Severity, text: &str) {
     let paint = Paint {
         on: settings.color_stderr,
     };
@@ -39,14 +39,14 @@ pub fn say(settings: &Settings, severity: Severity, text: &str) {
 }
 
 /// A note for people (suppressed by `--quiet`).
-pub fn note(settings: &Settings, text: &str) {
+pub(crate) fn note(settings: &Settings, text: &str) {
     if settings.chatty() {
         say(settings, Severity::Note, text);
     }
 }
 
 /// Prometheus' own warnings for a query (suppressed by `--quiet`).
-pub fn warn_prometheus(settings: &Settings, label: &str, warnings: &[String]) {
+pub(crate) fn warn_prometheus(settings: &Settings, label: &str, warnings: &[String]) {
     if settings.chatty() {
         for w in warnings {
             say(
@@ -59,7 +59,7 @@ pub fn warn_prometheus(settings: &Settings, label: &str, warnings: &[String]) {
 }
 
 /// What a search has to tell besides its report: a raised step, Prometheus' warnings.
-pub fn tell_incidents(settings: &Settings, found: &crate::incidents::Found) {
+pub(crate) fn tell_incidents(settings: &Settings, found: &crate::incidents::Found) {
     if let Some(w) = found.step_raised {
         note(
             settings,

@@ -55,7 +55,7 @@ struct ParamOutput<'a> {
     components: Option<&'a str>,
 }
 
-pub fn run(settings: &Settings, args: &QueriesArgs) -> Result<ExitStatus, Failure> {
+pub(crate) fn run(settings: &Settings, args: &QueriesArgs) -> Result<ExitStatus, Failure> {
     let format = settings.format("queries", &[Format::Table, Format::Json, Format::Markdown])?;
     let catalog = &settings.catalog()?;
     let selected: Vec<&QueryDef> = catalog
@@ -143,7 +143,7 @@ fn md_cell(s: &str) -> String {
 }
 
 /// `docs/catalog.md`: monitoring plan line -> query -> PromQL -> unit.
-pub fn markdown(catalog: &Catalog) -> String {
+pub(crate) fn markdown(catalog: &Catalog) -> String {
     let mut out = String::new();
     out.push_str("# Query catalog\n\n");
     out.push_str(

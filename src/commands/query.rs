@@ -65,7 +65,7 @@ pub enum SeriesData {
     Points { points: Vec<(f64, Option<f64>)> },
 }
 
-pub async fn run(settings: &Settings, args: &QueryArgs) -> Result<ExitStatus, Failure> {
+pub(crate) async fn run(settings: &Settings, args: &QueryArgs) -> Result<ExitStatus, Failure> {
     let format = settings.format("query", &[Format::Table, Format::Json, Format::Csv])?;
     let catalog = &settings.catalog()?;
     let params = parse_params(&args.params)?;

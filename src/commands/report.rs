@@ -14,7 +14,7 @@ use crate::settings::Settings;
 /// Chart size in the report (pixels).
 const CHART_SIZE: (u32, u32) = (1000, 360);
 
-pub async fn run(settings: &Settings, args: &ReportArgs) -> Result<ExitStatus, Failure> {
+pub(crate) async fn run(settings: &Settings, args: &ReportArgs) -> Result<ExitStatus, Failure> {
     let format = settings.format("report", &[Format::Markdown, Format::Html, Format::Json])?;
     let config = settings.config()?;
     let tz: Tz = args.time_zone.parse().map_err(|_| {

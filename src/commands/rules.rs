@@ -6,7 +6,7 @@ use crate::cli::{Format, RulesArgs};
 use crate::exit::{ExitStatus, Failure, Severity};
 use crate::settings::Settings;
 
-pub fn run(settings: &Settings, args: &RulesArgs) -> Result<ExitStatus, Failure> {
+pub(crate) fn run(settings: &Settings, args: &RulesArgs) -> Result<ExitStatus, Failure> {
     settings.format("rules", &[Format::Table])?;
     let config = settings.config()?;
     let slos = config.select(&args.slos, &[])?;

@@ -50,7 +50,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
             Severity::Ticket => "ticket",
@@ -127,7 +127,7 @@ pub struct Plan<'a> {
 /// Chooses the step for a range: `wanted` when given, else at least [`MIN_STEP`]; whole
 /// minutes, and coarser when needed for few enough points for every query (which reach back
 /// by their longest window).
-pub fn choose_step(
+pub(crate) fn choose_step(
     slos: &[Slo],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -158,7 +158,7 @@ fn grid(t: DateTime<Utc>, step: Duration) -> DateTime<Utc> {
 impl<'a> Plan<'a> {
     /// Plans the queries for `slos` (those of `config`, or some of them); `buckets` are the
     /// `le` labels of their latency SLOs ([`sli::resolve_buckets`]).
-    pub fn new(
+    pub(crate) fn new(
         config: &'a Config,
         slos: &[Slo],
         (from, to): (DateTime<Utc>, DateTime<Utc>),
@@ -395,7 +395,7 @@ pub struct Found {
 }
 
 /// How many requests [`find`] sends at most (for progress bars).
-pub fn query_estimate(slos: &[Slo]) -> usize {
+pub(crate) fn query_estimate(slos: &[Slo]) -> usize {
     slos.iter()
         .filter(|s| sli::bucket_query(s).is_some())
         .count()
@@ -405,7 +405,7 @@ pub fn query_estimate(slos: &[Slo]) -> usize {
 
 /// Finds the incidents of `range`: the buckets of latency SLOs first, then every range
 /// query at once. Used by `incidents`, `report` and `chart`.
-pub async fn find(
+pub(crate) async fn find(
     prom: &Prom,
     config: &Config,
     slos: &[Slo],
@@ -430,7 +430,7 @@ pub async fn find(
 
 /// [`find`] with the latency buckets already found.
 #[allow(clippy::too_many_arguments)]
-pub async fn find_with(
+pub(crate) async fn find_with(
     prom: &Prom,
     config: &Config,
     slos: &[Slo],
@@ -501,12 +501,12 @@ pub struct Member {
 
 impl Member {
     /// `mes-availability`, `queue-consumers{queue=crm.notifications}`.
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         crate::slo::eval::labelled_name(&self.name, &self.labels)
     }
 
     /// Whether the problem it saw overlapped `[start, end)` (Unix seconds).
-    pub fn overlaps(&self, start: i64, end: i64) -> bool {
+    pub(crate) fn overlaps(&self, start: i64, end: i64) -> bool {
         self.start_s < end && self.end_s > start
     }
 }
@@ -573,11 +573,11 @@ impl Incident {
         }
     }
 
-    pub fn start_time(&self) -> DateTime<Utc> {
+    pub(crate) fn start_time(&self) -> DateTime<Utc> {
         from_unix_seconds(self.start_s as f64)
     }
 
-    pub fn end_time(&self) -> DateTime<Utc> {
+    pub(crate) fn end_time(&self) -> DateTime<Utc> {
         from_unix_seconds(self.end_s as f64)
     }
 }
@@ -669,18 +669,10 @@ impl IncidentReport {
             errors,
         }
     }
-
-    /// Incidents that overlap `[from, to)`.
-    pub fn within(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<&Incident> {
-        self.incidents
-            .iter()
-            .filter(|i| i.start_time() < to && i.end_time() >= from)
-            .collect()
-    }
 }
 
 /// `47m`, `6h30m`, `2m (ongoing)`.
-pub fn duration_text(seconds: f64, ongoing: bool) -> String {
+pub(crate) fn duration_text(seconds: f64, ongoing: bool) -> String {
     // Whole minutes from ten minutes up: `1h52m`, not `1h51m36s`.
     let s = seconds.max(0.0);
     let s = if s >= 600.0 {
@@ -698,7 +690,7 @@ pub fn duration_text(seconds: f64, ongoing: bool) -> String {
 
 /// `6 incidents from .. to .. (step 2m): 2 page, 3 ticket, 1 info; MTTR 1h12m; longest #2
 /// (6h30m); 9h10m in all`.
-pub fn summary_line(r: &IncidentReport) -> String {
+pub(crate) fn summary_line(r: &IncidentReport) -> String {
     let s = &r.summary;
     let mut out = String::new();
     if !r.errors.is_empty() {

@@ -17,23 +17,15 @@ impl<K: Ord + Clone> Default for Batch<K> {
 }
 
 impl<K: Ord + Clone> Batch<K> {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Adds a request; a key given twice keeps the first request.
-    pub fn add(&mut self, key: K, request: Request) {
+    pub(crate) fn add(&mut self, key: K, request: Request) {
         if !self.items.iter().any(|(k, _)| *k == key) {
             self.items.push((key, request));
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
     }
 }
 
@@ -44,11 +36,11 @@ pub struct Answers<K> {
 
 impl<K: Ord> Answers<K> {
     /// The answer to `key` (taken out: each is read once); `None` if it was not asked.
-    pub fn take(&mut self, key: &K) -> Option<Result<Answer, PromError>> {
+    pub(crate) fn take(&mut self, key: &K) -> Option<Result<Answer, PromError>> {
         self.map.remove(key)
     }
 
-    pub fn get(&self, key: &K) -> Option<&Result<Answer, PromError>> {
+    pub(crate) fn get(&self, key: &K) -> Option<&Result<Answer, PromError>> {
         self.map.get(key)
     }
 }
@@ -56,7 +48,7 @@ impl<K: Ord> Answers<K> {
 impl Prom {
     /// Runs a batch (at most `--concurrency` requests at a time); `progress` is called once
     /// per finished request.
-    pub async fn run_batch<K: Ord + Clone>(
+    pub(crate) async fn run_batch<K: Ord + Clone>(
         &self,
         batch: Batch<K>,
         progress: &(dyn Fn() + Sync),
@@ -71,7 +63,7 @@ impl Prom {
 
 /// `promql` with constant labels added to every series (`label_replace` of an empty
 /// source), so several expressions can be joined with `or` and told apart in the answer.
-pub fn tag(promql: &str, labels: &[(&str, &str)]) -> String {
+pub(crate) fn tag(promql: &str, labels: &[(&str, &str)]) -> String {
     labels.iter().fold(format!("({promql})"), |inner, (k, v)| {
         format!(
             "label_replace({inner}, \"{k}\", \"{}\", \"\", \"\")",
@@ -81,7 +73,7 @@ pub fn tag(promql: &str, labels: &[(&str, &str)]) -> String {
 }
 
 /// The series of an answer split by the value of a tag label (which is removed).
-pub fn split_by(series: &[Series], label: &str) -> BTreeMap<String, Vec<Series>> {
+pub(crate) fn split_by(series: &[Series], label: &str) -> BTreeMap<String, Vec<Series>> {
     let mut out: BTreeMap<String, Vec<Series>> = BTreeMap::new();
     for s in series {
         let mut s = s.clone();

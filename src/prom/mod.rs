@@ -19,7 +19,7 @@ use crate::duration::Duration;
 use crate::timespec::format_time;
 
 mod batch;
-pub use batch::{Answers, Batch, split_by, tag};
+pub(crate) use batch::{Answers, Batch, split_by, tag};
 
 /// When a query is evaluated.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -41,7 +41,11 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn instant(label: impl Into<String>, promql: impl Into<String>, at: DateTime<Utc>) -> Self {
+    pub(crate) fn instant(
+        label: impl Into<String>,
+        promql: impl Into<String>,
+        at: DateTime<Utc>,
+    ) -> Self {
         Self {
             label: label.into(),
             promql: promql.into(),
@@ -49,7 +53,7 @@ impl Request {
         }
     }
 
-    pub fn range(
+    pub(crate) fn range(
         label: impl Into<String>,
         promql: impl Into<String>,
         start: DateTime<Utc>,
@@ -74,7 +78,7 @@ pub struct Series {
 
 impl Series {
     /// The last sample's value (the only one for instant queries).
-    pub fn value(&self) -> Option<f64> {
+    pub(crate) fn value(&self) -> Option<f64> {
         self.samples.last().map(|s| s.1)
     }
 }
@@ -87,12 +91,7 @@ pub struct Answer {
     pub warnings: Vec<String>,
 }
 
-impl Answer {
-    /// The value of a query expected to return at most one series (`sum(...)`).
-    pub fn single(&self) -> Option<f64> {
-        self.series.first().and_then(Series::value)
-    }
-}
+impl Answer {}
 
 /// What went wrong with a query.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,7 +160,7 @@ impl std::fmt::Display for PromError {
 
 impl PromError {
     /// What the user can do about it.
-    pub fn hint(&self) -> String {
+    pub(crate) fn hint(&self) -> String {
         match &self.kind {
             ErrorKind::Unreachable => format!(
                 "is Prometheus up at {}? Point vitals at it with --prometheus URL or VITALS_PROMETHEUS_URL",
@@ -236,11 +235,10 @@ struct Inner {
     timeout: Duration,
     permits: Semaphore,
     retries: u32,
-    sent: AtomicUsize,
 }
 
 /// The URL as it may be shown: without user name or password.
-pub fn redact(url: &reqwest::Url) -> String {
+pub(crate) fn redact(url: &reqwest::Url) -> String {
     let mut u = url.clone();
     let _ = u.set_username("");
     let _ = u.set_password(None);
@@ -259,7 +257,7 @@ struct Envelope {
 }
 
 impl Prom {
-    pub fn new(o: Options) -> Result<Self, String> {
+    pub(crate) fn new(o: Options) -> Result<Self, String> {
         let mut b = reqwest::Client::builder()
             .timeout(o.timeout.to_std())
             .connect_timeout(o.timeout.to_std().min(std::time::Duration::from_secs(10)))
@@ -293,23 +291,12 @@ impl Prom {
                 timeout: o.timeout,
                 permits: Semaphore::new(o.concurrency.max(1)),
                 retries: o.retries,
-                sent: AtomicUsize::new(0),
             }),
         })
     }
 
-    /// The base URL as shown in messages.
-    pub fn url(&self) -> &str {
-        &self.inner.shown
-    }
-
-    /// HTTP requests sent so far (retries included).
-    pub fn requests_sent(&self) -> usize {
-        self.inner.sent.load(Ordering::Relaxed)
-    }
-
     /// Runs one query, retrying transient failures.
-    pub async fn run(&self, req: &Request) -> Result<Answer, PromError> {
+    pub(crate) async fn run(&self, req: &Request) -> Result<Answer, PromError> {
         let _permit = self
             .inner
             .permits
@@ -331,7 +318,7 @@ impl Prom {
 
     /// Runs queries concurrently (at most `--concurrency` at a time); results keep the
     /// order of `reqs`. `progress` is called once per finished query.
-    pub async fn run_all(
+    pub(crate) async fn run_all(
         &self,
         reqs: Vec<Request>,
         progress: &(dyn Fn() + Sync),
@@ -351,47 +338,6 @@ impl Prom {
         out.into_iter()
             .map(|r| r.expect("every query answered"))
             .collect()
-    }
-
-    /// GETs another API path (`api/v1/rules`, `api/v1/alerts`, ...) and returns its `data`.
-    pub async fn get_json(&self, path: &str) -> Result<serde_json::Value, PromError> {
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
-            .await
-            .expect("semaphore closed");
-        let url = self.inner.base.join(path).expect("static API path");
-        self.inner.sent.fetch_add(1, Ordering::Relaxed);
-        REQUESTS_SENT.fetch_add(1, Ordering::Relaxed);
-        let resp = self
-            .inner
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(None, e))?;
-        let (status, body) = self.read(None, resp).await?;
-        #[derive(Deserialize)]
-        struct Generic {
-            status: String,
-            data: Option<serde_json::Value>,
-            #[serde(rename = "errorType")]
-            error_type: Option<String>,
-            error: Option<String>,
-        }
-        match serde_json::from_slice::<Generic>(&body) {
-            Ok(g) if g.status == "success" => Ok(g.data.unwrap_or_default()),
-            Ok(g) => Err(self.error(
-                None,
-                ErrorKind::Api {
-                    status,
-                    error_type: g.error_type.unwrap_or_else(|| "error".into()),
-                },
-                g.error.unwrap_or_default(),
-            )),
-            Err(e) => Err(self.body_error(None, status, &body, &e)),
-        }
     }
 
     async fn send_once(&self, req: &Request) -> Result<Answer, PromError> {
@@ -418,7 +364,6 @@ impl Prom {
             ),
         };
         let url = self.inner.base.join(path).expect("static API path");
-        self.inner.sent.fetch_add(1, Ordering::Relaxed);
         REQUESTS_SENT.fetch_add(1, Ordering::Relaxed);
         let resp = self
             .inner
@@ -575,7 +520,7 @@ fn to_series(data: Data) -> Vec<Series> {
 
 /// A step that keeps a range query under `max_points` per series, rounded up to a
 /// readable size (`15s`, `1m`, `5m`, ...), never below `min`.
-pub fn auto_step(span: chrono::Duration, max_points: u64, min: Duration) -> Duration {
+pub(crate) fn auto_step(span: chrono::Duration, max_points: u64, min: Duration) -> Duration {
     const NICE: [u64; 18] = [
         1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
         604800,
@@ -591,7 +536,7 @@ pub fn auto_step(span: chrono::Duration, max_points: u64, min: Duration) -> Dura
 }
 
 /// Points a range query returns per series.
-pub fn points(span: chrono::Duration, step: Duration) -> u64 {
+pub(crate) fn points(span: chrono::Duration, step: Duration) -> u64 {
     if step.millis() == 0 {
         return u64::MAX;
     }

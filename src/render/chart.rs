@@ -4,7 +4,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-pub use crate::chart::{Band, Chart, Line, Rule, Secondary, Zone};
+use crate::chart::{Chart, Zone};
 use crate::timespec::from_unix_seconds;
 
 /// The font PNG text is drawn with (SVG text is left to the viewer's fonts).
@@ -30,7 +30,7 @@ const PALETTE: [RGBColor; 8] = [
 ];
 
 /// Tick times on round local times (every 5 minutes, hour, 6 hours, day ...): 4 to 9 of them.
-pub fn time_ticks(start: f64, end: f64, zone: Zone) -> Vec<f64> {
+pub(crate) fn time_ticks(start: f64, end: f64, zone: Zone) -> Vec<f64> {
     const STEPS: [f64; 15] = [
         60.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 10800.0, 21600.0, 43200.0, 86400.0,
         172800.0, 345600.0, 604800.0, 1209600.0,
@@ -282,7 +282,7 @@ impl Chart {
         Ok(())
     }
 
-    pub fn svg(&self, width: u32, height: u32) -> Result<String, String> {
+    pub(crate) fn svg(&self, width: u32, height: u32) -> Result<String, String> {
         // Text is measured for layout even in SVG.
         register_font();
         let mut out = String::new();
@@ -293,49 +293,34 @@ impl Chart {
         Ok(out)
     }
 
-    pub fn png(&self, path: &std::path::Path, width: u32, height: u32) -> Result<(), String> {
+    pub(crate) fn png(
+        &self,
+        path: &std::path::Path,
+        width: u32,
+        height: u32,
+    ) -> Result<(), String> {
         register_font();
         let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
         self.draw(root)
     }
 
     /// A braille chart `cols` wide (2 dots per column, 4 per row), for the terminal.
-    pub fn terminal(&self, cols: usize, rows: usize, color: bool) -> String {
+    pub(crate) fn terminal(&self, cols: usize, rows: usize, color: bool) -> String {
         let (y0, y1) = self.y_range();
-        let label_w = 11;
-        let w = cols.saturating_sub(label_w + 1).max(10);
-        let (dw, dh) = (w * 2, rows * 4);
-        let mut cells = vec![0u8; w * rows];
-        let mut owner: Vec<Option<usize>> = vec![None; w * rows];
+        let w = cols.saturating_sub(LABEL_W + 1).max(10);
+        let mut canvas = Braille::new(w, rows);
         let span = (self.end - self.start).max(f64::EPSILON);
+        let (dw, dh) = (canvas.dots_w(), canvas.dots_h());
         let to_dot = |t: f64, v: f64| -> (i64, i64) {
             let x = ((t - self.start) / span * (dw - 1) as f64).round() as i64;
             let y = ((y1 - v) / (y1 - y0) * (dh - 1) as f64).round() as i64;
             (x, y)
         };
-        let mut set = |x: i64, y: i64, who: usize| {
-            if x < 0 || y < 0 || x >= dw as i64 || y >= dh as i64 {
-                return;
-            }
-            let (cx, cy) = (x as usize / 2, y as usize / 4);
-            let bit = match (x % 2, y % 4) {
-                (0, 0) => 0x01,
-                (0, 1) => 0x02,
-                (0, 2) => 0x04,
-                (1, 0) => 0x08,
-                (1, 1) => 0x10,
-                (1, 2) => 0x20,
-                (0, _) => 0x40,
-                _ => 0x80,
-            };
-            cells[cy * w + cx] |= bit;
-            owner[cy * w + cx] = Some(who);
-        };
         // Reference lines first, so data is drawn over them.
         for (k, r) in self.rules.iter().enumerate() {
             let (_, y) = to_dot(self.start, r.value);
             for x in (0..dw as i64).step_by(3) {
-                set(x, y, 100 + k);
+                canvas.set(x, y, RULE_OWNER + k);
             }
         }
         for (i, l) in self.lines.iter().enumerate() {
@@ -347,71 +332,22 @@ impl Chart {
                 }
                 let p = to_dot(*t, *v);
                 match prev {
-                    Some(q) => {
-                        // Bresenham between consecutive points.
-                        let (mut x0, mut y0_, x1, y1_) = (q.0, q.1, p.0, p.1);
-                        let dx = (x1 - x0).abs();
-                        let dy = -(y1_ - y0_).abs();
-                        let sx = if x0 < x1 { 1 } else { -1 };
-                        let sy = if y0_ < y1_ { 1 } else { -1 };
-                        let mut err = dx + dy;
-                        loop {
-                            set(x0, y0_, i);
-                            if x0 == x1 && y0_ == y1_ {
-                                break;
-                            }
-                            let e2 = 2 * err;
-                            if e2 >= dy {
-                                err += dy;
-                                x0 += sx;
-                            }
-                            if e2 <= dx {
-                                err += dx;
-                                y0_ += sy;
-                            }
-                        }
-                    }
-                    None => set(p.0, p.1, i),
+                    Some(q) => canvas.line(q, p, i),
+                    None => canvas.set(p.0, p.1, i),
                 }
                 prev = Some(p);
             }
         }
-        let ansi = |who: Option<usize>| -> &'static str {
-            match who {
-                Some(k) if k >= 100 => "\x1b[31m",
-                Some(i) => [
-                    "\x1b[34m", "\x1b[33m", "\x1b[32m", "\x1b[35m", "\x1b[36m", "\x1b[91m",
-                    "\x1b[90m", "\x1b[93m",
-                ][i % 8],
-                None => "",
-            }
-        };
         let mut out = format!("{}\n{}\n", self.title, self.subtitle);
-        for r in 0..rows {
-            let label = if r == 0 {
-                self.unit.format(y1)
-            } else if r == rows - 1 {
-                self.unit.format(y0)
-            } else if r == rows / 2 {
-                self.unit.format((y0 + y1) / 2.0)
-            } else {
-                String::new()
-            };
-            out.push_str(&format!("{label:>label_w$} ┤"));
-            for c in 0..w {
-                let bits = cells[r * w + c];
-                let ch = char::from_u32(0x2800 + bits as u32).unwrap_or(' ');
-                if color && bits != 0 {
-                    out.push_str(ansi(owner[r * w + c]));
-                    out.push(ch);
-                    out.push_str("\x1b[0m");
-                } else {
-                    out.push(ch);
-                }
-            }
-            out.push('\n');
-        }
-        // Incidents under the axis, then time labels at both ends and the middle.
+        out.push_str(&canvas.text((y0, y1), self.unit, color));
+        out.push_str(&self.terminal_footer(w, color));
+        out
+    }
+
+    /// Under the canvas: the incidents, the time axis, the legend.
+    fn terminal_footer(&self, w: usize, color: bool) -> String {
+        let mut out = String::new();
+        let span = (self.end - self.start).max(f64::EPSILON);
         if !self.bands.is_empty() {
             let mut marks = vec![' '; w];
             for b in &self.bands {
@@ -426,7 +362,7 @@ impl Chart {
                 }
             }
             let line: String = marks.into_iter().collect();
-            out.push_str(&format!("{:>label_w$}  {line}\n", "incidents"));
+            out.push_str(&format!("{:>LABEL_W$}  {line}\n", "incidents"));
         }
         let fmt = time_format(self.end - self.start);
         let (l, m, r) = (
@@ -439,7 +375,7 @@ impl Chart {
         let gap2 =
             w.saturating_sub(l.chars().count() + gap1 + m.chars().count() + r.chars().count());
         out.push_str(&format!(
-            "{:>label_w$}  {l}{}{m}{}{r}\n",
+            "{:>LABEL_W$}  {l}{}{m}{}{r}\n",
             "",
             " ".repeat(gap1),
             " ".repeat(gap2)
@@ -460,18 +396,131 @@ impl Chart {
             out.push_str(&format!("  {marker} {} (last {last})\n", l.label));
         }
         for r in &self.rules {
-            out.push_str(&format!(
-                "  {} {}\n",
-                if color {
-                    "\x1b[31m┈┈\x1b[0m"
-                } else {
-                    "┈┈"
-                },
-                r.label
-            ));
+            let dash = if color {
+                "\x1b[31m┈┈\x1b[0m"
+            } else {
+                "┈┈"
+            };
+            out.push_str(&format!("  {dash} {}\n", r.label));
         }
         if !color && self.lines.len() > 1 {
             out.push_str("  (several series share the canvas; use --color always or --out to tell them apart)\n");
+        }
+        out
+    }
+}
+
+/// Width of the y labels of a terminal chart.
+const LABEL_W: usize = 11;
+/// Who drew a reference line (data series are 0, 1, ...).
+const RULE_OWNER: usize = 100;
+
+fn ansi(who: Option<usize>) -> &'static str {
+    match who {
+        Some(k) if k >= RULE_OWNER => "\x1b[31m",
+        Some(i) => [
+            "\x1b[34m", "\x1b[33m", "\x1b[32m", "\x1b[35m", "\x1b[36m", "\x1b[91m", "\x1b[90m",
+            "\x1b[93m",
+        ][i % 8],
+        None => "",
+    }
+}
+
+/// A grid of braille cells: 2x4 dots each, and who drew each cell last.
+struct Braille {
+    w: usize,
+    rows: usize,
+    cells: Vec<u8>,
+    owner: Vec<Option<usize>>,
+}
+
+impl Braille {
+    fn new(w: usize, rows: usize) -> Braille {
+        Braille {
+            w,
+            rows,
+            cells: vec![0; w * rows],
+            owner: vec![None; w * rows],
+        }
+    }
+
+    fn dots_w(&self) -> usize {
+        self.w * 2
+    }
+
+    fn dots_h(&self) -> usize {
+        self.rows * 4
+    }
+
+    fn set(&mut self, x: i64, y: i64, who: usize) {
+        if x < 0 || y < 0 || x >= self.dots_w() as i64 || y >= self.dots_h() as i64 {
+            return;
+        }
+        let (cx, cy) = (x as usize / 2, y as usize / 4);
+        let bit = match (x % 2, y % 4) {
+            (0, 0) => 0x01,
+            (0, 1) => 0x02,
+            (0, 2) => 0x04,
+            (1, 0) => 0x08,
+            (1, 1) => 0x10,
+            (1, 2) => 0x20,
+            (0, _) => 0x40,
+            _ => 0x80,
+        };
+        self.cells[cy * self.w + cx] |= bit;
+        self.owner[cy * self.w + cx] = Some(who);
+    }
+
+    /// Bresenham between two dots.
+    fn line(&mut self, (mut x0, mut y0): (i64, i64), (x1, y1): (i64, i64), who: usize) {
+        let dx = (x1 - x0).abs();
+        let dy = -(y1 - y0).abs();
+        let sx = if x0 < x1 { 1 } else { -1 };
+        let sy = if y0 < y1 { 1 } else { -1 };
+        let mut err = dx + dy;
+        loop {
+            self.set(x0, y0, who);
+            if x0 == x1 && y0 == y1 {
+                break;
+            }
+            let e2 = 2 * err;
+            if e2 >= dy {
+                err += dy;
+                x0 += sx;
+            }
+            if e2 <= dx {
+                err += dx;
+                y0 += sy;
+            }
+        }
+    }
+
+    /// The rows with their y labels (top, middle, bottom).
+    fn text(&self, (y0, y1): (f64, f64), unit: crate::units::Unit, color: bool) -> String {
+        let mut out = String::new();
+        for r in 0..self.rows {
+            let label = if r == 0 {
+                unit.format(y1)
+            } else if r == self.rows - 1 {
+                unit.format(y0)
+            } else if r == self.rows / 2 {
+                unit.format((y0 + y1) / 2.0)
+            } else {
+                String::new()
+            };
+            out.push_str(&format!("{label:>LABEL_W$} ┤"));
+            for c in 0..self.w {
+                let bits = self.cells[r * self.w + c];
+                let ch = char::from_u32(0x2800 + bits as u32).unwrap_or(' ');
+                if color && bits != 0 {
+                    out.push_str(ansi(self.owner[r * self.w + c]));
+                    out.push(ch);
+                    out.push_str("\x1b[0m");
+                } else {
+                    out.push(ch);
+                }
+            }
+            out.push('\n');
         }
         out
     }

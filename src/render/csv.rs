@@ -1,6 +1,6 @@
 //! RFC 4180 CSV: fields quoted when they hold a comma, quote or line break.
 
-pub fn row<S: AsRef<str>>(fields: &[S]) -> String {
+pub(crate) fn row<S: AsRef<str>>(fields: &[S]) -> String {
     let mut out = String::new();
     for (i, f) in fields.iter().enumerate() {
         if i > 0 {
@@ -20,7 +20,7 @@ pub fn row<S: AsRef<str>>(fields: &[S]) -> String {
 }
 
 /// A number as CSV carries it: raw, full precision; `NaN`, `+Inf`, `-Inf` spelled out.
-pub fn number(v: f64) -> String {
+pub(crate) fn number(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {

@@ -6,7 +6,7 @@ use crate::report::{Kpi, Report};
 use crate::slo::eval::Status;
 
 /// Escapes text for HTML.
-pub fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -50,9 +50,21 @@ fn kpi_rows(kpis: &[Kpi], out: &mut String) {
 }
 
 /// `vitals report --format html`.
-pub fn report(r: &Report, charts: &[(String, String)]) -> String {
-    let (cur, prev) = (&r.period.label, &r.previous_period.label);
+pub(crate) fn report(r: &Report, charts: &[(String, String)]) -> String {
     let mut o = String::new();
+    head(&mut o, r);
+    headline(&mut o, r);
+    business(&mut o, r);
+    components(&mut o, r);
+    incidents(&mut o, r);
+    charts_section(&mut o, charts);
+    o.push_str("</body>\n</html>\n");
+    o
+}
+
+/// The page head, title and what could not be read.
+fn head(o: &mut String, r: &Report) {
+    let cur = &r.period.label;
     o.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     o.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     o.push_str(&format!("<title>vitals report {}</title>\n", esc(cur)));
@@ -70,7 +82,11 @@ pub fn report(r: &Report, charts: &[(String, String)]) -> String {
         }
         o.push_str("</ul></div>\n");
     }
+}
 
+/// 1. The verdict and every SLO over the period.
+fn headline(o: &mut String, r: &Report) {
+    let (cur, prev) = (&r.period.label, &r.previous_period.label);
     o.push_str("<h2>1. Headline</h2>\n");
     o.push_str(&format!(
         "<p><span class=\"verdict {}\">Verdict: <strong>{}</strong></span> &nbsp; {}</p>\n",
@@ -102,14 +118,18 @@ pub fn report(r: &Report, charts: &[(String, String)]) -> String {
     }
     o.push_str("</table>\n");
     o.push_str("<p class=\"muted\">Met over the period: a ratio or latency SLO&#39;s SLI over the period against its objective; a threshold that alerts never broken longer than its <code>for</code>; a period KPI (severity none) at the end. <em>At the end</em>: as <code>vitals check</code> judges it then, over the SLO&#39;s own window.</p>\n");
+}
 
+/// 2. Business KPIs and breakdowns.
+fn business(o: &mut String, r: &Report) {
+    let (cur, prev) = (&r.period.label, &r.previous_period.label);
     o.push_str("<h2>2. Business KPIs</h2>\n");
     o.push_str(&format!(
         "<table>\n<tr><th>KPI</th><th>{}</th><th>{}</th><th>change</th></tr>\n",
         esc(cur),
         esc(prev)
     ));
-    kpi_rows(&r.kpis, &mut o);
+    kpi_rows(&r.kpis, o);
     o.push_str("</table>\n");
     for b in &r.breakdowns {
         o.push_str(&format!("<h3>{}</h3>\n", esc(&b.title)));
@@ -140,7 +160,11 @@ pub fn report(r: &Report, charts: &[(String, String)]) -> String {
         }
         o.push_str("</table>\n");
     }
+}
 
+/// 3. Each component's figures.
+fn components(o: &mut String, r: &Report) {
+    let (cur, prev) = (&r.period.label, &r.previous_period.label);
     o.push_str("<h2>3. Components</h2>\n");
     for c in &r.components {
         o.push_str(&format!(
@@ -149,10 +173,14 @@ pub fn report(r: &Report, charts: &[(String, String)]) -> String {
             esc(cur),
             esc(prev)
         ));
-        kpi_rows(&c.metrics, &mut o);
+        kpi_rows(&c.metrics, o);
         o.push_str("</table>\n");
     }
+}
 
+/// 4. Incidents: counts, MTTR and the list.
+fn incidents(o: &mut String, r: &Report) {
+    let (cur, prev) = (&r.period.label, &r.previous_period.label);
     o.push_str("<h2>4. Incidents</h2>\n");
     let inc = &r.incidents;
     o.push_str(&format!(
@@ -166,7 +194,7 @@ pub fn report(r: &Report, charts: &[(String, String)]) -> String {
             inc.mttr.clone(),
             inc.time_in_incidents.clone(),
         ],
-        &mut o,
+        o,
     );
     o.push_str("</table>\n");
     if inc.list.is_empty() {
@@ -204,7 +232,10 @@ pub fn report(r: &Report, charts: &[(String, String)]) -> String {
         esc(&inc.method),
         esc(&inc.step)
     ));
+}
 
+/// 5. Charts, inline SVG.
+fn charts_section(o: &mut String, charts: &[(String, String)]) {
     o.push_str("<h2>5. Charts</h2>\n");
     // Each chart carries its title; the alt text is for readers without SVG.
     for (title, svg) in charts {
@@ -214,6 +245,4 @@ pub fn report(r: &Report, charts: &[(String, String)]) -> String {
             svg
         ));
     }
-    o.push_str("</body>\n</html>\n");
-    o
 }

@@ -5,9 +5,9 @@ use serde::Serialize;
 
 /// Version of every JSON document vitals writes; bumped only on incompatible changes.
 pub use crate::SCHEMA_VERSION;
-pub use crate::units::{finite, non_finite_note};
+pub(crate) use crate::units::{finite, non_finite_note};
 
-pub fn to_string<T: Serialize>(v: &T) -> String {
+pub(crate) fn to_string<T: Serialize>(v: &T) -> String {
     let mut s = serde_json::to_string_pretty(v).expect("our models always serialise");
     s.push('\n');
     s

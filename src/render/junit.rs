@@ -41,7 +41,11 @@ fn details(r: &Row) -> String {
 /// `vitals check --format junit`. Warnings fail only with `--fail-on warn`; inconclusive
 /// SLOs are errors (the CI could not decide).
 /// `elapsed` is how long the evaluation took.
-pub fn check(report: &CheckReport, fail_on_warn: bool, elapsed: std::time::Duration) -> String {
+pub(crate) fn check(
+    report: &CheckReport,
+    fail_on_warn: bool,
+    elapsed: std::time::Duration,
+) -> String {
     let mut suite = TestSuite::new("vitals check");
     for r in &report.slos {
         let mut status = match r.status {

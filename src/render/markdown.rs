@@ -3,12 +3,12 @@
 use crate::slo::eval::{CheckReport, Status};
 
 /// A cell's text with the characters that would break a table escaped.
-pub fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', "<br>")
 }
 
 /// A table; the `right` columns are right-aligned.
-pub fn table<S: AsRef<str>>(headers: &[&str], right: &[usize], rows: &[Vec<S>]) -> String {
+pub(crate) fn table<S: AsRef<str>>(headers: &[&str], right: &[usize], rows: &[Vec<S>]) -> String {
     let mut out = format!("| {} |\n|", headers.join(" | "));
     for i in 0..headers.len() {
         out.push_str(if right.contains(&i) { "---:|" } else { "---|" });
@@ -21,7 +21,7 @@ pub fn table<S: AsRef<str>>(headers: &[&str], right: &[usize], rows: &[Vec<S>]) 
     out
 }
 
-pub fn status_badge(s: Status) -> &'static str {
+pub(crate) fn status_badge(s: Status) -> &'static str {
     match s {
         Status::Pass => "✅ pass",
         Status::Warn => "⚠️ warn",
@@ -31,7 +31,7 @@ pub fn status_badge(s: Status) -> &'static str {
 }
 
 /// `vitals check --format markdown`.
-pub fn check(report: &CheckReport) -> String {
+pub(crate) fn check(report: &CheckReport) -> String {
     let s = &report.summary;
     let mut out = format!(
         "## SLO check: {}\n\n{} SLOs at {} (`{}`): {} pass, {} warn, {} fail, {} inconclusive.\n\n",
@@ -95,7 +95,7 @@ pub fn check(report: &CheckReport) -> String {
 
 /// `vitals incidents --format markdown` (and the incidents section of a report, with a
 /// deeper heading).
-pub fn incidents(report: &crate::incidents::IncidentReport) -> String {
+pub(crate) fn incidents(report: &crate::incidents::IncidentReport) -> String {
     format!(
         "## Incidents\n\n{}",
         incidents_body(report, &report.incidents.iter().collect::<Vec<_>>())
@@ -103,7 +103,7 @@ pub fn incidents(report: &crate::incidents::IncidentReport) -> String {
 }
 
 /// A summary line and the table of `list`.
-pub fn incidents_body(
+pub(crate) fn incidents_body(
     report: &crate::incidents::IncidentReport,
     list: &[&crate::incidents::Incident],
 ) -> String {
@@ -167,7 +167,7 @@ fn kpi_table(kpis: &[crate::report::Kpi], cur: &str, prev: &str, first: &str) ->
 }
 
 /// `vitals report --format markdown`: `charts` are (title, file) pairs written next to it.
-pub fn report(r: &crate::report::Report, charts: &[(String, String)]) -> String {
+pub(crate) fn report(r: &crate::report::Report, charts: &[(String, String)]) -> String {
     let (cur, prev) = (r.period.label.as_str(), r.previous_period.label.as_str());
     let mut o = format!(
         "# vitals report {cur}\n\n{}. Generated {}.\n\n",

@@ -6,13 +6,14 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod status;
 pub mod table;
 
 use std::io::Write;
 
 /// Writes command output to stdout. A closed pipe (`vitals ... | head`) is not an error:
 /// the caller stops writing and the run exits as it would have.
-pub fn stdout(text: &str) -> std::io::Result<()> {
+pub(crate) fn stdout(text: &str) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     if !text.is_empty() && !text.ends_with('\n') {
@@ -28,22 +29,22 @@ pub struct Paint {
 }
 
 impl Paint {
-    pub fn red(self, s: &str) -> String {
+    pub(crate) fn red(self, s: &str) -> String {
         self.wrap(s, "31")
     }
-    pub fn yellow(self, s: &str) -> String {
+    pub(crate) fn yellow(self, s: &str) -> String {
         self.wrap(s, "33")
     }
-    pub fn green(self, s: &str) -> String {
+    pub(crate) fn green(self, s: &str) -> String {
         self.wrap(s, "32")
     }
-    pub fn dim(self, s: &str) -> String {
+    pub(crate) fn dim(self, s: &str) -> String {
         self.wrap(s, "2")
     }
-    pub fn bold(self, s: &str) -> String {
+    pub(crate) fn bold(self, s: &str) -> String {
         self.wrap(s, "1")
     }
-    pub fn cyan(self, s: &str) -> String {
+    pub(crate) fn cyan(self, s: &str) -> String {
         self.wrap(s, "36")
     }
     fn wrap(self, s: &str, code: &str) -> String {
@@ -59,7 +60,7 @@ impl Paint {
 /// are never negative the scale spans at least half of the maximum, so a 5 % dip in traffic
 /// reads as a small step, not as a fall to the floor, while a real drop still reaches it. A
 /// constant series is drawn at mid height (at the floor when it is zero).
-pub fn sparkline(values: &[Option<f64>]) -> String {
+pub(crate) fn sparkline(values: &[Option<f64>]) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let finite: Vec<f64> = values
         .iter()
@@ -89,7 +90,12 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
 }
 
 /// Reduces a series to `width` buckets (mean of each), for sparklines.
-pub fn downsample(points: &[(f64, f64)], start: f64, end: f64, width: usize) -> Vec<Option<f64>> {
+pub(crate) fn downsample(
+    points: &[(f64, f64)],
+    start: f64,
+    end: f64,
+    width: usize,
+) -> Vec<Option<f64>> {
     let mut sums = vec![(0.0, 0usize); width];
     let span = (end - start).max(f64::EPSILON);
     for &(t, v) in points {

@@ -5,7 +5,7 @@ use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
 /// A table with the project's style. `wrap` lets comfy-table fit the terminal width (only
 /// on a terminal: piped output keeps whole lines).
-pub fn new(headers: &[&str], wrap: bool) -> Table {
+pub(crate) fn new(headers: &[&str], wrap: bool) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED.with_rounded_corners());
     t.set_content_arrangement(if wrap {
@@ -23,7 +23,7 @@ pub fn new(headers: &[&str], wrap: bool) -> Table {
 }
 
 /// Right-aligns the given columns (numbers).
-pub fn align_right(t: &mut Table, columns: impl IntoIterator<Item = usize>) {
+pub(crate) fn align_right(t: &mut Table, columns: impl IntoIterator<Item = usize>) {
     for c in columns {
         if let Some(col) = t.column_mut(c) {
             col.set_cell_alignment(CellAlignment::Right);
@@ -36,7 +36,7 @@ use comfy_table::Color;
 use crate::slo::eval::{CheckReport, Status};
 
 /// `PASS`, `WARN`, `FAIL`, `????`: the word always says it; colour only helps.
-pub fn status_cell(status: Status, color: bool) -> Cell {
+pub(crate) fn status_cell(status: Status, color: bool) -> Cell {
     let (text, c) = match status {
         Status::Pass => ("PASS", Color::Green),
         Status::Warn => ("WARN", Color::Yellow),
@@ -48,7 +48,7 @@ pub fn status_cell(status: Status, color: bool) -> Cell {
 }
 
 /// Applies the colour decision: styled on a terminal (or `--color always`), plain otherwise.
-pub fn styling(t: &mut Table, color: bool) {
+pub(crate) fn styling(t: &mut Table, color: bool) {
     if color {
         t.enforce_styling();
     } else {
@@ -57,7 +57,7 @@ pub fn styling(t: &mut Table, color: bool) {
 }
 
 /// The `vitals check` table, with the reasons of every row that did not pass below it.
-pub fn check(report: &CheckReport, color: bool, wrap: bool) -> String {
+pub(crate) fn check(report: &CheckReport, color: bool, wrap: bool) -> String {
     let mut t = new(
         &[
             "status",
@@ -107,7 +107,11 @@ pub fn check(report: &CheckReport, color: bool, wrap: bool) -> String {
 
 /// The `vitals incidents` table: a summary line, one row per incident, its conditions and
 /// cause hints in the last columns.
-pub fn incidents(report: &crate::incidents::IncidentReport, color: bool, wrap: bool) -> String {
+pub(crate) fn incidents(
+    report: &crate::incidents::IncidentReport,
+    color: bool,
+    wrap: bool,
+) -> String {
     use crate::incidents::Severity;
     let mut t = new(
         &[

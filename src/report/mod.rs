@@ -76,7 +76,7 @@ impl Kpi {
     }
 
     /// The value as text, or `n/a`.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         match self.value {
             Some(v) => self.unit.format(v),
             None if self.note.is_some() => "n/a".into(),
@@ -84,14 +84,14 @@ impl Kpi {
         }
     }
 
-    pub fn previous_text(&self) -> String {
+    pub(crate) fn previous_text(&self) -> String {
         self.previous
             .map(|v| self.unit.format(v))
             .unwrap_or_else(|| "n/a".into())
     }
 
     /// `↑ 12.5 %`, `↓ 3.1 %`, `→ 0 %`, `↑ from 0`, or empty.
-    pub fn change_text(&self) -> String {
+    pub(crate) fn change_text(&self) -> String {
         if self.incomparable {
             return String::new();
         }
@@ -109,7 +109,7 @@ impl Kpi {
     }
 
     /// Whether the change is good, bad or neither (for colours).
-    pub fn verdict(&self) -> Option<bool> {
+    pub(crate) fn verdict(&self) -> Option<bool> {
         if self.incomparable {
             return None;
         }
@@ -200,7 +200,7 @@ pub struct SloLine {
 impl SloLine {
     /// What the SLO looked like over a period (this one, or the previous with `previous`):
     /// a budget SLO's SLI, how long a threshold was broken, a period KPI's value.
-    pub fn over_text(&self, previous: bool) -> String {
+    pub(crate) fn over_text(&self, previous: bool) -> String {
         let pick = |k: &Kpi| {
             if previous {
                 k.previous.map(|v| k.unit.format(v))
@@ -219,15 +219,6 @@ impl SloLine {
             };
         }
         pick(&self.value).unwrap_or_else(|| "n/a".into())
-    }
-}
-
-/// `met`, `missed` or `n/a`.
-pub fn met_text(m: Option<bool>) -> &'static str {
-    match m {
-        Some(true) => "met",
-        Some(false) => "missed",
-        None => "n/a",
     }
 }
 
@@ -372,7 +363,7 @@ impl Report {
     }
 
     /// `2026-W47 (Europe/Moscow): 2026-11-16 00:00 .. 2026-11-23 00:00, compared with 2026-W46`.
-    pub fn period_line(&self) -> String {
+    pub(crate) fn period_line(&self) -> String {
         let tz: Tz = self.period.time_zone.parse().unwrap_or(Tz::UTC);
         let z = Zone::Tz(tz);
         format!(
@@ -392,7 +383,7 @@ impl Report {
     }
 
     /// `12 of 17 SLOs met over the period`.
-    pub fn compliance_line(&self) -> String {
+    pub(crate) fn compliance_line(&self) -> String {
         let met = self.slos.iter().filter(|s| s.met == Some(true)).count();
         let judged = self.slos.iter().filter(|s| s.met.is_some()).count();
         format!(
@@ -408,7 +399,7 @@ impl Report {
 
 /// Builds the report of `period`: the SLOs at both ends, every KPI, chart and the
 /// incidents, asked together. `progress` is called once per finished query.
-pub async fn build(
+pub(crate) async fn build(
     prom: &Prom,
     config: &Config,
     period: Period,
@@ -451,7 +442,7 @@ pub async fn build(
 
 /// Every query a report sends, for progress bars: KPIs and charts, the burn-down, the
 /// SLO evaluation at both ends and the incidents.
-pub fn query_estimate(config: &Config) -> usize {
+pub(crate) fn query_estimate(config: &Config) -> usize {
     let slos = &config.slos;
     plan::fixed_requests(config)
         + 2 * eval::query_count(slos)

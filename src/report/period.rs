@@ -39,12 +39,12 @@ fn ser_time<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::E
 
 impl Period {
     /// Its length, as PromQL writes a window (`7d`, `30d`, `6d23h` across a DST change).
-    pub fn length(&self) -> Duration {
+    pub(crate) fn length(&self) -> Duration {
         Duration::from_secs((self.end - self.start).num_seconds().max(0) as u64)
     }
 
     /// A name usable in file names.
-    pub fn slug(&self) -> String {
+    pub(crate) fn slug(&self) -> String {
         self.label
             .chars()
             .map(|c| {
@@ -59,7 +59,7 @@ impl Period {
 
     /// The period before this one: the previous ISO week, the previous calendar month, or the
     /// range of the same length just before.
-    pub fn previous(&self, tz: Tz) -> Period {
+    pub(crate) fn previous(&self, tz: Tz) -> Period {
         match self.kind {
             Kind::Week => {
                 let local = self.start.with_timezone(&tz).date_naive();
@@ -126,7 +126,7 @@ fn range(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz) -> Period {
 
 /// Reads `--week`, `--month` or `--from/--to` (at most one kind). Without any, the last
 /// complete ISO week before `now`.
-pub fn resolve(
+pub(crate) fn resolve(
     week_arg: Option<&str>,
     month_arg: Option<&str>,
     from: Option<&str>,

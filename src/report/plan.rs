@@ -64,7 +64,7 @@ pub(super) fn fixed_requests(config: &Config) -> usize {
 }
 
 impl Plan {
-    pub fn new(period: Period, tz: Tz) -> Plan {
+    pub(crate) fn new(period: Period, tz: Tz) -> Plan {
         let previous = period.previous(tz);
         let len = period.length().secs();
         // About 170 points a week: hourly for a week, 4-hourly for a month.
@@ -86,7 +86,7 @@ impl Plan {
 
     /// The instants the SLOs are judged at: the last second of each period, so a calendar
     /// SLO is judged on the week or month that ends, not on the next one.
-    pub fn slo_instants(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+    pub(crate) fn slo_instants(&self) -> (DateTime<Utc>, DateTime<Utc>) {
         let s = chrono::Duration::seconds(1);
         (self.period.end - s, self.previous.end - s)
     }

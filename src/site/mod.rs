@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, ExpandError, Expanded};
 use crate::slo::model::Op;
-pub use raw::{Parsed, parse};
-pub use resolve::resolve;
+pub(crate) use raw::parse;
+pub(crate) use resolve::resolve;
 
 /// The reference system's `site.toml`, compiled in for use outside a checkout.
 pub const BUILTIN: &str = include_str!("../../site.toml");
@@ -42,7 +42,7 @@ impl Kind {
         "api", "broker", "database", "storage", "business", "generic",
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::Api => "api",
             Kind::Broker => "broker",
@@ -64,7 +64,7 @@ pub struct Use {
 impl Use {
     /// The PromQL with the fixed params, and `extra` ones the query takes (a report sets
     /// `window` to the period); `extra` wins.
-    pub fn expand(
+    pub(crate) fn expand(
         &self,
         catalog: &Catalog,
         extra: &[(&str, String)],
@@ -82,7 +82,7 @@ impl Use {
     }
 
     /// `api.rps`, or `rabbitmq.queue_depth{queue=shop.orders}`.
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         crate::slo::eval::labelled_name(&self.query, &self.params)
     }
 }
@@ -98,7 +98,7 @@ pub enum Combine {
 }
 
 impl Combine {
-    pub fn apply(self, values: impl IntoIterator<Item = f64>) -> Option<f64> {
+    pub(crate) fn apply(self, values: impl IntoIterator<Item = f64>) -> Option<f64> {
         let mut it = values.into_iter();
         let first = it.next()?;
         Some(it.fold(first, |a, b| match self {
@@ -283,23 +283,15 @@ pub struct Component {
 impl Component {
     /// Whether a series with these labels belongs to this component: every identifying
     /// label it carries has this component's value (a series without them belongs to any).
-    pub fn owns(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub(crate) fn owns(&self, labels: &BTreeMap<String, String>) -> bool {
         self.labels
             .iter()
             .all(|(k, v)| labels.get(k).is_none_or(|have| have == v))
     }
 
     /// Whether the series carries this component's identifying labels (strict).
-    pub fn identified_by(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub(crate) fn identified_by(&self, labels: &BTreeMap<String, String>) -> bool {
         !self.labels.is_empty() && self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
-    }
-
-    /// Its value of the `service` label (what catalog params of kind `components` list).
-    pub fn service(&self) -> &str {
-        self.labels
-            .get("service")
-            .map(String::as_str)
-            .unwrap_or(&self.name)
     }
 }
 
@@ -325,14 +317,18 @@ pub struct Site {
 }
 
 impl Site {
-    pub fn component(&self, name: &str) -> Option<&Component> {
+    pub(crate) fn component(&self, name: &str) -> Option<&Component> {
         self.components.iter().find(|c| c.name == name)
     }
 
     /// The components an SLO of `component` (a component or a group) with these row labels
     /// belongs to: the component itself, or the group members the labels identify (all of
     /// them when the labels identify none).
-    pub fn members_for(&self, component: &str, labels: &BTreeMap<String, String>) -> Vec<&str> {
+    pub(crate) fn members_for(
+        &self,
+        component: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Vec<&str> {
         if let Some(c) = self.component(component) {
             return vec![c.name.as_str()];
         }
@@ -354,7 +350,7 @@ impl Site {
 
     /// The components whose series a query's answer shows: those its series' labels
     /// identify, else those that use the query in their signals or report.
-    pub fn components_showing(
+    pub(crate) fn components_showing(
         &self,
         query: &str,
         series_labels: &[&BTreeMap<String, String>],
@@ -380,23 +376,11 @@ impl Site {
             .map(|c| c.name.as_str())
             .collect()
     }
-
-    /// Component kind -> the `service` labels of its components (for the catalog's
-    /// `components` params).
-    pub fn services_by_kind(&self) -> BTreeMap<String, Vec<String>> {
-        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for c in &self.components {
-            out.entry(c.kind.as_str().to_string())
-                .or_default()
-                .push(c.service().to_string());
-        }
-        out
-    }
 }
 
 /// The site of an SLO file that has no site file beside it: one generic component per
 /// SLO component, without signals (the on-call screen then shows their SLOs only).
-pub fn implicit(slos: &[crate::slo::model::Slo]) -> Site {
+pub(crate) fn implicit(slos: &[crate::slo::model::Slo]) -> Site {
     let mut components: Vec<Component> = Vec::new();
     for s in slos {
         if components.iter().any(|c| c.name == s.component) {

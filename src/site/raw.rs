@@ -205,7 +205,7 @@ pub struct Parsed {
 
 impl Parsed {
     /// The names an SLO's `component` may take: components and groups.
-    pub fn names(&self) -> Vec<String> {
+    pub(crate) fn names(&self) -> Vec<String> {
         let mut v: Vec<String> = self
             .components
             .iter()
@@ -216,7 +216,7 @@ impl Parsed {
     }
 
     /// Component kind -> the `service` labels of its components.
-    pub fn services_by_kind(&self) -> BTreeMap<String, Vec<String>> {
+    pub(crate) fn services_by_kind(&self) -> BTreeMap<String, Vec<String>> {
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for e in &self.components {
             let name = e.raw.name.get_ref();
@@ -236,7 +236,7 @@ impl Parsed {
 
 /// Reads `site.toml`: every mistake of the file's structure is reported with its place,
 /// and one bad entry never hides the others.
-pub fn parse(src: &Source) -> (Parsed, Vec<Problem>) {
+pub(crate) fn parse(src: &Source) -> (Parsed, Vec<Problem>) {
     let mut problems = Vec::new();
     let mut parsed = Parsed {
         src: src.clone(),

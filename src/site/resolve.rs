@@ -133,7 +133,7 @@ impl Ctx<'_> {
 }
 
 /// Checks the parsed site against the catalog (bound to it) and the SLOs.
-pub fn resolve(parsed: &Parsed, catalog: &Catalog, slos: &[Slo]) -> (Site, Vec<Problem>) {
+pub(crate) fn resolve(parsed: &Parsed, catalog: &Catalog, slos: &[Slo]) -> (Site, Vec<Problem>) {
     let mut cx = Ctx {
         src: &parsed.src,
         catalog,

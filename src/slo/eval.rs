@@ -30,7 +30,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Pass => "pass",
             Status::Warn => "warn",
@@ -41,7 +41,7 @@ impl Status {
 
     /// The overall status of several rows: any failure, else anything undecided, else any
     /// warning, else pass.
-    pub fn overall(rows: impl IntoIterator<Item = Status>) -> Status {
+    pub(crate) fn overall(rows: impl IntoIterator<Item = Status>) -> Status {
         rows.into_iter().fold(Status::Pass, |a, b| a.max(b))
     }
 }
@@ -504,7 +504,7 @@ fn bucket_problem_row(slo: &Slo, target: f64, problem: &BucketProblem) -> Row {
 }
 
 /// Evaluates SLOs at `at`. `progress` is called once per finished query.
-pub async fn evaluate(
+pub(crate) async fn evaluate(
     slos: &[Slo],
     prom: &Prom,
     at: DateTime<Utc>,
@@ -516,7 +516,7 @@ pub async fn evaluate(
 
 /// Evaluates SLOs at `at` with the latency buckets already found (a report asks once for
 /// both of its periods).
-pub async fn evaluate_with(
+pub(crate) async fn evaluate_with(
     slos: &[Slo],
     prom: &Prom,
     at: DateTime<Utc>,
@@ -590,7 +590,7 @@ fn op_objective(slo: &Slo) -> (Op, f64) {
 }
 
 /// How many queries an evaluation sends (for progress bars): latency SLOs need two.
-pub fn query_count(slos: &[Slo]) -> usize {
+pub(crate) fn query_count(slos: &[Slo]) -> usize {
     slos.iter()
         .map(|s| if sli::bucket_query(s).is_some() { 2 } else { 1 })
         .sum()
@@ -633,7 +633,7 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    pub fn new(at: DateTime<Utc>, config: String, slos: Vec<Row>) -> Self {
+    pub(crate) fn new(at: DateTime<Utc>, config: String, slos: Vec<Row>) -> Self {
         let mut summary = BTreeMap::new();
         for s in [
             Status::Pass,
@@ -655,7 +655,7 @@ impl CheckReport {
 }
 
 /// A burn rate as people read it: `0.15x`, `14.4x`, `120x`.
-pub fn burn_text(v: f64) -> String {
+pub(crate) fn burn_text(v: f64) -> String {
     if v >= 100.0 {
         format!("{v:.0}x")
     } else if v >= 10.0 {
@@ -667,7 +667,7 @@ pub fn burn_text(v: f64) -> String {
 
 impl Row {
     /// `99.87 % >= 99.5 %`: the value against its objective, in the row's unit.
-    pub fn value_vs_objective(&self) -> String {
+    pub(crate) fn value_vs_objective(&self) -> String {
         let v = self
             .value
             .map(|v| self.unit.format(v))
@@ -676,7 +676,7 @@ impl Row {
     }
 
     /// `88 % (353 min)` for budget SLOs.
-    pub fn budget_left(&self) -> String {
+    pub(crate) fn budget_left(&self) -> String {
         match self.budget {
             Some(b) => format!(
                 "{} ({})",
@@ -688,7 +688,7 @@ impl Row {
     }
 
     /// The fastest long-window burn, `14.4x 56m`, flagged when its alert condition holds.
-    pub fn fastest_burn(&self) -> String {
+    pub(crate) fn fastest_burn(&self) -> String {
         let fastest = self
             .burn_rates
             .iter()
@@ -711,13 +711,13 @@ impl Row {
     }
 
     /// `mes-availability` or `db-connection-saturation{service=mes-db}`.
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         labelled_name(&self.name, &self.group)
     }
 }
 
 /// `name` alone, or `name{k=v,...}` with the labels that tell a group apart.
-pub fn labelled_name(name: &str, labels: &BTreeMap<String, String>) -> String {
+pub(crate) fn labelled_name(name: &str, labels: &BTreeMap<String, String>) -> String {
     if labels.is_empty() {
         name.to_string()
     } else {

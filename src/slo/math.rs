@@ -31,7 +31,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Severity::Page => "page",
             Severity::Ticket => "ticket",
@@ -77,7 +77,7 @@ pub const MIN_WINDOW: Duration = Duration::from_secs(240);
 /// The workbook pairs for an SLO window: windows scaled by `window / 30d` (so each still
 /// spends the same share of the budget), factors unchanged. Windows are rounded to whole
 /// seconds, and never below [`MIN_WINDOW`].
-pub fn burn_pairs(window: Duration) -> [BurnPair; 4] {
+pub(crate) fn burn_pairs(window: Duration) -> [BurnPair; 4] {
     WORKBOOK.map(|p| {
         let scale = |d: Duration| {
             let s = d.scale(window.secs(), WORKBOOK_WINDOW_S);
@@ -92,7 +92,7 @@ pub fn burn_pairs(window: Duration) -> [BurnPair; 4] {
 }
 
 /// Every distinct alerting window of the pairs, shortest first.
-pub fn alert_windows(pairs: &[BurnPair]) -> Vec<Duration> {
+pub(crate) fn alert_windows(pairs: &[BurnPair]) -> Vec<Duration> {
     let mut w: Vec<Duration> = pairs.iter().flat_map(|p| [p.long, p.short]).collect();
     w.sort();
     w.dedup();
@@ -119,7 +119,7 @@ pub struct Budget {
 
 /// `target` is a fraction (0.995); `window` is the SLO window's full length (a calendar
 /// period's whole length, even while it is under way).
-pub fn budget(target: f64, total: f64, bad: f64, window: Duration) -> Option<Budget> {
+pub(crate) fn budget(target: f64, total: f64, bad: f64, window: Duration) -> Option<Budget> {
     if total <= 0.0 || !total.is_finite() || !bad.is_finite() {
         return None;
     }
@@ -138,13 +138,17 @@ pub fn budget(target: f64, total: f64, bad: f64, window: Duration) -> Option<Bud
 }
 
 /// Burn rate: how many times faster than "exactly on budget" errors are spent.
-pub fn burn_rate(target: f64, error_ratio: f64) -> f64 {
+pub(crate) fn burn_rate(target: f64, error_ratio: f64) -> f64 {
     error_ratio / (1.0 - target)
 }
 
 /// Time until the remaining budget is spent at `burn` (None when nothing burns; zero when
 /// it is already spent).
-pub fn time_to_exhaustion(remaining_ratio: f64, window: Duration, burn: f64) -> Option<Duration> {
+pub(crate) fn time_to_exhaustion(
+    remaining_ratio: f64,
+    window: Duration,
+    burn: f64,
+) -> Option<Duration> {
     if remaining_ratio <= 0.0 {
         return Some(Duration::default());
     }

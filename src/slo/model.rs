@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::ops::Range;
 
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -26,7 +25,7 @@ pub enum SloKind {
 }
 
 impl SloKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SloKind::Ratio => "ratio",
             SloKind::Latency => "latency",
@@ -49,7 +48,7 @@ pub enum Op {
 
 impl Op {
     /// Whether `value` satisfies `value OP limit`.
-    pub fn holds(self, value: f64, limit: f64) -> bool {
+    pub(crate) fn holds(self, value: f64, limit: f64) -> bool {
         match self {
             Op::Lt => value < limit,
             Op::Le => value <= limit,
@@ -59,11 +58,11 @@ impl Op {
     }
 
     /// True when larger values are worse (`<`, `<=`).
-    pub fn upper_bound(self) -> bool {
+    pub(crate) fn upper_bound(self) -> bool {
         matches!(self, Op::Lt | Op::Le)
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Op::Lt => "<",
             Op::Le => "<=",
@@ -73,7 +72,7 @@ impl Op {
     }
 
     /// The PromQL comparison that is true when the objective is *violated*.
-    pub fn violated_promql(self) -> &'static str {
+    pub(crate) fn violated_promql(self) -> &'static str {
         match self {
             Op::Lt => ">=",
             Op::Le => ">",
@@ -102,7 +101,7 @@ pub enum Alerting {
 }
 
 impl Alerting {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Alerting::None => "none",
             Alerting::Ticket => "ticket",
@@ -255,7 +254,7 @@ struct RawSlo {
 /// Loads and validates `slo.toml` against the catalog and the site's component and group
 /// names (`None`: there is no site file, and the SLOs' components make one). Problems never
 /// stop the other entries from being read.
-pub fn load(
+pub(crate) fn load(
     src: &Source,
     catalog: &Catalog,
     components: Option<&[String]>,
@@ -792,13 +791,13 @@ fn check_window_template(
 }
 
 /// `{{window}}` replaced by a duration.
-pub fn fill_window(t: &str, w: Duration) -> String {
+pub(crate) fn fill_window(t: &str, w: Duration) -> String {
     let mut v = BTreeMap::new();
     v.insert("window".to_string(), w.to_string());
     template::substitute(t, &v)
 }
 
-pub fn is_label_name(s: &str) -> bool {
+pub(crate) fn is_label_name(s: &str) -> bool {
     let mut b = s.bytes();
     matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
@@ -808,12 +807,6 @@ fn is_metric_name(s: &str) -> bool {
     let mut b = s.bytes();
     matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_' || c == b':')
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
-}
-
-/// The span of an SLO entry by name (for problems found at evaluation time).
-pub fn span_of(src: &Source, name: &str) -> Option<Range<usize>> {
-    let needle = format!("\"{name}\"");
-    src.text.find(&needle).map(|i| i..i + needle.len())
 }
 
 #[cfg(test)]

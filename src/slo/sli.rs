@@ -31,20 +31,11 @@ pub enum Part {
 }
 
 impl Part {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Part::Bad => "bad",
             Part::Good => "good",
             Part::Total => "total",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Part> {
-        match s {
-            "bad" => Some(Part::Bad),
-            "good" => Some(Part::Good),
-            "total" => Some(Part::Total),
-            _ => None,
         }
     }
 }
@@ -71,7 +62,7 @@ pub struct Parts {
 
 impl Parts {
     /// Both parts over `window`.
-    pub fn at(&self, window: Duration) -> [(Part, String); 2] {
+    pub(crate) fn at(&self, window: Duration) -> [(Part, String); 2] {
         [
             (self.first, fill_window(&self.first_promql, window)),
             (Part::Total, fill_window(&self.total_promql, window)),
@@ -79,12 +70,12 @@ impl Parts {
     }
 
     /// Whether the first part counts good events (the bad ones are total - good).
-    pub fn counts_good(&self) -> bool {
+    pub(crate) fn counts_good(&self) -> bool {
         self.first == Part::Good
     }
 
     /// The error ratio over `window`: bad / total, or 1 - good / total.
-    pub fn error_ratio(&self, window: Duration) -> String {
+    pub(crate) fn error_ratio(&self, window: Duration) -> String {
         let [(_, first), (_, total)] = self.at(window);
         if self.counts_good() {
             format!("1 - (\n  ({first})\n  /\n  ({total})\n)")
@@ -95,7 +86,7 @@ impl Parts {
 
     /// Both parts over every window in one expression, each series tagged `vitals_part`
     /// and `vitals_window` (the window's label).
-    pub fn over_windows(&self, windows: &[(String, Duration)]) -> String {
+    pub(crate) fn over_windows(&self, windows: &[(String, Duration)]) -> String {
         let mut terms = Vec::new();
         for (label, d) in windows {
             for (part, promql) in self.at(*d) {
@@ -110,14 +101,14 @@ impl Parts {
 }
 
 /// `{{window}}` replaced by a duration.
-pub fn fill_window(t: &str, w: Duration) -> String {
+pub(crate) fn fill_window(t: &str, w: Duration) -> String {
     let mut v = BTreeMap::new();
     v.insert("window".to_string(), w.to_string());
     template::substitute(t, &v)
 }
 
 /// `sum` or `sum by (a, b)`: the aggregation that keeps an SLO's groups.
-pub fn group_clause(group_by: &[String]) -> String {
+pub(crate) fn group_clause(group_by: &[String]) -> String {
     if group_by.is_empty() {
         "sum".into()
     } else {
@@ -149,7 +140,7 @@ fn le_matcher(le: Le, threshold: f64) -> String {
 }
 
 /// The parts of a budget SLO (None for a threshold SLO).
-pub fn parts(slo: &Slo, le: Le) -> Option<Parts> {
+pub(crate) fn parts(slo: &Slo, le: Le) -> Option<Parts> {
     let Objective::Budget { sli, .. } = &slo.objective else {
         return None;
     };
@@ -187,7 +178,7 @@ pub fn parts(slo: &Slo, le: Le) -> Option<Parts> {
 }
 
 /// A threshold SLO's value (None for a budget SLO).
-pub fn threshold(slo: &Slo) -> Option<&ThresholdExpr> {
+pub(crate) fn threshold(slo: &Slo) -> Option<&ThresholdExpr> {
     match &slo.objective {
         Objective::Threshold { expr, .. } => Some(expr),
         Objective::Budget { .. } => None,
@@ -195,7 +186,7 @@ pub fn threshold(slo: &Slo) -> Option<&ThresholdExpr> {
 }
 
 /// The alert condition of a threshold SLO: its value where the objective is violated.
-pub fn violation(slo: &Slo) -> Option<String> {
+pub(crate) fn violation(slo: &Slo) -> Option<String> {
     let Objective::Threshold {
         expr, op, value, ..
     } = &slo.objective
@@ -217,7 +208,7 @@ pub fn violation(slo: &Slo) -> Option<String> {
 }
 
 /// 1 where a threshold SLO is violated and 0 where it holds, worst group member per group.
-pub fn violated_bool(slo: &Slo) -> Option<String> {
+pub(crate) fn violated_bool(slo: &Slo) -> Option<String> {
     let Objective::Threshold {
         expr, op, value, ..
     } = &slo.objective
@@ -235,14 +226,14 @@ pub fn violated_bool(slo: &Slo) -> Option<String> {
 
 /// The worst value per group of `promql` for a threshold SLO's comparison (the highest for
 /// an upper bound).
-pub fn worst(slo: &Slo, op: Op, promql: &str) -> String {
+pub(crate) fn worst(slo: &Slo, op: Op, promql: &str) -> String {
     let f = if op.upper_bound() { "max" } else { "min" };
     format!("{f}{} ({promql})", by_clause(&slo.group_by))
 }
 
 /// A period KPI's value over `window` instead of its own: its catalog query with `window`
 /// set, worst per group (None unless it is a catalog query that takes a `window`).
-pub fn threshold_over(slo: &Slo, catalog: &Catalog, window: Duration) -> Option<String> {
+pub(crate) fn threshold_over(slo: &Slo, catalog: &Catalog, window: Duration) -> Option<String> {
     let Objective::Threshold { expr, op, .. } = &slo.objective else {
         return None;
     };
@@ -259,13 +250,13 @@ pub fn threshold_over(slo: &Slo, catalog: &Catalog, window: Duration) -> Option<
 
 /// Minutes (a count of one-minute samples) in which a threshold SLO was violated during
 /// the `window` before the evaluation time, per group.
-pub fn minutes_violated(slo: &Slo, window: Duration) -> Option<String> {
+pub(crate) fn minutes_violated(slo: &Slo, window: Duration) -> Option<String> {
     violated_bool(slo).map(|v| format!("sum_over_time(({v})[{window}:1m])"))
 }
 
 /// A number as PromQL reads it, without the binary noise of `1 - 0.995`
 /// (0.0050000000000000044 is written 0.005: they differ in the 17th digit).
-pub fn number(v: f64) -> String {
+pub(crate) fn number(v: f64) -> String {
     let s = format!("{:.12e}", v);
     let back: f64 = s.parse().unwrap_or(v);
     format!("{back}")
@@ -274,7 +265,7 @@ pub fn number(v: f64) -> String {
 /// The length the burn-rate windows are scaled from, for rules (written once, not per
 /// evaluation): the rolling window, or the calendar period's usual length (a week; 30 days
 /// for a month, whose real length `check` uses).
-pub fn rule_window(w: &SloWindow) -> Duration {
+pub(crate) fn rule_window(w: &SloWindow) -> Duration {
     match w {
         SloWindow::Rolling(d) => *d,
         SloWindow::Calendar {
@@ -289,7 +280,7 @@ pub fn rule_window(w: &SloWindow) -> Duration {
 }
 
 /// A budget SLO's target and burn-rate pairs as evaluated at `at`.
-pub fn pairs_at(slo: &Slo, at: DateTime<Utc>) -> Option<(f64, [BurnPair; 4])> {
+pub(crate) fn pairs_at(slo: &Slo, at: DateTime<Utc>) -> Option<(f64, [BurnPair; 4])> {
     match &slo.objective {
         Objective::Budget { target, window, .. } => {
             Some((*target, math::burn_pairs(resolve(window, at).length)))
@@ -299,7 +290,7 @@ pub fn pairs_at(slo: &Slo, at: DateTime<Utc>) -> Option<(f64, [BurnPair; 4])> {
 }
 
 /// The query listing a latency SLO's `le` buckets (None for other SLOs).
-pub fn bucket_query(slo: &Slo) -> Option<String> {
+pub(crate) fn bucket_query(slo: &Slo) -> Option<String> {
     match &slo.objective {
         Objective::Budget {
             sli: Sli::Latency {
@@ -315,7 +306,7 @@ pub fn bucket_query(slo: &Slo) -> Option<String> {
 }
 
 /// Matches a latency threshold with the `le` labels Prometheus has.
-pub fn find_le(threshold: f64, les: &[String]) -> Option<String> {
+pub(crate) fn find_le(threshold: f64, les: &[String]) -> Option<String> {
     les.iter()
         .find(|le| {
             le.parse::<f64>().is_ok_and(|v| {
@@ -341,7 +332,7 @@ pub type Buckets = BTreeMap<String, Result<String, BucketProblem>>;
 
 /// Asks Prometheus which `le` buckets each latency SLO's histogram has at `at` (one query
 /// per latency SLO, sent together).
-pub async fn resolve_buckets(
+pub(crate) async fn resolve_buckets(
     slos: &[Slo],
     prom: &Prom,
     at: DateTime<Utc>,
@@ -409,7 +400,7 @@ fn bucket_of(slo: &Slo, answer: Result<Answer, PromError>) -> Result<String, Buc
 }
 
 /// The parts of an SLO with the bucket found for it: `Ok(None)` for a threshold SLO.
-pub fn parts_with(slo: &Slo, buckets: &Buckets) -> Result<Option<Parts>, BucketProblem> {
+pub(crate) fn parts_with(slo: &Slo, buckets: &Buckets) -> Result<Option<Parts>, BucketProblem> {
     match buckets.get(&slo.name) {
         Some(Ok(le)) => Ok(parts(slo, Le::Found(le))),
         Some(Err(p)) => Err(p.clone()),

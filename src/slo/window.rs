@@ -32,7 +32,7 @@ fn ser_time<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::E
 }
 
 /// Local midnight of `date` in `tz`, as UTC (the earliest instant if DST makes it ambiguous).
-pub fn local_midnight(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
+pub(crate) fn local_midnight(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
     let naive = date.and_hms_opt(0, 0, 0).expect("midnight exists");
     match tz.from_local_datetime(&naive) {
         chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
@@ -48,7 +48,7 @@ pub fn local_midnight(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
 }
 
 /// The calendar period containing `at`: `[start, end)` in UTC.
-pub fn calendar_period(
+pub(crate) fn calendar_period(
     period: Calendar,
     tz: Tz,
     at: DateTime<Utc>,
@@ -81,7 +81,7 @@ fn chrono_to_duration(d: ChronoDuration) -> Duration {
     Duration::from_millis(d.num_milliseconds().max(0) as u64)
 }
 
-pub fn resolve(w: &SloWindow, at: DateTime<Utc>) -> Resolved {
+pub(crate) fn resolve(w: &SloWindow, at: DateTime<Utc>) -> Resolved {
     match w {
         SloWindow::Rolling(d) => Resolved {
             start: at - d.to_chrono(),

@@ -229,13 +229,10 @@ pub fn the_step_follows_the_drawing_width() -> TestResult {
     let narrow = run("400");
     let wide = run("2400");
     assert!(
-        narrow <= vitals::render::chart::Chart::plot_width(400) as usize,
+        narrow <= vitals::Chart::plot_width(400) as usize,
         "{narrow} points for a narrow chart"
     );
-    assert!(
-        wide <= vitals::render::chart::Chart::plot_width(2400) as usize,
-        "{wide}"
-    );
+    assert!(wide <= vitals::Chart::plot_width(2400) as usize, "{wide}");
     assert!(
         wide > 3 * narrow,
         "a wider chart asks for more points: {narrow} vs {wide}"

@@ -130,7 +130,7 @@ pub fn docs_catalog_md_matches_the_catalog() -> TestResult {
 }
 
 pub fn every_plan_line_maps_to_a_query() -> TestResult {
-    let (cat, problems) = vitals::catalog::Catalog::load_dir(&repo().join("queries"));
+    let (cat, problems) = vitals::Catalog::load_dir(&repo().join("queries"));
     assert!(problems.is_empty(), "{problems:#?}");
     assert!(
         cat.plan.len() >= 50,

@@ -110,7 +110,7 @@ fn main() {
         chart::chart_refuses_unknown_file_types_and_sizes,
     ];
     // One test per catalog query, generated from queries/ so a new query cannot go untested.
-    let (cat, problems) = vitals::catalog::Catalog::load_dir(&support::repo().join("queries"));
+    let (cat, problems) = vitals::Catalog::load_dir(&support::repo().join("queries"));
     assert!(problems.is_empty(), "queries/ has problems: {problems:#?}");
     for q in cat.queries {
         let name = q.name.clone();

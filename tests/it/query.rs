@@ -3,7 +3,7 @@
 use crate::catalog::{AT, END, expected, fixture, prometheus};
 use crate::support::fixture::labels;
 use crate::support::{TestResult, rel_diff, repo, vitals};
-use vitals::units::Unit;
+use vitals::Unit;
 
 fn api_rps() -> Vec<(String, f64)> {
     let f = fixture();
@@ -163,7 +163,7 @@ pub fn escaped_label_param_is_neutralised_not_executed() -> TestResult {
 }
 
 pub fn every_catalog_query_has_an_expected_value() -> TestResult {
-    let (cat, _) = vitals::catalog::Catalog::load_dir(&repo().join("queries"));
+    let (cat, _) = vitals::Catalog::load_dir(&repo().join("queries"));
     let f = fixture();
     let missing: Vec<_> = cat
         .queries

@@ -39,13 +39,13 @@ pub fn generated_rules_pass_promtool_check() -> TestResult {
     let slos = &config.slos;
     let budget = slos
         .iter()
-        .filter(|s| s.kind != vitals::slo::model::SloKind::Threshold)
+        .filter(|s| s.kind != vitals::SloKind::Threshold)
         .count();
     let thresholds = slos
         .iter()
         .filter(|s| {
-            matches!(&s.objective, vitals::slo::model::Objective::Threshold { severity, .. }
-                if *severity != vitals::slo::model::Alerting::None)
+            matches!(&s.objective, vitals::Objective::Threshold { severity, .. }
+                if *severity != vitals::Alerting::None)
         })
         .count();
     let services = config

@@ -39,11 +39,11 @@ pub fn sim_binary() -> PathBuf {
 }
 
 /// The repository's own configuration (queries/, site.toml, slo.toml), checked.
-pub fn config() -> vitals::config::Config {
+pub fn config() -> vitals::Config {
     let read =
         |f: &str| vitals::diag::Source::new(f, std::fs::read_to_string(repo().join(f)).unwrap());
-    let (config, problems) = vitals::config::Config::load(
-        vitals::catalog::Catalog::load_dir(&repo().join("queries")),
+    let (config, problems) = vitals::Config::load(
+        vitals::Catalog::load_dir(&repo().join("queries")),
         Some(&read("site.toml")),
         &read("slo.toml"),
     );
