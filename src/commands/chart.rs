@@ -267,7 +267,13 @@ async fn incident_bands(
         })
         .cloned()
         .collect();
-    let found = crate::incidents::find(prom, config, &relevant, range, None, true, &|| {}).await;
+    let search = crate::incidents::Search {
+        slos: &relevant,
+        range,
+        step: None,
+        with_targets: true,
+    };
+    let found = crate::incidents::find(prom, config, &search, &|| {}).await;
     super::tell_incidents(settings, &found);
     for e in &found.report.errors {
         super::say(

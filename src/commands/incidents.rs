@@ -36,16 +36,13 @@ pub(crate) async fn run(settings: &Settings, args: &IncidentsArgs) -> Result<Exi
         incidents::query_estimate(&slos) as u64,
         "finding incidents",
     );
-    let found = incidents::find(
-        &prom,
-        &config,
-        &slos,
-        (start, end),
+    let search = incidents::Search {
+        slos: &slos,
+        range: (start, end),
         step,
-        args.slos.is_empty(),
-        &|| progress.tick(),
-    )
-    .await;
+        with_targets: args.slos.is_empty(),
+    };
+    let found = incidents::find(&prom, &config, &search, &|| progress.tick()).await;
     progress.finish();
     super::tell_incidents(settings, &found);
     let report = found.report;

@@ -104,24 +104,9 @@ pub(super) fn of(
             pairs,
             good_total,
         } => burns(&mut r, a, 1.0 - target, pairs, *good_total),
-        Kind::Threshold {
-            op,
-            value,
-            warn,
-            for_,
-            trailing,
-            unit,
-        } => {
-            let t = Threshold {
-                op: *op,
-                value: *value,
-                warn: *warn,
-                for_: *for_,
-                trailing: *trailing,
-                unit: *unit,
-            };
+        Kind::Threshold(t) => {
             for s in &a.series {
-                threshold(&mut r, s, &t);
+                threshold(&mut r, s, t);
             }
         }
         Kind::TargetDown => targets_down(&mut r, a),
@@ -296,13 +281,15 @@ fn problem_extent(
         .unwrap_or((cs, ce))
 }
 
-struct Threshold {
-    op: Op,
-    value: f64,
-    warn: Option<f64>,
-    for_: Duration,
-    trailing: bool,
-    unit: Unit,
+/// A threshold SLO as its conditions are read.
+#[derive(Clone, Debug)]
+pub(super) struct Threshold {
+    pub op: Op,
+    pub value: f64,
+    pub warn: Option<f64>,
+    pub for_: Duration,
+    pub trailing: bool,
+    pub unit: Unit,
 }
 
 fn threshold(r: &mut Reader, s: &Series, t: &Threshold) {

@@ -34,10 +34,9 @@ use crate::config::Config;
 use crate::duration::Duration;
 use crate::prom::{Answers, Batch, Prom, Request, Series, tag};
 use crate::slo::math::BurnPair;
-use crate::slo::model::{Alerting, Objective, Op, Slo};
+use crate::slo::model::{Alerting, Objective, Slo};
 use crate::slo::sli;
 use crate::timespec::{format_time, from_unix_seconds};
-use crate::units::Unit;
 
 /// How loud an incident is: the highest severity of its conditions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -78,14 +77,7 @@ enum Kind {
         pairs: [BurnPair; 4],
         good_total: bool,
     },
-    Threshold {
-        op: Op,
-        value: f64,
-        warn: Option<f64>,
-        for_: Duration,
-        trailing: bool,
-        unit: Unit,
-    },
+    Threshold(conditions::Threshold),
     /// The scrape targets of every component that has them, tagged `vitals_component`.
     TargetDown,
     /// Counter resets of the components' processes, tagged `vitals_component`.
@@ -247,14 +239,14 @@ impl<'a> Plan<'a> {
                     Alerting::Page => Severity::Page,
                     _ => Severity::Ticket,
                 };
-                let kind = Kind::Threshold {
+                let kind = Kind::Threshold(conditions::Threshold {
                     op: *op,
                     value: *value,
                     warn: *warn,
                     for_,
                     trailing,
                     unit: expr.unit,
-                };
+                });
                 self.sources.push((def(sev, kind), req));
             }
         }
@@ -403,43 +395,42 @@ pub(crate) fn query_estimate(slos: &[Slo]) -> usize {
         + 3
 }
 
-/// Finds the incidents of `range`: the buckets of latency SLOs first, then every range
+/// What to search: the SLOs' conditions (and the scrape targets') over a range.
+pub(crate) struct Search<'a> {
+    pub slos: &'a [Slo],
+    pub range: (DateTime<Utc>, DateTime<Utc>),
+    /// The step asked for; `None`: chosen for the range.
+    pub step: Option<Duration>,
+    /// Also targets down and restarts.
+    pub with_targets: bool,
+}
+
+/// Finds the incidents of a search: the buckets of latency SLOs first, then every range
 /// query at once. Used by `incidents`, `report` and `chart`.
 pub(crate) async fn find(
     prom: &Prom,
     config: &Config,
-    slos: &[Slo],
-    range: (DateTime<Utc>, DateTime<Utc>),
-    wanted: Option<Duration>,
-    with_targets: bool,
+    search: &Search<'_>,
     progress: &(dyn Fn() + Sync),
 ) -> Found {
-    let buckets = sli::resolve_buckets(slos, prom, range.1, progress).await;
-    find_with(
-        prom,
-        config,
-        slos,
-        range,
-        wanted,
-        with_targets,
-        &buckets,
-        progress,
-    )
-    .await
+    let buckets = sli::resolve_buckets(search.slos, prom, search.range.1, progress).await;
+    find_with(prom, config, search, &buckets, progress).await
 }
 
 /// [`find`] with the latency buckets already found.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn find_with(
     prom: &Prom,
     config: &Config,
-    slos: &[Slo],
-    range: (DateTime<Utc>, DateTime<Utc>),
-    wanted: Option<Duration>,
-    with_targets: bool,
+    search: &Search<'_>,
     buckets: &sli::Buckets,
     progress: &(dyn Fn() + Sync),
 ) -> Found {
+    let Search {
+        slos,
+        range,
+        step: wanted,
+        with_targets,
+    } = *search;
     let step = choose_step(slos, range.0, range.1, wanted);
     let config_error = buckets
         .values()

@@ -412,6 +412,12 @@ pub(crate) async fn build(
     let (at, previous_at) = plan.slo_instants();
     // The latency buckets are asked once, at the period's end, for everything below.
     let buckets = sli::resolve_buckets(slos, prom, at, progress).await;
+    let search = crate::incidents::Search {
+        slos,
+        range: (plan.previous.start, plan.period.end),
+        step: None,
+        with_targets: true,
+    };
     let (rows, previous_rows, answers, found) = tokio::join!(
         eval::evaluate_with(slos, prom, at, &buckets, progress),
         eval::evaluate_with(slos, prom, previous_at, &buckets, progress),
@@ -419,10 +425,7 @@ pub(crate) async fn build(
         crate::incidents::find_with(
             prom,
             config,
-            slos,
-            (plan.previous.start, plan.period.end),
-            None,
-            true,
+            &search,
             &buckets,
             progress,
         ),
