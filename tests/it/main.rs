@@ -11,6 +11,7 @@ mod query;
 mod report;
 mod rules;
 mod sim;
+mod sites;
 mod status;
 mod support;
 mod week;
@@ -103,6 +104,7 @@ fn main() {
         rules::promtool_unit_tests_fire_where_they_should,
         rules::rules_and_check_agree_on_windows_factors_and_burn_rates,
         rules::a_live_outage_fires_the_page_alert_and_incidents_lists_it,
+        sites::renaming_a_catalog_query_in_the_files_keeps_every_screen_populated,
         chart::png_and_svg_charts_are_valid_and_not_empty,
         chart::svg_structure_snapshot,
         chart::the_step_follows_the_drawing_width,
