@@ -1,3 +1,5 @@
+#![warn(clippy::too_many_lines)]
+
 //! `vitals-sim`: simulated history and live metrics of the reference system, with ground
 //! truth, for demos and tests of vitals.
 
@@ -13,6 +15,7 @@ use vitals::duration::Duration;
 use vitals::timespec::{format_time, parse_time};
 use vitals_sim::output::{OpenMetricsSink, RemoteWriteBatcher, Sink};
 use vitals_sim::scenario::{BUILTIN, Scenario};
+use vitals_sim::topology::Topology;
 use vitals_sim::{Plan, run, serve};
 
 #[derive(Parser)]
@@ -36,6 +39,8 @@ enum Command {
     Serve(ServeArgs),
     /// Print Prometheus scrape_configs for `serve`
     ScrapeConfig {
+        #[command(flatten)]
+        site: SiteArgs,
         /// Address `serve` listens on
         #[arg(long, default_value = "127.0.0.1:9101")]
         sim: String,
@@ -57,8 +62,25 @@ enum Command {
     },
 }
 
+/// Which site to simulate.
+#[derive(Args, Clone)]
+struct SiteArgs {
+    /// The site's shape: a topology .toml file (see docs/simulator.md) [default: the
+    /// reference system]
+    #[arg(long, value_name = "FILE")]
+    topology: Option<PathBuf>,
+}
+
+impl SiteArgs {
+    fn topology(&self) -> Result<Topology, String> {
+        Topology::load(self.topology.as_deref())
+    }
+}
+
 #[derive(Args, Clone)]
 struct PlanArgs {
+    #[command(flatten)]
+    site: SiteArgs,
     /// Scenario: a built-in name (see `vitals-sim scenarios`) or a .toml file
     #[arg(long, default_value = "normal-week")]
     scenario: String,
@@ -122,7 +144,14 @@ fn plan(a: &PlanArgs, default_span: Option<Duration>) -> Result<Plan, String> {
         (None, Some(l)) => l.parse().map_err(|e| format!("--length: {e}"))?,
         (None, None) => default_span.unwrap_or(scenario.length),
     };
-    Plan::new(scenario, a.seed, end.timestamp_millis(), span, interval)
+    Plan::new(
+        a.site.topology()?,
+        scenario,
+        a.seed,
+        end.timestamp_millis(),
+        span,
+        interval,
+    )
 }
 
 fn main() -> ExitCode {
@@ -130,18 +159,22 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::History(a) => history(a),
         Command::Serve(a) => serve_cmd(a),
-        Command::ScrapeConfig { sim, interval } => {
+        Command::ScrapeConfig {
+            site,
+            sim,
+            interval,
+        } => site.topology().and_then(|t| {
             let p = Plan::new(
+                t,
                 Scenario::load("normal-week").expect("built-in"),
                 0,
                 0,
                 Duration::from_secs(3600),
                 Duration::from_secs(60),
-            )
-            .expect("static plan");
+            )?;
             print!("{}", serve::scrape_config(&p.model(), &sim, &interval));
             Ok(())
-        }
+        }),
         Command::Bench { plan: p } => bench(&p),
         Command::Scenarios { show } => match show {
             Some(name) => match BUILTIN.iter().find(|(n, _)| *n == name) {
