@@ -96,6 +96,16 @@ impl Plan {
     }
 }
 
+/// How many series a model of `topology` registers (none of its time simulated): what
+/// `--scale` multiplies.
+pub fn series_count(topology: &Topology) -> usize {
+    let scenario = Scenario::load("normal-week").expect("built-in scenarios parse");
+    Model::new(topology, scenario, 0, 0, 0, 60_000)
+        .reg
+        .series
+        .len()
+}
+
 /// Simulates the plan, sending every interval (the start included) to `sink`.
 /// `progress` is called with the number of intervals done.
 pub fn run(plan: &Plan, sink: &mut dyn Sink, progress: &mut dyn FnMut(u64)) -> io::Result<Model> {

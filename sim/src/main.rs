@@ -53,6 +53,9 @@ enum Command {
     Bench {
         #[command(flatten)]
         plan: PlanArgs,
+        /// Only the model stage (large --scale runs take long with every encoder)
+        #[arg(long)]
+        model_only: bool,
     },
     /// List the built-in scenarios, or print one as TOML to start your own from
     Scenarios {
@@ -69,11 +72,15 @@ struct SiteArgs {
     /// reference system]
     #[arg(long, value_name = "FILE")]
     topology: Option<PathBuf>,
+    /// Cardinality multiplier (1, 10, 100; at most 100): about N times the series (more
+    /// instances, routes, users, event queues and latency buckets), the same traffic
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    scale: u32,
 }
 
 impl SiteArgs {
     fn topology(&self) -> Result<Topology, String> {
-        Topology::load(self.topology.as_deref())
+        Topology::load(self.topology.as_deref())?.scaled(self.scale)
     }
 }
 
@@ -175,7 +182,10 @@ fn main() -> ExitCode {
             print!("{}", serve::scrape_config(&p.model(), &sim, &interval));
             Ok(())
         }),
-        Command::Bench { plan: p } => bench(&p),
+        Command::Bench {
+            plan: p,
+            model_only,
+        } => bench(&p, model_only),
         Command::Scenarios { show } => match show {
             Some(name) => match BUILTIN.iter().find(|(n, _)| *n == name) {
                 Some((_, text)) => {
@@ -363,7 +373,7 @@ fn remote_write(
     generated.map_err(|e| e.to_string())
 }
 
-fn bench(a: &PlanArgs) -> Result<(), String> {
+fn bench(a: &PlanArgs, model_only: bool) -> Result<(), String> {
     let plan = plan(a, None)?;
     struct Null(u64);
     impl Sink for Null {
@@ -379,7 +389,9 @@ fn bench(a: &PlanArgs) -> Result<(), String> {
         }
     }
     println!(
-        "{} ({}), {} intervals of {}s",
+        "{} x{}, {} ({}), {} intervals of {}s",
+        plan.topology.name,
+        plan.topology.scale,
         plan.scenario.name,
         format_time(vitals::timespec::from_unix_seconds(
             plan.end_ms as f64 / 1000.0
@@ -400,8 +412,13 @@ fn bench(a: &PlanArgs) -> Result<(), String> {
     };
     let t = Instant::now();
     let mut null = Null(0);
-    run(&plan, &mut null, &mut |_| {}).map_err(|e| e.to_string())?;
+    let m = run(&plan, &mut null, &mut |_| {}).map_err(|e| e.to_string())?;
     report("model only", null.0, t);
+    let series = m.reg.series.iter().filter(|s| s.born).count() + m.reg.targets.len();
+    println!("series at the end: {series} (with `up`)");
+    if model_only {
+        return Ok(());
+    }
     let t = Instant::now();
     let mut om = OpenMetricsSink::discarding();
     run(&plan, &mut om, &mut |_| {}).map_err(|e| e.to_string())?;

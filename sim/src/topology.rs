@@ -302,8 +302,9 @@ pub struct Topology {
     pub s3: Option<S3>,
     /// Bounds of `http_request_duration_seconds`.
     pub latency_buckets: Vec<f64>,
-    /// The `--scale` it was made with (1: as written).
+    /// The `--scale` it was made with (1: as written), and how it was spread.
     pub scale: u32,
+    pub factors: ScaleFactors,
 }
 
 #[derive(Deserialize)]
@@ -387,6 +388,11 @@ impl Topology {
                 .map(Spanned::into_inner)
                 .unwrap_or_else(|| HTTP_BUCKETS.to_vec()),
             scale: 1,
+            factors: ScaleFactors {
+                instances: 1,
+                routes: 1,
+                fine_buckets: false,
+            },
         })
     }
 
@@ -434,6 +440,152 @@ impl Topology {
         }
         v
     }
+}
+
+/// The largest `--scale`.
+pub const MAX_SCALE: u32 = 100;
+
+/// How a scale factor is spread: instances, routes and latency-bucket refinement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScaleFactors {
+    /// Instances per API are multiplied by this, and so are users per instance (via routes).
+    pub instances: usize,
+    /// Each route is split into this many variants (`/products`, `/v2/products`, ...),
+    /// sharing its traffic; named users, and event queues, are multiplied by it too.
+    pub routes: usize,
+    /// Whether latency buckets are refined (a bound between every two: 31 instead of 16).
+    pub fine_buckets: bool,
+}
+
+impl Topology {
+    /// The site with about `n` times the series (`--scale`): more instances, routes, users,
+    /// event queues and latency buckets, the same traffic in total (so orders and their
+    /// totals stay as they are, spread over more series). `n` = 1 is the site as written.
+    pub fn scaled(self, n: u32) -> Result<Topology, String> {
+        if n == 0 || n > MAX_SCALE {
+            return Err(format!(
+                "--scale {n}: give a factor from 1 to {MAX_SCALE} (1, 10 and 100 are benchmarked)"
+            ));
+        }
+        if n == 1 {
+            return Ok(self);
+        }
+        // Instances grow by about sqrt(n), latency buckets double from 50 on, and routes
+        // are split until the model registers about n times the series.
+        let instances = (n as f64).sqrt().round() as usize;
+        let fine_buckets = n >= 50;
+        let target = crate::series_count(&self) as f64 * n as f64;
+        let with = |routes: usize| {
+            self.clone().scaled_by(
+                n,
+                ScaleFactors {
+                    instances,
+                    routes,
+                    fine_buckets,
+                },
+            )
+        };
+        // The count grows linearly with the routes: estimate from 1 and 2, then take the
+        // closest of the neighbours.
+        let count = |t: &Topology| crate::series_count(t) as f64;
+        let (c1, c2) = (count(&with(1)), count(&with(2)));
+        let estimate = (1.0 + (target - c1) / (c2 - c1).max(1.0)).round().max(1.0) as usize;
+        let best = (estimate.saturating_sub(1).max(1)..=estimate + 1)
+            .map(|r| {
+                let t = with(r);
+                ((count(&t) - target).abs(), t)
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, t)| t)
+            .expect("a non-empty range");
+        Ok(best)
+    }
+
+    /// The topology with `f` applied.
+    pub fn scaled_by(mut self, n: u32, f: ScaleFactors) -> Topology {
+        for api in &mut self.apis {
+            scale_api(api, f);
+        }
+        self.scale_queues(f);
+        if let Some(s3) = &mut self.s3 {
+            s3.users *= n as usize;
+        }
+        if f.fine_buckets {
+            self.latency_buckets = refine(&self.latency_buckets);
+        }
+        self.scale = n;
+        self.factors = f;
+        self
+    }
+
+    /// The orders are consumed by every instance of production; every event queue gets
+    /// shards (`payments.events.2`, ...) carrying a trickle of their own.
+    fn scale_queues(&mut self, f: ScaleFactors) {
+        let apis = self.apis.clone();
+        let mut shards = Vec::new();
+        for q in &mut self.queues {
+            match q.role {
+                Role::Orders => {
+                    let nack = q.consumers.iter().any(|c| c.nack);
+                    if let Some((a, _)) = q
+                        .consumers
+                        .first()
+                        .and_then(|c| instance_of(&apis, &c.instance))
+                    {
+                        q.consumers = (0..apis[a].instances)
+                            .map(|i| Consumer {
+                                instance: apis[a].instance_name(i),
+                                nack,
+                            })
+                            .collect();
+                    }
+                }
+                Role::Events => {
+                    for k in 2..=f.routes {
+                        let mut shard = q.clone();
+                        shard.name = format!("{}.{k}", q.name);
+                        shard.dead_letter = q.dead_letter.as_ref().map(|d| format!("{d}.{k}"));
+                        shards.push(shard);
+                    }
+                }
+                Role::Status => {}
+            }
+        }
+        self.queues.extend(shards);
+    }
+}
+
+fn scale_api(api: &mut Api, f: ScaleFactors) {
+    api.instances *= f.instances;
+    let mut routes = Vec::new();
+    for r in &api.routes {
+        for k in 1..=f.routes {
+            let mut v = r.clone();
+            v.share = r.share / f.routes as f64;
+            if k > 1 {
+                v.handler = format!("/v{k}{}", r.handler);
+            }
+            routes.push(v);
+        }
+    }
+    api.routes = routes;
+    let named = api.users.clone();
+    for k in 2..=f.routes {
+        api.users.extend(named.iter().map(|u| format!("{u}-{k}")));
+    }
+}
+
+/// The bounds with one more between every two (the geometric mean, 3 significant digits).
+fn refine(bounds: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(bounds.len() * 2);
+    for w in bounds.windows(2) {
+        out.push(w[0]);
+        let mid = (w[0] * w[1]).sqrt();
+        let digits = 10f64.powi(2 - mid.log10().floor() as i32);
+        out.push((mid * digits).round() / digits);
+    }
+    out.extend(bounds.last());
+    out
 }
 
 fn instance_of(apis: &[Api], instance: &str) -> Option<(usize, usize)> {
@@ -771,6 +923,31 @@ mod tests {
         assert_eq!(t.queues[0].strategy(), "at_least_once");
         assert_eq!(t.queues[1].strategy(), "at_most_once");
         assert_eq!(t.queues[2].strategy(), "disabled");
+    }
+
+    #[test]
+    fn scaling_spreads_the_same_traffic_over_more_series() {
+        let t = Topology::reference().scaled(10).unwrap();
+        let f = t.factors;
+        assert_eq!((f.instances, f.fine_buckets), (3, false));
+        assert_eq!(t.apis[0].instances, 9);
+        assert_eq!(t.apis[0].routes.len(), 4 * f.routes);
+        let share: f64 = t.apis[0].routes.iter().map(|r| r.share).sum();
+        assert!((share - 1.0).abs() < 1e-9);
+        assert_eq!(t.apis[0].peak_rps, 26.0);
+        assert_eq!(t.queues[0].consumers.len(), 6);
+        assert!(t.queues.iter().any(|q| q.name == "crm.notifications.3"));
+        let ratio =
+            crate::series_count(&t) as f64 / crate::series_count(&Topology::reference()) as f64;
+        assert!(
+            (9.0..11.0).contains(&ratio),
+            "x10 registers {ratio} times the series"
+        );
+        let t = Topology::reference().scaled(100).unwrap();
+        assert_eq!(t.latency_buckets.len(), 31);
+        assert!(t.latency_buckets.windows(2).all(|w| w[0] < w[1]));
+        assert!(Topology::reference().scaled(0).is_err());
+        assert!(Topology::reference().scaled(101).is_err());
     }
 
     #[test]
