@@ -22,8 +22,8 @@ use vitals_sim::{Plan, run, serve};
 #[command(
     name = "vitals-sim",
     version,
-    about = "Simulate the reference system (Shop/CRM/MES, RabbitMQ, PostgreSQL, S3) with ground truth",
-    after_help = "Examples:\n  vitals-sim history --scenario incident-week --days 7 --end now --out week.om --truth truth.json\n  vitals-sim history --scenario incident-week --days 14 --remote-write http://127.0.0.1:9090/api/v1/write\n  vitals-sim serve --scenario normal-week --days 7 --end 2026-11-23T00:00:00Z --listen 127.0.0.1:9101\n  vitals-sim scrape-config --sim 127.0.0.1:9101"
+    about = "Simulate a site (by default the reference system: Shop/CRM/MES, RabbitMQ, PostgreSQL, S3) with ground truth",
+    after_help = "Examples:\n  vitals-sim history --scenario incident-week --days 7 --end now --out week.om --truth truth.json\n  vitals-sim history --scenario incident-week --days 14 --remote-write http://127.0.0.1:9090/api/v1/write\n  vitals-sim serve --scenario normal-week --days 7 --end 2026-11-23T00:00:00Z --listen 127.0.0.1:9101\n  vitals-sim scrape-config --sim 127.0.0.1:9101\n  vitals-sim history --topology tests/sites/payments/topology.toml --scenario tests/sites/payments/scenario.toml --end now --out pay.om\n  vitals-sim bench --scale 100 --days 7 --interval 60s --model-only"
 )]
 struct Cli {
     #[command(subcommand)]
