@@ -406,8 +406,8 @@ fn scenarios_name_targets_of_their_topology() {
     );
 }
 
-/// Series exported at the end of two hours of a normal day.
-fn exported(topology: Topology) -> usize {
+/// Series exported at the end of two hours of a normal day, and the requests served.
+fn exported(topology: Topology) -> (usize, u64) {
     struct Count(usize);
     impl Sink for Count {
         fn tick(&mut self, m: &Model) -> std::io::Result<()> {
@@ -417,20 +417,33 @@ fn exported(topology: Topology) -> usize {
     }
     let p = plan(topology, Scenario::load("normal-week").unwrap(), "2h");
     let mut c = Count(0);
-    run(&p, &mut c, &mut |_| {}).unwrap();
-    c.0
+    let m = run(&p, &mut c, &mut |_| {}).unwrap();
+    let requests = m
+        .truth
+        .hours
+        .iter()
+        .flat_map(|h| h.services.values())
+        .map(|s| s.requests)
+        .sum();
+    (c.0, requests)
 }
 
 #[test]
 fn scale_ten_multiplies_the_series_by_about_ten() {
     for t in [Topology::reference(), payments_topology()] {
         let name = t.name.clone();
-        let one = exported(t.clone());
-        let ten = exported(t.scaled(10).unwrap());
+        let (one, req_one) = exported(t.clone());
+        let (ten, req_ten) = exported(t.scaled(10).unwrap());
         let ratio = ten as f64 / one as f64;
         assert!(
             (8.5..11.5).contains(&ratio),
             "{name}: {one} series at x1, {ten} at x10 ({ratio:.2}x)"
+        );
+        // The same traffic, spread over more series.
+        let traffic = req_ten as f64 / req_one as f64;
+        assert!(
+            (0.9..1.1).contains(&traffic),
+            "{name}: {req_one} requests at x1, {req_ten} at x10"
         );
     }
 }
