@@ -1,6 +1,10 @@
-//! `vitals-sim`: a deterministic simulator of the reference system, with ground truth.
+#![warn(clippy::too_many_lines)]
+
+//! `vitals-sim`: a deterministic simulator of a site (the reference system by default),
+//! with ground truth.
 //!
-//! [`Plan`] fixes what to simulate (scenario, seed, time range, interval); [`run`] steps the
+//! [`Plan`] fixes what to simulate (topology, scenario, seed, time range, interval); [`run`]
+//! steps the
 //! [`model::Model`] through it and hands every interval's state to a [`output::Sink`]
 //! (an OpenMetrics file, Prometheus remote write); [`serve`] keeps a model running in real
 //! time behind `/metrics` endpoints.
@@ -11,6 +15,7 @@ pub mod output;
 pub mod registry;
 pub mod scenario;
 pub mod serve;
+pub mod topology;
 pub mod truth;
 
 use std::io;
@@ -18,12 +23,15 @@ use std::io;
 use model::Model;
 use output::Sink;
 use scenario::Scenario;
+use topology::Topology;
 
 use vitals::duration::Duration;
 
 /// What to simulate.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// The site's shape (already scaled).
+    pub topology: Topology,
     pub scenario: Scenario,
     pub seed: u64,
     /// First sample (all counters zero), milliseconds since the epoch.
@@ -37,14 +45,17 @@ pub struct Plan {
 
 impl Plan {
     /// A history of `span` ending at `end` (rounded down to the interval grid). The scenario
-    /// is aligned to the end when it fits; a longer history starts with normal days.
+    /// is aligned to the end when it fits; a longer history starts with normal days. The
+    /// scenario's targets must exist in the topology.
     pub fn new(
+        topology: Topology,
         scenario: Scenario,
         seed: u64,
         end_ms: i64,
         span: Duration,
         interval: Duration,
     ) -> Result<Plan, String> {
+        scenario.check(&topology)?;
         let interval_ms = interval.millis() as i64;
         if interval_ms < 1000 || 3_600_000 % interval_ms != 0 {
             return Err(format!(
@@ -59,6 +70,7 @@ impl Plan {
         let start_ms = end_ms - span_ms;
         let scenario_len = (scenario.length.millis() as i64).min(span_ms);
         Ok(Plan {
+            topology,
             scenario_start_ms: end_ms - scenario_len,
             scenario,
             seed,
@@ -74,6 +86,7 @@ impl Plan {
 
     pub fn model(&self) -> Model {
         Model::new(
+            &self.topology,
             self.scenario.clone(),
             self.seed,
             self.start_ms,
@@ -81,6 +94,16 @@ impl Plan {
             self.interval_ms,
         )
     }
+}
+
+/// How many series a model of `topology` registers (none of its time simulated): what
+/// `--scale` multiplies.
+pub fn series_count(topology: &Topology) -> usize {
+    let scenario = Scenario::load("normal-week").expect("built-in scenarios parse");
+    Model::new(topology, scenario, 0, 0, 0, 60_000)
+        .reg
+        .series
+        .len()
 }
 
 /// Simulates the plan, sending every interval (the start included) to `sink`.

@@ -1,3 +1,5 @@
+#![warn(clippy::too_many_lines)]
+
 //! `vitals-sim`: simulated history and live metrics of the reference system, with ground
 //! truth, for demos and tests of vitals.
 
@@ -13,14 +15,15 @@ use vitals::duration::Duration;
 use vitals::timespec::{format_time, parse_time};
 use vitals_sim::output::{OpenMetricsSink, RemoteWriteBatcher, Sink};
 use vitals_sim::scenario::{BUILTIN, Scenario};
+use vitals_sim::topology::Topology;
 use vitals_sim::{Plan, run, serve};
 
 #[derive(Parser)]
 #[command(
     name = "vitals-sim",
     version,
-    about = "Simulate the reference system (Shop/CRM/MES, RabbitMQ, PostgreSQL, S3) with ground truth",
-    after_help = "Examples:\n  vitals-sim history --scenario incident-week --days 7 --end now --out week.om --truth truth.json\n  vitals-sim history --scenario incident-week --days 14 --remote-write http://127.0.0.1:9090/api/v1/write\n  vitals-sim serve --scenario normal-week --days 7 --end 2026-11-23T00:00:00Z --listen 127.0.0.1:9101\n  vitals-sim scrape-config --sim 127.0.0.1:9101"
+    about = "Simulate a site (by default the reference system: Shop/CRM/MES, RabbitMQ, PostgreSQL, S3) with ground truth",
+    after_help = "Examples:\n  vitals-sim history --scenario incident-week --days 7 --end now --out week.om --truth truth.json\n  vitals-sim history --scenario incident-week --days 14 --remote-write http://127.0.0.1:9090/api/v1/write\n  vitals-sim serve --scenario normal-week --days 7 --end 2026-11-23T00:00:00Z --listen 127.0.0.1:9101\n  vitals-sim scrape-config --sim 127.0.0.1:9101\n  vitals-sim history --topology tests/sites/payments/topology.toml --scenario tests/sites/payments/scenario.toml --end now --out pay.om\n  vitals-sim bench --scale 100 --days 7 --interval 60s --model-only"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -36,6 +39,8 @@ enum Command {
     Serve(ServeArgs),
     /// Print Prometheus scrape_configs for `serve`
     ScrapeConfig {
+        #[command(flatten)]
+        site: SiteArgs,
         /// Address `serve` listens on
         #[arg(long, default_value = "127.0.0.1:9101")]
         sim: String,
@@ -48,6 +53,9 @@ enum Command {
     Bench {
         #[command(flatten)]
         plan: PlanArgs,
+        /// Only the model stage (large --scale runs take long with every encoder)
+        #[arg(long)]
+        model_only: bool,
     },
     /// List the built-in scenarios, or print one as TOML to start your own from
     Scenarios {
@@ -57,8 +65,29 @@ enum Command {
     },
 }
 
+/// Which site to simulate.
+#[derive(Args, Clone)]
+struct SiteArgs {
+    /// The site's shape: a topology .toml file (see docs/simulator.md) [default: the
+    /// reference system]
+    #[arg(long, value_name = "FILE")]
+    topology: Option<PathBuf>,
+    /// Cardinality multiplier (1, 10, 100; at most 100): about N times the series (more
+    /// instances, routes, users, event queues and latency buckets), the same traffic
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    scale: u32,
+}
+
+impl SiteArgs {
+    fn topology(&self) -> Result<Topology, String> {
+        Topology::load(self.topology.as_deref())?.scaled(self.scale)
+    }
+}
+
 #[derive(Args, Clone)]
 struct PlanArgs {
+    #[command(flatten)]
+    site: SiteArgs,
     /// Scenario: a built-in name (see `vitals-sim scenarios`) or a .toml file
     #[arg(long, default_value = "normal-week")]
     scenario: String,
@@ -122,7 +151,14 @@ fn plan(a: &PlanArgs, default_span: Option<Duration>) -> Result<Plan, String> {
         (None, Some(l)) => l.parse().map_err(|e| format!("--length: {e}"))?,
         (None, None) => default_span.unwrap_or(scenario.length),
     };
-    Plan::new(scenario, a.seed, end.timestamp_millis(), span, interval)
+    Plan::new(
+        a.site.topology()?,
+        scenario,
+        a.seed,
+        end.timestamp_millis(),
+        span,
+        interval,
+    )
 }
 
 fn main() -> ExitCode {
@@ -130,19 +166,26 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::History(a) => history(a),
         Command::Serve(a) => serve_cmd(a),
-        Command::ScrapeConfig { sim, interval } => {
+        Command::ScrapeConfig {
+            site,
+            sim,
+            interval,
+        } => site.topology().and_then(|t| {
             let p = Plan::new(
+                t,
                 Scenario::load("normal-week").expect("built-in"),
                 0,
                 0,
                 Duration::from_secs(3600),
                 Duration::from_secs(60),
-            )
-            .expect("static plan");
+            )?;
             print!("{}", serve::scrape_config(&p.model(), &sim, &interval));
             Ok(())
-        }
-        Command::Bench { plan: p } => bench(&p),
+        }),
+        Command::Bench {
+            plan: p,
+            model_only,
+        } => bench(&p, model_only),
         Command::Scenarios { show } => match show {
             Some(name) => match BUILTIN.iter().find(|(n, _)| *n == name) {
                 Some((_, text)) => {
@@ -330,7 +373,7 @@ fn remote_write(
     generated.map_err(|e| e.to_string())
 }
 
-fn bench(a: &PlanArgs) -> Result<(), String> {
+fn bench(a: &PlanArgs, model_only: bool) -> Result<(), String> {
     let plan = plan(a, None)?;
     struct Null(u64);
     impl Sink for Null {
@@ -346,7 +389,9 @@ fn bench(a: &PlanArgs) -> Result<(), String> {
         }
     }
     println!(
-        "{} ({}), {} intervals of {}s",
+        "{} x{}, {} ({}), {} intervals of {}s",
+        plan.topology.name,
+        plan.topology.scale,
         plan.scenario.name,
         format_time(vitals::timespec::from_unix_seconds(
             plan.end_ms as f64 / 1000.0
@@ -367,8 +412,13 @@ fn bench(a: &PlanArgs) -> Result<(), String> {
     };
     let t = Instant::now();
     let mut null = Null(0);
-    run(&plan, &mut null, &mut |_| {}).map_err(|e| e.to_string())?;
+    let m = run(&plan, &mut null, &mut |_| {}).map_err(|e| e.to_string())?;
     report("model only", null.0, t);
+    let series = m.reg.series.iter().filter(|s| s.born).count() + m.reg.targets.len();
+    println!("series at the end: {series} (with `up`)");
+    if model_only {
+        return Ok(());
+    }
     let t = Instant::now();
     let mut om = OpenMetricsSink::discarding();
     run(&plan, &mut om, &mut |_| {}).map_err(|e| e.to_string())?;

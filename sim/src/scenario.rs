@@ -1,11 +1,14 @@
 //! Scenarios: a name, a length, traffic multipliers and scripted incidents. The built-in
 //! ones are TOML files in `scenarios/`, written in the same format users write theirs in.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use vitals::duration::Duration;
+
+use crate::topology::Topology;
 
 pub const BUILTIN: [(&str, &str); 3] = [
     (
@@ -25,10 +28,14 @@ pub const BUILTIN: [(&str, &str); 3] = [
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum IncidentKind {
-    /// MES answers 503 to `magnitude` of its requests; its order consumer first rejects
-    /// every order (dead-lettered as `rejected`), then disconnects, so `shop.orders` backs
-    /// up; latency climbs.
+    /// The production API (the consumer of the orders queue, MES) answers 503 to
+    /// `magnitude` of its requests; its order consumer first rejects every order
+    /// (dead-lettered as `rejected`), then disconnects, so the orders queue backs up;
+    /// latency climbs.
     MesOutage,
+    /// An API answers 503 to `magnitude` of its requests and latency climbs (for the
+    /// production API, the same as `mes-outage`).
+    ApiOutage,
     /// A release of `target` (an API) multiplies its latency by `magnitude`.
     SlowRelease,
     /// The instance `target` restarts: its counters start again from zero.
@@ -46,6 +53,7 @@ impl IncidentKind {
     pub fn as_str(self) -> &'static str {
         match self {
             IncidentKind::MesOutage => "mes-outage",
+            IncidentKind::ApiOutage => "api-outage",
             IncidentKind::SlowRelease => "slow-release",
             IncidentKind::Restart => "restart",
             IncidentKind::ScrapeGap => "scrape-gap",
@@ -82,7 +90,8 @@ pub struct Incident {
     /// Offset from the scenario's start.
     pub at: Duration,
     pub duration: Duration,
-    /// An API (`mes`), an instance (`shop-2`), a database (`mes-db`) or a queue.
+    /// An API (`mes`), an instance (`shop-2`), a database (`mes-db`) or a queue, of the
+    /// topology simulated.
     pub target: String,
     /// Kind-specific strength (error share, latency factor, connection share).
     #[serde(default)]
@@ -92,31 +101,34 @@ pub struct Incident {
     pub severity: Option<Severity>,
 }
 
+/// Traffic factors: one per API of the topology (by name, 1 when not given), and the
+/// customer-reported incidents.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct Traffic {
-    #[serde(default = "one")]
-    pub shop: f64,
-    #[serde(default = "one")]
-    pub crm: f64,
-    #[serde(default = "one")]
-    pub mes: f64,
     /// Minor incidents customers report per day (resolved by staff, feeding MTTR).
     #[serde(default = "one")]
     pub minor_incidents_per_day: f64,
+    /// Multipliers of the APIs' baseline load, by API name.
+    #[serde(flatten)]
+    pub apis: BTreeMap<String, f64>,
 }
 
 fn one() -> f64 {
     1.0
 }
 
+impl Traffic {
+    /// The load factor of an API.
+    pub fn factor(&self, api: &str) -> f64 {
+        self.apis.get(api).copied().unwrap_or(1.0)
+    }
+}
+
 impl Default for Traffic {
     fn default() -> Self {
         Traffic {
-            shop: 1.0,
-            crm: 1.0,
-            mes: 1.0,
             minor_incidents_per_day: 1.0,
+            apis: BTreeMap::new(),
         }
     }
 }
@@ -136,30 +148,16 @@ pub struct Scenario {
     pub traffic: Traffic,
     #[serde(default, rename = "incident")]
     pub incidents: Vec<Incident>,
+    /// Where it was read from, and its text (for locating problems found later).
+    #[serde(skip)]
+    pub origin: String,
+    #[serde(skip)]
+    pub text: String,
 }
 
 fn default_tz() -> String {
     "Europe/Moscow".into()
 }
-
-const APIS: [&str; 3] = ["shop", "crm", "mes"];
-const INSTANCES: [&str; 13] = [
-    "shop-1",
-    "shop-2",
-    "shop-3",
-    "crm-1",
-    "crm-2",
-    "mes-1",
-    "mes-2",
-    "rabbitmq-1",
-    "dlq-consumer-1",
-    "shop-db-1",
-    "mes-db-1",
-    "minio-1",
-    "minio-2",
-];
-const DBS: [&str; 2] = ["shop-db", "mes-db"];
-const QUEUES: [&str; 3] = ["shop.orders", "mes.status", "crm.notifications"];
 
 impl Scenario {
     /// A built-in scenario by name, or a TOML file by path.
@@ -175,18 +173,81 @@ impl Scenario {
                 BUILTIN.iter().map(|b| b.0).collect::<Vec<_>>().join(", ")
             ));
         };
-        let s = Self::parse(&text).map_err(|e| format!("{name_or_path}: {e}"))?;
-        Ok(s)
+        Self::parse_named(name_or_path, &text)
     }
 
     pub fn parse(text: &str) -> Result<Scenario, String> {
-        let s: Scenario = toml::from_str(text).map_err(|e| {
-            let src = vitals::diag::Source::new("scenario", text);
+        Self::parse_named("scenario", text)
+    }
+
+    /// Parses a scenario shown as `origin` in errors (`origin:line:col: problem`).
+    pub fn parse_named(origin: &str, text: &str) -> Result<Scenario, String> {
+        let mut s: Scenario = toml::from_str(text).map_err(|e| {
+            let src = vitals::diag::Source::new(origin, text);
             src.problem_at(e.span(), vitals::diag::toml_message(&e))
                 .to_string()
         })?;
-        s.validate()?;
+        s.origin = origin.to_string();
+        s.text = text.to_string();
+        s.validate().map_err(|e| format!("{origin}: {e}"))?;
         Ok(s)
+    }
+
+    /// The place of key `key` in the `k`-th `[[incident]]` (or in `[traffic]`), for errors.
+    fn place(&self, k: Option<usize>, key: &str) -> String {
+        let src = vitals::diag::Source::new(&self.origin, self.text.as_str());
+        let header = match k {
+            Some(_) => "[[incident]]",
+            None => "[traffic]",
+        };
+        let start = self
+            .text
+            .match_indices(header)
+            .nth(k.unwrap_or(0))
+            .map(|(i, _)| i);
+        let span = start.and_then(|i| src.find_key(&(i..i + header.len()), key));
+        src.problem_at(span, "").to_string()
+    }
+
+    /// Checks that every incident's target, and every traffic factor, names a part of
+    /// `topology` that fits.
+    pub fn check(&self, topology: &Topology) -> Result<(), String> {
+        let mut problems = Vec::new();
+        let apis: Vec<String> = topology.apis.iter().map(|a| a.name.clone()).collect();
+        for (k, v) in &self.traffic.apis {
+            if !apis.contains(k) {
+                problems.push(format!(
+                    "{}traffic.{k}: no API {k:?} in topology {:?} (APIs: {})",
+                    self.place(None, k),
+                    topology.name,
+                    apis.join(", ")
+                ));
+            } else if !(0.0..=100.0).contains(v) {
+                problems.push(format!(
+                    "{}traffic.{k} = {v} is outside 0..100",
+                    self.place(None, k)
+                ));
+            }
+        }
+        for (k, i) in self.incidents.iter().enumerate() {
+            let valid = targets(i.kind, topology);
+            if !valid.contains(&i.target) {
+                problems.push(format!(
+                    "{}incident {:?}: target {:?} does not fit kind {} in topology {:?} (valid targets: {})",
+                    self.place(Some(k), "target"),
+                    i.name,
+                    i.target,
+                    i.kind.as_str(),
+                    topology.name,
+                    valid.join(", ")
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n"))
+        }
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -196,33 +257,7 @@ impl Scenario {
         self.time_zone
             .parse::<chrono_tz::Tz>()
             .map_err(|_| format!("unknown time_zone {:?}", self.time_zone))?;
-        for (k, v) in [
-            ("shop", self.traffic.shop),
-            ("crm", self.traffic.crm),
-            ("mes", self.traffic.mes),
-        ] {
-            if !(0.0..=100.0).contains(&v) {
-                return Err(format!("traffic.{k} = {v} is outside 0..100"));
-            }
-        }
         for i in &self.incidents {
-            let ok = match i.kind {
-                IncidentKind::MesOutage => i.target == "mes",
-                IncidentKind::SlowRelease => APIS.contains(&i.target.as_str()),
-                IncidentKind::Restart | IncidentKind::ScrapeGap => {
-                    INSTANCES.contains(&i.target.as_str())
-                }
-                IncidentKind::DbConnectionPileup => DBS.contains(&i.target.as_str()),
-                IncidentKind::ExpiredMessages => QUEUES.contains(&i.target.as_str()),
-            };
-            if !ok {
-                return Err(format!(
-                    "incident {:?}: target {:?} does not fit kind {}",
-                    i.name,
-                    i.target,
-                    i.kind.as_str()
-                ));
-            }
             if i.duration.millis() == 0 {
                 return Err(format!("incident {:?}: duration must be positive", i.name));
             }
@@ -233,6 +268,24 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+}
+
+/// The targets an incident of `kind` may name in `t`.
+fn targets(kind: IncidentKind, t: &Topology) -> Vec<String> {
+    match kind {
+        IncidentKind::MesOutage => t
+            .queue_of(crate::topology::Role::Orders)
+            .and_then(|q| t.queues[q].consumers.first())
+            .and_then(|c| t.api_instance(&c.instance))
+            .map(|(a, _)| vec![t.apis[a].name.clone()])
+            .unwrap_or_default(),
+        IncidentKind::ApiOutage | IncidentKind::SlowRelease => {
+            t.apis.iter().map(|a| a.name.clone()).collect()
+        }
+        IncidentKind::Restart | IncidentKind::ScrapeGap => t.instances(),
+        IncidentKind::DbConnectionPileup => t.databases.iter().map(|d| d.name.clone()).collect(),
+        IncidentKind::ExpiredMessages => t.queues.iter().map(|q| q.name.clone()).collect(),
     }
 }
 
@@ -250,11 +303,25 @@ mod tests {
 
     #[test]
     fn rejects_incidents_aimed_at_unknown_targets() {
-        let e = Scenario::parse(
+        let s = Scenario::parse_named(
+            "x.toml",
             "name='x'\nlength='1d'\n[[incident]]\nname='a'\nkind='restart'\ntarget='shop-9'\nat='1h'\nduration='1m'\n",
         )
-        .unwrap_err();
-        assert!(e.contains("does not fit kind restart"), "{e}");
+        .unwrap();
+        let e = s.check(&Topology::reference()).unwrap_err();
+        assert!(
+            e.starts_with(
+                "x.toml:6:1: incident \"a\": target \"shop-9\" does not fit kind restart"
+            ),
+            "{e}"
+        );
+        assert!(e.contains("shop-3, crm-1"), "{e}");
+        let s = Scenario::parse("name='x'\nlength='1d'\n[traffic]\npayments = 2.0\n").unwrap();
+        let e = s.check(&Topology::reference()).unwrap_err();
+        assert!(
+            e.contains("scenario:4:1: traffic.payments: no API \"payments\""),
+            "{e}"
+        );
         let e = Scenario::parse("name='x'\nlength='1d'\ncolour='red'\n").unwrap_err();
         assert!(e.contains("unknown field `colour`"), "{e}");
     }
