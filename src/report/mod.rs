@@ -422,13 +422,7 @@ pub(crate) async fn build(
         eval::evaluate_with(slos, prom, at, &buckets, progress),
         eval::evaluate_with(slos, prom, previous_at, &buckets, progress),
         prom.run_batch(plan.batch(config, &buckets), progress),
-        crate::incidents::find_with(
-            prom,
-            config,
-            &search,
-            &buckets,
-            progress,
-        ),
+        crate::incidents::find_with(prom, config, &search, &buckets, progress,),
     );
     plan.assemble(
         config,

@@ -105,6 +105,7 @@ fn main() {
         rules::rules_and_check_agree_on_windows_factors_and_burn_rates,
         rules::a_live_outage_fires_the_page_alert_and_incidents_lists_it,
         sites::renaming_a_catalog_query_in_the_files_keeps_every_screen_populated,
+        sites::the_payments_site_runs_every_command_with_no_code_change,
         chart::png_and_svg_charts_are_valid_and_not_empty,
         chart::svg_structure_snapshot,
         chart::the_step_follows_the_drawing_width,

@@ -18,10 +18,14 @@ fn at(t: i64) -> String {
 fn copy_renamed(from: &Path, to: &Path, old: &str, new: &str) {
     let rename = |text: String| text.replace(&format!("\"{old}\""), &format!("\"{new}\""));
     std::fs::create_dir_all(to.join("queries")).unwrap();
-    for e in std::fs::read_dir(from.join("queries")).unwrap() {
+    for e in std::fs::read_dir(repo().join("queries")).unwrap() {
         let p = e.unwrap().path();
         let text = std::fs::read_to_string(&p).unwrap();
-        std::fs::write(to.join("queries").join(p.file_name().unwrap()), rename(text)).unwrap();
+        std::fs::write(
+            to.join("queries").join(p.file_name().unwrap()),
+            rename(text),
+        )
+        .unwrap();
     }
     for f in ["site.toml", "slo.toml"] {
         let text = std::fs::read_to_string(from.join(f)).unwrap();
@@ -54,7 +58,12 @@ pub fn renaming_a_catalog_query_in_the_files_keeps_every_screen_populated() -> T
     let t = at(incident(&w.truth, "MES outage")["start"].as_i64().unwrap() + 1800);
     let dir = scratch();
     // Used by a status signal, a sparkline, an SLO, a report figure and a report chart.
-    copy_renamed(repo(), dir.path(), "rabbitmq.queue_depth", "broker.ready_messages");
+    copy_renamed(
+        repo(),
+        dir.path(),
+        "rabbitmq.queue_depth",
+        "broker.ready_messages",
+    );
     let renamed = dir.path().join("slo.toml");
     assert!(
         !std::fs::read_to_string(dir.path().join("site.toml"))
@@ -94,9 +103,18 @@ pub fn renaming_a_catalog_query_in_the_files_keeps_every_screen_populated() -> T
     let (rb, ra) = (report(&repo().join("slo.toml")), report(&renamed));
     assert_eq!(ra.code, rb.code, "{}", ra.stderr);
     let (jb, ja) = (rb.json(), ra.json());
-    for key in ["kpis", "components", "slos", "breakdowns", "charts", "missing"] {
+    for key in [
+        "kpis",
+        "components",
+        "slos",
+        "breakdowns",
+        "charts",
+        "missing",
+    ] {
         assert_eq!(
-            ja[key].to_string().replace("broker.ready_messages", "rabbitmq.queue_depth"),
+            ja[key]
+                .to_string()
+                .replace("broker.ready_messages", "rabbitmq.queue_depth"),
             jb[key].to_string(),
             "report `{key}` differs after the rename"
         );
@@ -118,5 +136,296 @@ pub fn renaming_a_catalog_query_in_the_files_keeps_every_screen_populated() -> T
     let (cb, ca) = (check(&repo().join("slo.toml")), check(&renamed));
     assert_eq!(ca.code, cb.code);
     assert_eq!(ca.json()["slos"], cb.json()["slos"]);
+    Ok(())
+}
+
+/// Three days of the payments site, pushed into its own Prometheus, with the truth.
+struct Payments {
+    prom: crate::support::prometheus::Prometheus,
+    truth: Value,
+}
+
+fn payments() -> Result<&'static Payments, crate::support::Skip> {
+    use crate::support::prometheus::{Prometheus, Spec};
+    static P: std::sync::OnceLock<Result<Payments, String>> = std::sync::OnceLock::new();
+    let r = P.get_or_init(|| {
+        let prom = Prometheus::start(Spec {
+            remote_write: true,
+            ..Spec::default()
+        })
+        .map_err(|s| s.0)?;
+        let truth_path = prom.dir.join("truth.json");
+        let site = repo().join("tests/sites/payments");
+        let out = crate::week::sim()
+            .arg("history")
+            .arg("--topology")
+            .arg(site.join("topology.toml"))
+            .arg("--scenario")
+            .arg(site.join("scenario.toml"))
+            .args([
+                "--days",
+                "3",
+                "--end",
+                crate::week::END,
+                "--interval",
+                "60s",
+                "--quiet",
+            ])
+            .arg("--remote-write")
+            .arg(format!("{}/api/v1/write", prom.url))
+            .arg("--truth")
+            .arg(&truth_path)
+            .output()
+            .expect("run vitals-sim");
+        assert!(
+            out.status.success(),
+            "vitals-sim history failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let truth = serde_json::from_str(&std::fs::read_to_string(&truth_path).unwrap()).unwrap();
+        Ok(Payments { prom, truth })
+    });
+    r.as_ref().map_err(|e| crate::support::Skip(e.clone()))
+}
+
+/// `vitals` with the payments site's files (and the shipped catalog).
+fn on_payments(p: &Payments, args: &[&str]) -> crate::support::Run {
+    let config = repo().join("tests/sites/payments/slo.toml");
+    let mut all: Vec<&str> = args.to_vec();
+    let c = config.to_str().unwrap().to_string();
+    all.extend(["--config", &c]);
+    vitals(&all).prometheus(&p.prom.url).run()
+}
+
+fn truth_incident<'a>(t: &'a Value, name: &str) -> &'a Value {
+    t["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == name)
+        .unwrap_or_else(|| panic!("no incident {name:?}"))
+}
+
+pub fn the_payments_site_runs_every_command_with_no_code_change() -> TestResult {
+    let p = payments()?;
+    let t = &p.truth;
+    let outage = truth_incident(t, "payments outage");
+    let during = outage["start"].as_i64().unwrap() + 1200;
+    // status: its own components, payments DOWN by its own rule, every signal read.
+    let r = on_payments(p, &["status", "--at", &at(during), "--format", "json"]);
+    let doc = r.json();
+    let names: Vec<&str> = doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "shop", "crm", "mes", "payments", "mq", "main-db", "business"
+        ]
+    );
+    let comp = |n: &str| {
+        doc["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    let pay = comp("payments");
+    assert_eq!(pay["status"], "down", "{pay:#}");
+    assert!(
+        pay["reasons"][0].as_str().unwrap().starts_with("fails "),
+        "{pay:#}"
+    );
+    for (c, s, has) in populated(&doc) {
+        assert!(has, "{c} {s}: no data on the payments site");
+    }
+    // The same screen from a copy of its files (and the catalog) with a query renamed.
+    let dir = scratch();
+    copy_renamed(
+        &repo().join("tests/sites/payments"),
+        dir.path(),
+        "rabbitmq.queue_depth",
+        "broker.ready_messages",
+    );
+    let renamed = vitals(&[
+        "status",
+        "--at",
+        &at(during),
+        "--format",
+        "json",
+        "--config",
+        dir.path().join("slo.toml").to_str().unwrap(),
+    ])
+    .prometheus(&p.prom.url)
+    .run();
+    assert_eq!(populated(&renamed.json()), populated(&doc));
+    let mq = comp("mq")["targets_up"].clone();
+    assert!(mq[1].as_u64().unwrap() > 0 && mq[0] == mq[1], "{mq}");
+    // query: the catalog's service param follows the site (payments is an API now).
+    let r = on_payments(
+        p,
+        &[
+            "query",
+            "api.rps",
+            "--param",
+            "service=payments",
+            "--at",
+            &at(during),
+            "--format",
+            "json",
+        ],
+    );
+    r.expect_code(0);
+    assert!(
+        r.json()["series"][0]["value"].as_f64().unwrap() > 0.0,
+        "{}",
+        r.stdout
+    );
+    // check: payments-availability over the whole history, against the truth's counts.
+    let end = crate::week::END_S;
+    let r = on_payments(p, &["check", "--at", &at(end - 60), "--format", "json"]);
+    let row = r.json()["slos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "payments-availability")
+        .unwrap()
+        .clone();
+    let (mut req, mut bad) = (0.0, 0.0);
+    for h in t["hours"].as_array().unwrap() {
+        req += h["services"]["payments"]["requests"].as_f64().unwrap();
+        bad += h["services"]["payments"]["5xx"].as_f64().unwrap();
+    }
+    let sli = row["value"].as_f64().unwrap();
+    assert!(
+        (sli - (1.0 - bad / req)).abs() < 5e-4,
+        "SLI {sli} vs truth {}",
+        1.0 - bad / req
+    );
+    assert_eq!(
+        row["status"], "fail",
+        "a 45-minute outage at 40 % spends a 99.9 % budget"
+    );
+    // incidents: each scripted one, on its own component.
+    let r = on_payments(
+        p,
+        &[
+            "incidents",
+            "--from",
+            &at(end - 3 * 86_400),
+            "--to",
+            &at(end),
+            "--format",
+            "json",
+        ],
+    );
+    let doc = r.json();
+    let found = doc["incidents"].as_array().unwrap();
+    for (name, component) in [
+        ("payments outage", "payments"),
+        ("orders backlog", "mq"),
+        ("main-db connection pile-up", "main-db"),
+    ] {
+        let i = truth_incident(t, name);
+        let (s, e) = (i["start"].as_i64().unwrap(), i["end"].as_i64().unwrap());
+        let hit = found.iter().any(|f| {
+            f["components"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == component)
+                && vitals::timespec::parse_time(f["start"].as_str().unwrap(), chrono::Utc::now())
+                    .unwrap()
+                    .timestamp()
+                    <= e
+                && f["end"]
+                    .as_str()
+                    .and_then(|x| vitals::timespec::parse_time(x, chrono::Utc::now()).ok())
+                    .is_none_or(|x| x.timestamp() >= s)
+        });
+        assert!(hit, "{name} ({component}) not found: {found:#?}");
+    }
+    // report: the last day against the one before, with the site's own sections.
+    let r = on_payments(
+        p,
+        &[
+            "report",
+            "--from",
+            &at(end - 86_400),
+            "--to",
+            &at(end),
+            "--format",
+            "json",
+        ],
+    );
+    let doc = r.json();
+    let comps: Vec<&str> = doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(comps, ["shop", "crm", "mes", "payments", "mq", "main-db"]);
+    let day = &t["summary"]["days"].as_array().unwrap()[2];
+    let kpi = doc["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == "orders_created")
+        .unwrap();
+    let want = day["orders"]["created"].as_f64().unwrap();
+    let got = kpi["value"].as_f64().unwrap();
+    assert!(
+        (got - want).abs() <= want * 0.01 + 1.0,
+        "orders {got} vs {want}"
+    );
+    let pay_requests = doc["components"][3]["metrics"][0]["value"]
+        .as_f64()
+        .unwrap();
+    let want = day["services"]["payments"]["requests"].as_f64().unwrap();
+    assert!(
+        (pay_requests - want).abs() <= want * 0.01,
+        "{pay_requests} vs {want}"
+    );
+    assert!(
+        doc["missing"].as_array().unwrap().is_empty(),
+        "{:#}",
+        doc["missing"]
+    );
+    // chart: the headline of a component.
+    let dir = scratch();
+    let png = dir.path().join("payments.png");
+    let r = on_payments(
+        p,
+        &[
+            "chart",
+            "--component",
+            "payments",
+            "--from",
+            &at(end - 86_400),
+            "--to",
+            &at(end),
+            "--out",
+            png.to_str().unwrap(),
+        ],
+    );
+    r.expect_code(0);
+    assert!(std::fs::metadata(&png).unwrap().len() > 10_000);
+    // rules: the site's components, and the group's label for the grouped SLO.
+    let r = on_payments(p, &["rules", "--check"]);
+    r.expect_code(0);
+    assert!(
+        r.stdout.contains("absent(up{service=\"payments\"})"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("absent(up{service=\"mq\"})"));
+    assert!(!r.stdout.contains("service=\"s3\""));
+    assert!(r.stdout.contains("component: '{{ $labels.service }}'"));
     Ok(())
 }
