@@ -22,9 +22,10 @@ Exit codes:
     about = "Health and SLO reporter for Prometheus",
     long_about = "Health and SLO reporter for Prometheus.\n\n\
         vitals runs named PromQL queries (the catalog in queries/), checks them against the \
-        SLOs in slo.toml and prints tables or JSON. Without a queries/ directory or slo.toml \
-        in the working directory it uses the built-in catalog and SLOs of the reference \
-        system (a 3D-printing shop: Shop/CRM/MES APIs, RabbitMQ, PostgreSQL, S3).",
+        SLOs in slo.toml and prints tables or JSON; site.toml beside slo.toml says which \
+        components exist and what the status screen and the report show of them. Without \
+        these files in the working directory it uses the built-in catalog, site and SLOs of \
+        the reference system (a 3D-printing shop: Shop/CRM/MES APIs, RabbitMQ, PostgreSQL, S3).",
     after_help = EXIT_CODES,
     propagate_version = true
 )]
@@ -224,7 +225,7 @@ pub enum Command {
     )]
     Queries(QueriesArgs),
 
-    /// Check queries/ and slo.toml without contacting Prometheus
+    /// Check queries/, site.toml and slo.toml without contacting Prometheus
     #[command(
         after_help = "Reports every problem (file:line:column), not only the first, and exits 2 if there is any.\nFormats: table (default), json."
     )]
