@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::support::{TestResult, repo, scratch, vitals};
-use crate::week::{END_S, incident, week};
+use crate::week::{END_S, Week, incident, week};
 
 fn at(t: i64) -> String {
     vitals::timespec::format_time(vitals::timespec::from_unix_seconds(t as f64))
@@ -140,56 +140,28 @@ pub fn renaming_a_catalog_query_in_the_files_keeps_every_screen_populated() -> T
 }
 
 /// Three days of the payments site, pushed into its own Prometheus, with the truth.
-struct Payments {
-    prom: crate::support::prometheus::Prometheus,
-    truth: Value,
-}
-
-fn payments() -> Result<&'static Payments, crate::support::Skip> {
-    use crate::support::prometheus::{Prometheus, Spec};
-    static P: std::sync::OnceLock<Result<Payments, String>> = std::sync::OnceLock::new();
+fn payments() -> Result<&'static Week, crate::support::Skip> {
+    static P: std::sync::OnceLock<Result<Week, String>> = std::sync::OnceLock::new();
     let r = P.get_or_init(|| {
-        let prom = Prometheus::start(Spec {
-            remote_write: true,
-            ..Spec::default()
-        })
-        .map_err(|s| s.0)?;
-        let truth_path = prom.dir.join("truth.json");
         let site = repo().join("tests/sites/payments");
-        let out = crate::week::sim()
-            .arg("history")
-            .arg("--topology")
-            .arg(site.join("topology.toml"))
-            .arg("--scenario")
-            .arg(site.join("scenario.toml"))
-            .args([
-                "--days",
-                "3",
-                "--end",
-                crate::week::END,
-                "--interval",
-                "60s",
-                "--quiet",
-            ])
-            .arg("--remote-write")
-            .arg(format!("{}/api/v1/write", prom.url))
-            .arg("--truth")
-            .arg(&truth_path)
-            .output()
-            .expect("run vitals-sim");
-        assert!(
-            out.status.success(),
-            "vitals-sim history failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let truth = serde_json::from_str(&std::fs::read_to_string(&truth_path).unwrap()).unwrap();
-        Ok(Payments { prom, truth })
+        let (topology, scenario) = (site.join("topology.toml"), site.join("scenario.toml"));
+        let args: [&std::ffi::OsStr; 8] = [
+            "--topology".as_ref(),
+            topology.as_os_str(),
+            "--scenario".as_ref(),
+            scenario.as_os_str(),
+            "--days".as_ref(),
+            "3".as_ref(),
+            "--end".as_ref(),
+            crate::week::END.as_ref(),
+        ];
+        crate::week::simulated(&args)
     });
     r.as_ref().map_err(|e| crate::support::Skip(e.clone()))
 }
 
 /// `vitals` with the payments site's files (and the shipped catalog).
-fn on_payments(p: &Payments, args: &[&str]) -> crate::support::Run {
+fn on_payments(p: &Week, args: &[&str]) -> crate::support::Run {
     let config = repo().join("tests/sites/payments/slo.toml");
     let mut all: Vec<&str> = args.to_vec();
     let c = config.to_str().unwrap().to_string();

@@ -26,42 +26,40 @@ pub fn sim() -> std::process::Command {
     c
 }
 
+/// A real Prometheus loaded through remote write with a history of `vitals-sim history
+/// ARGS`, and the simulator's ground truth.
+pub fn simulated(args: &[&std::ffi::OsStr]) -> Result<Week, String> {
+    let prom = Prometheus::start(Spec {
+        remote_write: true,
+        ..Spec::default()
+    })
+    .map_err(|s| s.0)?;
+    let truth_path = prom.dir.join("truth.json");
+    let out = sim()
+        .arg("history")
+        .args(args)
+        .args(["--interval", "60s", "--quiet"])
+        .arg("--remote-write")
+        .arg(format!("{}/api/v1/write", prom.url))
+        .arg("--truth")
+        .arg(&truth_path)
+        .output()
+        .expect("run vitals-sim");
+    assert!(
+        out.status.success(),
+        "vitals-sim history failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(&truth_path).unwrap()).unwrap();
+    Ok(Week { prom, truth })
+}
+
 pub fn week() -> Result<&'static Week, Skip> {
     static W: OnceLock<Result<Week, String>> = OnceLock::new();
     let r = W.get_or_init(|| {
-        let prom = Prometheus::start(Spec {
-            remote_write: true,
-            ..Spec::default()
-        })
-        .map_err(|s| s.0)?;
-        let truth_path = prom.dir.join("truth.json");
-        let out = sim()
-            .args([
-                "history",
-                "--scenario",
-                "incident-week",
-                "--days",
-                "14",
-                "--end",
-                END,
-                "--interval",
-                "60s",
-                "--quiet",
-            ])
-            .arg("--remote-write")
-            .arg(format!("{}/api/v1/write", prom.url))
-            .arg("--truth")
-            .arg(&truth_path)
-            .output()
-            .expect("run vitals-sim");
-        assert!(
-            out.status.success(),
-            "vitals-sim history failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let truth: Value =
-            serde_json::from_str(&std::fs::read_to_string(&truth_path).unwrap()).unwrap();
-        Ok(Week { prom, truth })
+        let args = ["--scenario", "incident-week", "--days", "14", "--end", END];
+        simulated(&args.map(std::ffi::OsStr::new))
     });
     match r {
         Ok(w) => Ok(w),
