@@ -56,10 +56,11 @@ impl Paint {
     }
 }
 
-/// Eight-level sparkline of a series (gaps and non-finite values as spaces). For values that
-/// are never negative the scale spans at least half of the maximum, so a 5 % dip in traffic
-/// reads as a small step, not as a fall to the floor, while a real drop still reaches it. A
-/// constant series is drawn at mid height (at the floor when it is zero).
+/// Eight-level sparkline of a series (gaps and non-finite values as spaces). The scale
+/// starts below the minimum by the series' own range (never below zero for values that are
+/// never negative), so its variation fills at least the upper half: a 5 % dip in traffic
+/// reads as a step, not as a fall to the floor, and latencies between 211 and 247 ms are
+/// not a flat block. A constant series is drawn at mid height (at the floor when it is zero).
 pub(crate) fn sparkline(values: &[Option<f64>]) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let finite: Vec<f64> = values
@@ -73,7 +74,11 @@ pub(crate) fn sparkline(values: &[Option<f64>]) -> String {
     }
     let min = finite.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let lo = if min >= 0.0 { min.min(hi / 2.0) } else { min };
+    let lo = if min >= 0.0 {
+        (min - (hi - min)).max(0.0)
+    } else {
+        min
+    };
     let flat = hi - min <= f64::EPSILON * hi.abs().max(1.0);
     values
         .iter()
@@ -120,7 +125,11 @@ mod tests {
     fn sparklines_scale_between_min_and_max() {
         assert_eq!(sparkline(&[Some(0.0), Some(1.0), None, Some(0.5)]), "▁█ ▅");
         // A dip of a sixth shows as a step, not as a fall to the floor.
-        assert_eq!(sparkline(&[Some(6.0), Some(5.0), Some(6.0)]), "█▆█");
+        assert_eq!(sparkline(&[Some(6.0), Some(5.0), Some(6.0)]), "█▅█");
+        // Latencies that move a little inside a narrow band are not a flat block.
+        let ms = [0.211, 0.247, 0.230, 0.215];
+        let line = sparkline(&ms.map(Some));
+        assert_eq!(line, "▅█▆▅", "{line}");
         assert_eq!(sparkline(&[Some(6.0), Some(0.0), Some(6.0)]), "█▁█");
         assert_eq!(sparkline(&[Some(-1.0), Some(1.0)]), "▁█");
         assert_eq!(sparkline(&[Some(65.0), Some(65.0), Some(f64::NAN)]), "▄▄ ");
