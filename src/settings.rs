@@ -5,15 +5,17 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Timelike, Utc};
-use prometheus_http_query::reqwest;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use http::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use percent_encoding::percent_decode_str;
+use url::Url;
 
 use crate::catalog::Catalog;
 use crate::cli::{ColorChoice, Format, GlobalArgs, TimeArgs};
 use crate::diag::{Problem, Source};
 use crate::duration::Duration;
 use crate::exit::Failure;
-use crate::prom::{self, Prom};
+use crate::prom::http_config::{self, HttpConfig, Located};
+use crate::prom::{self, Pem, Prom, TlsOptions};
 use crate::slo::model::{self as slo_model, Slo};
 use crate::timespec::parse_time;
 
@@ -139,10 +141,11 @@ impl Settings {
         }
     }
 
-    /// The Prometheus client, with auth and TLS files read and checked.
+    /// The Prometheus client, with auth and TLS files read and checked: every problem with
+    /// them is a usage error (exit 2) found before any request.
     pub fn prom(&self) -> Result<Prom, Failure> {
         let g = &self.global;
-        let url: reqwest::Url = g.prometheus.parse().map_err(|e| {
+        let mut url: Url = g.prometheus.parse().map_err(|e| {
             Failure::usage_hint(
                 format!("--prometheus: invalid URL: {e}"),
                 "write it like http://127.0.0.1:9090",
@@ -154,18 +157,53 @@ impl Settings {
                 url.scheme()
             )));
         }
+        let https = url.scheme() == "https";
+        // Every way of setting credentials, to refuse two at once.
+        let mut auth: Vec<(String, String)> = Vec::new();
+        if !url.username().is_empty() || url.password().is_some() {
+            let dec = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+            let pair = format!(
+                "{}:{}",
+                dec(url.username()),
+                dec(url.password().unwrap_or(""))
+            );
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            auth.push((
+                "the user:password in --prometheus".into(),
+                format!("Basic {}", prom::base64(pair.as_bytes())),
+            ));
+        }
         let mut headers = HeaderMap::new();
         for h in &g.headers {
             let (k, v) = h
                 .split_once(':')
-                .ok_or_else(|| Failure::usage(format!("--header {h:?}: expected 'Name: value'")))?;
+                .ok_or_else(|| Failure::usage("--header: expected 'Name: value'"))?;
             let name = HeaderName::from_bytes(k.trim().as_bytes()).map_err(|_| {
                 Failure::usage(format!("--header: invalid header name {:?}", k.trim()))
             })?;
             let mut value = HeaderValue::from_str(v.trim())
-                .map_err(|_| Failure::usage(format!("--header {}: invalid value", name)))?;
+                .map_err(|_| Failure::usage(format!("--header {name}: invalid value")))?;
             value.set_sensitive(true);
+            if name == AUTHORIZATION {
+                auth.push(("--header Authorization".into(), String::new()));
+            }
             headers.append(name, value);
+        }
+        if let Some(t) = &g.tenant {
+            let name = HeaderName::from_static("x-scope-orgid");
+            if headers.contains_key(&name) {
+                return Err(Failure::usage(
+                    "--tenant and --header X-Scope-OrgID both set the tenant; keep one",
+                ));
+            }
+            let v = HeaderValue::from_str(t.trim())
+                .ok()
+                .filter(|_| !t.trim().is_empty())
+                .ok_or_else(|| {
+                    Failure::usage("--tenant: expected a tenant ID (e.g. shop, or a|b for several)")
+                })?;
+            headers.insert(name, v);
         }
         let secret = |p: &PathBuf, flag: &str| -> Result<String, Failure> {
             let text = std::fs::read_to_string(p)
@@ -179,77 +217,137 @@ impl Settings {
             }
             Ok(t)
         };
-        let auth = match (&g.bearer_token_file, &g.basic_auth_file) {
-            (Some(_), Some(_)) => {
-                return Err(Failure::usage(
-                    "--bearer-token-file and --basic-auth-file cannot be used together",
-                ));
+        if let Some(p) = &g.bearer_token_file {
+            let t = secret(p, "--bearer-token-file")?;
+            auth.push(("--bearer-token-file".into(), format!("Bearer {t}")));
+        }
+        if let Some(p) = &g.basic_auth_file {
+            let pair = secret(p, "--basic-auth-file")?;
+            if !pair.contains(':') {
+                return Err(Failure::usage(format!(
+                    "--basic-auth-file {}: expected `user:password`",
+                    p.display()
+                )));
             }
-            (Some(p), None) => Some(format!("Bearer {}", secret(p, "--bearer-token-file")?)),
-            (None, Some(p)) => {
-                let pair = secret(p, "--basic-auth-file")?;
-                if !pair.contains(':') {
-                    return Err(Failure::usage(format!(
-                        "--basic-auth-file {}: expected `user:password`",
-                        p.display()
-                    )));
-                }
-                Some(format!("Basic {}", base64(pair.as_bytes())))
-            }
-            (None, None) => None,
+            auth.push((
+                "--basic-auth-file".into(),
+                format!("Basic {}", prom::base64(pair.as_bytes())),
+            ));
+        }
+        let file = match &g.http_config_file {
+            Some(p) => http_config::load(p).map_err(|e| {
+                Failure::usage_hint(
+                    e,
+                    "the README's `--http-config-file` section lists the http_config keys vitals reads",
+                )
+            })?,
+            None => HttpConfig {
+                follow_redirects: true,
+                enable_http2: true,
+                ..HttpConfig::default()
+            },
         };
-        if let Some(a) = auth {
-            let mut v = HeaderValue::from_str(&a).map_err(|_| {
-                Failure::usage("the credentials file holds characters not allowed in a header")
+        if let Some((value, at)) = &file.authorization {
+            auth.push((format!("--http-config-file ({at})"), value.clone()));
+        }
+        if auth.len() > 1 {
+            let names: Vec<&str> = auth.iter().map(|(w, _)| w.as_str()).collect();
+            return Err(Failure::usage(format!(
+                "credentials are set twice, by {}; keep one",
+                names.join(" and ")
+            )));
+        }
+        let credentials = !auth.is_empty();
+        if let Some((_, value)) = auth.pop().filter(|(_, v)| !v.is_empty()) {
+            let mut v = HeaderValue::from_str(&value).map_err(|_| {
+                Failure::usage("the credentials hold characters not allowed in an HTTP header")
             })?;
             v.set_sensitive(true);
             headers.insert(AUTHORIZATION, v);
         }
-        let read = |p: &PathBuf, flag: &str| {
-            std::fs::read(p).map_err(|e| Failure::usage(format!("{flag} {}: {e}", p.display())))
+        let pem = |p: &Path, source: String| -> Result<Pem, Failure> {
+            let bytes = std::fs::read(p).map_err(|e| Failure::usage(format!("{source}: {e}")))?;
+            Ok(Pem { bytes, source })
         };
-        let ca_cert = g
-            .ca_cert
-            .as_ref()
-            .map(|p| read(p, "--ca-cert"))
-            .transpose()?;
-        let identity = match (&g.client_cert, &g.client_key) {
-            (Some(c), Some(k)) => Some((read(c, "--client-cert")?, read(k, "--client-key")?)),
-            _ => None,
+        let one = |flag: Option<&PathBuf>,
+                   flag_name: &str,
+                   in_file: &Option<Located<PathBuf>>|
+         -> Result<Option<Pem>, Failure> {
+            match (flag, in_file) {
+                (Some(_), Some(f)) => Err(Failure::usage(format!(
+                    "{flag_name} and --http-config-file ({}) both set it; keep one",
+                    f.at
+                ))),
+                (Some(p), None) => pem(p, format!("{flag_name} {}", p.display())).map(Some),
+                (None, Some(f)) => {
+                    pem(&f.value, format!("{} {}", f.at, f.value.display())).map(Some)
+                }
+                (None, None) => Ok(None),
+            }
         };
+        let ca = one(g.ca_cert.as_ref(), "--ca-cert", &file.ca_file)?;
+        let cert = one(g.client_cert.as_ref(), "--client-cert", &file.cert_file)?;
+        let key = one(g.client_key.as_ref(), "--client-key", &file.key_file)?;
+        let identity = match (cert, key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => {
+                return Err(Failure::usage(
+                    "a client certificate and its key go together: give both, from the flags or from the same file",
+                ));
+            }
+        };
+        if !https && (g.ca_cert.is_some() || g.client_cert.is_some()) {
+            return Err(Failure::usage_hint(
+                "--ca-cert and --client-cert/--client-key apply to https:// URLs, and --prometheus is http://",
+                "use https:// in --prometheus, or leave the TLS flags out",
+            ));
+        }
+        let tls = TlsOptions {
+            ca,
+            identity,
+            server_name: file.server_name.clone(),
+            insecure_skip_verify: file.insecure_skip_verify,
+            min_version: file.min_version,
+        };
+        let deadline = match g.deadline.as_deref() {
+            Some(d) => {
+                let d: Duration = d
+                    .parse()
+                    .map_err(|e| Failure::usage(format!("--deadline: {e}")))?;
+                if d.millis() < 100 {
+                    return Err(Failure::usage("--deadline must be at least 100ms"));
+                }
+                Some(d)
+            }
+            None => None,
+        };
+        if g.max_series == 0 {
+            return Err(Failure::usage("--max-series must be at least 1"));
+        }
+        let max_body = prom::parse_size(&g.max_body_size)
+            .map_err(|e| Failure::usage(format!("--max-body-size: {e}")))?;
+        if max_body < 1024 {
+            return Err(Failure::usage("--max-body-size must be at least 1KiB"));
+        }
         Prom::new(prom::Options {
             url,
             timeout: self.timeout,
             concurrency: g.concurrency,
             retries: 2,
             headers,
-            ca_cert,
-            identity,
+            tls,
+            follow_redirects: file.follow_redirects,
+            limits: prom::Limits {
+                deadline,
+                max_series: g.max_series,
+                max_body,
+                credentials,
+            },
+            allow_partial: g.allow_partial,
         })
         .map_err(Failure::usage)
     }
-}
-
-/// Standard base64 (for basic auth; not worth a crate).
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// Parses repeated `--param k=v` flags.
@@ -355,19 +453,6 @@ impl TimeArgs {
 mod tests {
     use super::*;
     use chrono::TimeZone;
-
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        for (i, o) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(i.as_bytes()), o);
-        }
-    }
 
     #[test]
     fn params_are_name_value_pairs() {
