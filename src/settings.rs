@@ -265,6 +265,12 @@ impl Settings {
             v.set_sensitive(true);
             headers.insert(AUTHORIZATION, v);
         }
+        if !https && (g.ca_cert.is_some() || g.client_cert.is_some()) {
+            return Err(Failure::usage_hint(
+                "--ca-cert and --client-cert/--client-key apply to https:// URLs, and --prometheus is http://",
+                "use https:// in --prometheus, or leave the TLS flags out",
+            ));
+        }
         let pem = |p: &Path, source: String| -> Result<Pem, Failure> {
             let bytes = std::fs::read(p).map_err(|e| Failure::usage(format!("{source}: {e}")))?;
             Ok(Pem { bytes, source })
@@ -297,12 +303,6 @@ impl Settings {
                 ));
             }
         };
-        if !https && (g.ca_cert.is_some() || g.client_cert.is_some()) {
-            return Err(Failure::usage_hint(
-                "--ca-cert and --client-cert/--client-key apply to https:// URLs, and --prometheus is http://",
-                "use https:// in --prometheus, or leave the TLS flags out",
-            ));
-        }
         let tls = TlsOptions {
             ca,
             identity,

@@ -281,10 +281,15 @@ fn classify_client_error(e: hyper_util::client::legacy::Error) -> Transport {
                 ConnectError::Setup(m) => Transport::Setup(m.clone()),
             };
         }
-        if let Some(s) = err.downcast_ref::<openssl::ssl::Error>() {
-            // An alert after the handshake (TLS 1.3 reports a refused client certificate
-            // on the first read).
-            let text = s.to_string();
+        // An alert after the handshake (a refused client certificate shows on the first
+        // read), inside the io::Error hyper reports (whose `source()` skips it).
+        let ssl = err.downcast_ref::<openssl::ssl::Error>().or_else(|| {
+            err.downcast_ref::<io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<openssl::ssl::Error>())
+        });
+        if let Some(s) = ssl {
+            let text = ssl_text(s);
             return Transport::Tls(tls::classify_text(&text), text);
         }
         cur = err.source();
@@ -391,19 +396,26 @@ impl Connector {
                     io_text(io)
                 )));
             }
-            let text = match e.ssl_error() {
-                Some(stack) => stack
-                    .errors()
-                    .iter()
-                    .map(|x| x.reason().unwrap_or("unknown").to_string())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                None => e.to_string(),
-            };
-            let (p, m) = tls::classify(stream.ssl().verify_result(), &text);
+            let (p, m) = tls::classify(stream.ssl().verify_result(), &ssl_text(&e));
             return Err(ConnectError::Tls(p, m));
         }
         Ok(Conn(TokioIo::new(Io::Tls(Box::new(stream)))))
+    }
+}
+
+/// OpenSSL's reasons ("sslv3 alert bad certificate"), without codes and source files.
+fn ssl_text(e: &openssl::ssl::Error) -> String {
+    match e.ssl_error() {
+        Some(stack) if !stack.errors().is_empty() => stack
+            .errors()
+            .iter()
+            .map(|x| x.reason().unwrap_or("unknown error").to_string())
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => match e.io_error() {
+            Some(io) => io_text(io),
+            None => e.to_string(),
+        },
     }
 }
 

@@ -142,13 +142,14 @@ impl TlsOptions {
             for c in chain {
                 b.add_extra_chain_cert(c).map_err(setup)?;
             }
-            b.set_private_key(&pkey).map_err(setup)?;
-            b.check_private_key().map_err(|_| {
+            let mismatch = |_| {
                 format!(
-                    "{} does not belong to the certificate in {}",
+                    "{}: the key does not belong to the certificate in {}",
                     key.source, cert.source
                 )
-            })?;
+            };
+            b.set_private_key(&pkey).map_err(mismatch)?;
+            b.check_private_key().map_err(mismatch)?;
         }
         Ok(b.build())
     }

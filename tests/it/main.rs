@@ -1,6 +1,7 @@
 //! The integration tests: one binary, real Prometheus servers started once and stopped at
 //! the end, tests named as sentences.
 
+mod auth;
 mod catalog;
 mod chart;
 mod check;
@@ -108,6 +109,7 @@ fn main() {
         chart::terminal_chart_draws_braille_with_the_slo_limits,
         chart::chart_refuses_unknown_file_types_and_sizes,
     ];
+    tests.extend(auth::trials());
     // One test per catalog query, generated from queries/ so a new query cannot go untested.
     let (cat, problems) = vitals::catalog::Catalog::load_dir(&support::repo().join("queries"));
     assert!(problems.is_empty(), "queries/ has problems: {problems:#?}");
