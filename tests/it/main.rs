@@ -6,6 +6,7 @@ mod catalog;
 mod chart;
 mod check;
 mod errors;
+mod faults;
 mod incidents;
 mod lint;
 mod query;
@@ -110,6 +111,7 @@ fn main() {
         chart::chart_refuses_unknown_file_types_and_sizes,
     ];
     tests.extend(auth::trials());
+    tests.extend(faults::trials());
     // One test per catalog query, generated from queries/ so a new query cannot go untested.
     let (cat, problems) = vitals::catalog::Catalog::load_dir(&support::repo().join("queries"));
     assert!(problems.is_empty(), "queries/ has problems: {problems:#?}");
