@@ -12,6 +12,7 @@ mod lint;
 mod query;
 mod report;
 mod rules;
+mod secrets;
 mod sim;
 mod status;
 mod support;
@@ -112,6 +113,7 @@ fn main() {
     ];
     tests.extend(auth::trials());
     tests.extend(faults::trials());
+    tests.extend(secrets::trials());
     // One test per catalog query, generated from queries/ so a new query cannot go untested.
     let (cat, problems) = vitals::catalog::Catalog::load_dir(&support::repo().join("queries"));
     assert!(problems.is_empty(), "queries/ has problems: {problems:#?}");
