@@ -69,8 +69,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, default_value_t = 4, value_name = "N")]
     pub concurrency: usize,
 
-    /// Time limit for all of a run's requests together, retries included (e.g. 2m); with
-    /// `status --watch`, for each refresh [default: none]
+    /// Time limit for all of a run's requests together, retries included (e.g. 2m)
+    /// [default: none]
     #[arg(long, global = true, value_name = "DURATION")]
     pub deadline: Option<String>,
 
