@@ -114,7 +114,13 @@ pub fn no_output_of_any_command_shows_a_secret() -> TestResult {
             wrong_in_url,
             vec!["--ca-cert".into(), ca.clone()],
         ),
-        ("unreachable, password in the URL", gone.clone(), vec![]),
+        // (with a deadline: the retries of every query would take long, and its message is
+        // one more output to check)
+        (
+            "unreachable, password in the URL",
+            gone.clone(),
+            vec!["--deadline".into(), "1s".into()],
+        ),
     ];
     let out = d.join("out");
     let o = out.to_str().unwrap().to_string();
