@@ -38,7 +38,8 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Prometheus base URL
+    /// Prometheus base URL, with the path prefix if the API sits under one (e.g.
+    /// http://vmselect:8481/select/0/prometheus); user:password@ in it is sent as basic auth
     #[arg(
         long,
         global = true,
@@ -75,6 +76,24 @@ pub struct GlobalArgs {
     #[arg(long, global = true, default_value_t = 4, value_name = "N")]
     pub concurrency: usize,
 
+    /// Time limit for all of a run's requests together, retries included (e.g. 2m)
+    /// [default: none]
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub deadline: Option<String>,
+
+    /// Stop reading a reply that holds more series than this (a query that matches too much)
+    #[arg(long, global = true, default_value_t = crate::prom::DEFAULT_MAX_SERIES, value_name = "N")]
+    pub max_series: usize,
+
+    /// Stop reading a reply larger than this (e.g. 64MiB, 1GiB)
+    #[arg(long, global = true, default_value = "256MiB", value_name = "SIZE")]
+    pub max_body_size: String,
+
+    /// Use answers marked partial (Prometheus or Thanos warnings, VictoriaMetrics isPartial),
+    /// showing their warnings, instead of treating them as failed queries
+    #[arg(long, global = true)]
+    pub allow_partial: bool,
+
     /// When to use colours (NO_COLOR in the environment means never, unless `always`)
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
@@ -105,6 +124,26 @@ pub struct GlobalArgs {
     )]
     pub basic_auth_file: Option<PathBuf>,
 
+    /// Prometheus http_config YAML (basic_auth, authorization, tls_config, ...), as promtool's
+    /// --http.config.file reads it
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help_heading = "Authentication"
+    )]
+    pub http_config_file: Option<PathBuf>,
+
+    /// Tenant of a multi-tenant backend (Mimir, Cortex), sent as `X-Scope-OrgID`
+    #[arg(
+        long,
+        global = true,
+        value_name = "ID",
+        env = "VITALS_TENANT",
+        help_heading = "Authentication"
+    )]
+    pub tenant: Option<String>,
+
     /// Extra request header, e.g. 'X-Scope-OrgID: shop' (repeatable)
     #[arg(
         long = "header",
@@ -115,7 +154,7 @@ pub struct GlobalArgs {
     )]
     pub headers: Vec<String>,
 
-    /// CA certificate (PEM) to trust for https:// URLs
+    /// CA certificate(s) (PEM) to trust for https:// URLs, instead of the system's
     #[arg(
         long,
         global = true,
@@ -134,7 +173,7 @@ pub struct GlobalArgs {
     )]
     pub client_cert: Option<PathBuf>,
 
-    /// Client key (PKCS#8 PEM) for mutual TLS
+    /// Client key (PEM: PKCS#8, RSA or EC) for mutual TLS
     #[arg(
         long,
         global = true,

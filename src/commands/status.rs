@@ -53,6 +53,8 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
         });
     }
     loop {
+        // --deadline bounds each screen, not the whole watch.
+        prom.renew_deadline();
         let at = fixed_at.unwrap_or_else(|| chrono::Utc::now().with_timezone(&chrono::Utc));
         let at = at - chrono::Duration::nanoseconds(at.timestamp_subsec_nanos() as i64);
         let progress = Progress::new(

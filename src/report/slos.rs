@@ -382,7 +382,15 @@ fn incident_section(
             .filter(|i| i.start_time() >= p.start && i.start_time() < p.end)
             .collect()
     };
-    let (now_list, before) = (in_period(&plan.period), in_period(&plan.previous));
+    // A search with a failed query may have cut an incident short or missed one: its
+    // numbers are withheld rather than wrong.
+    let complete = incidents.errors.is_empty();
+    let (now_list, before) = if complete {
+        (in_period(&plan.period), in_period(&plan.previous))
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let known = |v: Value| if complete { v } else { Value::Missing };
     let mttr = |l: &[&Incident]| -> Value {
         let d: Vec<f64> = l
             .iter()
@@ -410,24 +418,24 @@ fn incident_section(
             "Incidents (page and ticket)",
             Unit::Count,
             Better::Lower,
-            counted(&now_list),
-            counted(&before),
+            known(counted(&now_list)),
+            known(counted(&before)),
         ),
         mttr: Kpi::new(
             "mttr_detected",
             "MTTR of detected incidents",
             Unit::Seconds,
             Better::Lower,
-            mttr(&now_list),
-            mttr(&before),
+            known(mttr(&now_list)),
+            known(mttr(&before)),
         ),
         time_in_incidents: Kpi::new(
             "time_in_incidents",
             "Time in incidents",
             Unit::Seconds,
             Better::Lower,
-            total(&now_list),
-            total(&before),
+            known(total(&now_list)),
+            known(total(&before)),
         ),
         list: now_list.into_iter().cloned().collect(),
         step: incidents.step.clone(),

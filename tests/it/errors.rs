@@ -252,32 +252,101 @@ pub fn slow_prometheus_times_out_with_exit_3() -> TestResult {
     Ok(())
 }
 
-pub fn prometheus_warnings_go_to_stderr() -> TestResult {
+/// Partial data is not data: a reply with warnings (Prometheus, Thanos) or `isPartial`
+/// (VictoriaMetrics) fails the query, after the usual retries, unless `--allow-partial`;
+/// then the answer is used and its warnings go to stderr (and into the JSON).
+pub fn partial_answers_fail_unless_allow_partial() -> TestResult {
     let mock = Mock::start(|_| {
         Reply::json(
             200,
-            r#"{"status":"success","warnings":["PromQL info: metric might not be a counter"],"data":{"resultType":"vector","result":[]}}"#,
+            r#"{"status":"success","warnings":["remote read from store-2 failed: timeout"],"infos":["PromQL info: not a warning"],"data":{"resultType":"vector","result":[{"metric":{"service":"shop"},"value":[1795176000,"12.5"]}]}}"#,
         )
     });
     let r = vitals(&["query", "api.rps", "--format", "json"])
         .prometheus(&mock.url)
         .run();
+    r.expect_code(3);
+    assert!(
+        r.stdout.is_empty(),
+        "no number from a partial answer: {}",
+        r.stdout
+    );
+    assert!(
+        r.stderr
+            .contains("error: query `api.rps`: Prometheus at http://127.0.0.1:")
+            && r.stderr
+                .contains("answered with partial data: remote read from store-2 failed: timeout"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--allow-partial"), "{}", r.stderr);
+    assert_eq!(
+        mock.hits(),
+        3,
+        "partial answers are retried like other transient failures"
+    );
+
+    let r = vitals(&["query", "api.rps", "--format", "json", "--allow-partial"])
+        .prometheus(&mock.url)
+        .run();
     r.expect_code(0);
     assert!(
         r.stderr.contains(
-            "warning: Prometheus, for `api.rps`: PromQL info: metric might not be a counter"
+            "warning: Prometheus, for `api.rps`: remote read from store-2 failed: timeout"
         ),
         "{}",
         r.stderr
     );
+    assert!(
+        !r.stderr.contains("not a warning"),
+        "infos are not warnings: {}",
+        r.stderr
+    );
+    assert_eq!(r.json()["series"][0]["value"], 12.5);
     assert_eq!(
         r.json()["warnings"][0],
-        "PromQL info: metric might not be a counter"
+        "remote read from store-2 failed: timeout"
     );
-    let quiet = vitals(&["query", "api.rps", "--quiet"])
+    let quiet = vitals(&["query", "api.rps", "--quiet", "--allow-partial"])
         .prometheus(&mock.url)
         .run();
     assert!(!quiet.stderr.contains("warning"), "{}", quiet.stderr);
+
+    // VictoriaMetrics marks a partial answer with a flag instead of a warning.
+    let vm = Mock::start(|_| {
+        Reply::json(
+            200,
+            r#"{"status":"success","isPartial":true,"data":{"resultType":"vector","result":[]}}"#,
+        )
+    });
+    let r = vitals(&["query", "api.rps"]).prometheus(&vm.url).run();
+    r.expect_code(3);
+    assert!(
+        r.stderr
+            .contains("answered with partial data: the reply is marked partial (isPartial: true)"),
+        "{}",
+        r.stderr
+    );
+    // And `check` says which SLOs it could not judge, in its JSON and JUnit.
+    let r = vitals(&["check", "--format", "json"])
+        .prometheus(&mock.url)
+        .run();
+    r.expect_code(3);
+    for row in r.json()["slos"].as_array().unwrap() {
+        assert_eq!(row["status"], "inconclusive", "{row}");
+        assert!(
+            row["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("partial data"),
+            "{row}"
+        );
+    }
+    let r = vitals(&["check", "--format", "junit"])
+        .prometheus(&mock.url)
+        .run();
+    r.expect_code(3);
+    assert!(r.stdout.contains("partial data"), "{}", r.stdout);
     Ok(())
 }
 

@@ -1,15 +1,18 @@
 //! The integration tests: one binary, real Prometheus servers started once and stopped at
 //! the end, tests named as sentences.
 
+mod auth;
 mod catalog;
 mod chart;
 mod check;
 mod errors;
+mod faults;
 mod incidents;
 mod lint;
 mod query;
 mod report;
 mod rules;
+mod secrets;
 mod sim;
 mod sites;
 mod status;
@@ -48,7 +51,7 @@ fn main() {
         errors::html_reply_exits_3_as_not_json,
         errors::truncated_reply_exits_3_as_truncated,
         errors::slow_prometheus_times_out_with_exit_3,
-        errors::prometheus_warnings_go_to_stderr,
+        errors::partial_answers_fail_unless_allow_partial,
         errors::unsupported_format_is_a_usage_error,
         errors::bad_time_flags_are_usage_errors,
         errors::bearer_token_is_sent_and_never_shown,
@@ -112,6 +115,9 @@ fn main() {
         chart::terminal_chart_draws_braille_with_the_slo_limits,
         chart::chart_refuses_unknown_file_types_and_sizes,
     ];
+    tests.extend(auth::trials());
+    tests.extend(faults::trials());
+    tests.extend(secrets::trials());
     // One test per catalog query, generated from queries/ so a new query cannot go untested.
     let (cat, problems) = vitals::Catalog::load_dir(&support::repo().join("queries"));
     assert!(problems.is_empty(), "queries/ has problems: {problems:#?}");

@@ -5,6 +5,7 @@ pub mod fixture;
 pub mod mock;
 pub mod omcheck;
 pub mod prometheus;
+pub mod proxy;
 pub mod schema;
 
 use std::path::{Path, PathBuf};

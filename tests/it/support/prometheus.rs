@@ -35,6 +35,13 @@ pub struct Spec {
     pub remote_write: bool,
     /// Scrape and rule evaluation interval [default: 15s].
     pub interval: Option<&'static str>,
+    /// A `--web.config.file` (TLS, basic auth), written to `web.yml` in the server's
+    /// directory; Prometheus re-reads it for every connection, so tests may rewrite it.
+    pub web_config: Option<String>,
+    /// Extra command-line flags (e.g. `--web.route-prefix=/prom`).
+    pub args: Vec<String>,
+    /// How to tell the server is ready when `/-/ready` over plain HTTP cannot (TLS, auth).
+    pub ready: Option<Box<dyn Fn(u16) -> bool + Send + Sync>>,
 }
 
 struct Registry {
@@ -161,6 +168,9 @@ impl Prometheus {
         }
         config.push_str(&spec.config);
         std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+        if let Some(web) = &spec.web_config {
+            std::fs::write(dir.join("web.yml"), web).unwrap();
+        }
 
         for _attempt in 0..5 {
             let port = free_port();
@@ -187,6 +197,13 @@ impl Prometheus {
             if spec.remote_write {
                 cmd.arg("--web.enable-remote-write-receiver");
             }
+            if spec.web_config.is_some() {
+                cmd.arg(format!(
+                    "--web.config.file={}",
+                    dir.join("web.yml").display()
+                ));
+            }
+            cmd.args(&spec.args);
             let child = spawn_supervised(cmd).expect("spawn prometheus");
             let pid = child.id();
             registry()
@@ -200,7 +217,7 @@ impl Prometheus {
                 dir: dir.clone(),
                 pid,
             };
-            match p.wait_ready(Duration::from_secs(60)) {
+            match p.wait_ready(Duration::from_secs(60), spec.ready.as_deref()) {
                 Ok(()) => return Ok(p),
                 Err(log) if log.contains("address already in use") => {
                     p.kill();
@@ -223,7 +240,11 @@ impl Prometheus {
             .is_some_and(|(c, _)| matches!(c.try_wait(), Ok(None)))
     }
 
-    fn wait_ready(&self, limit: Duration) -> Result<(), String> {
+    fn wait_ready(
+        &self,
+        limit: Duration,
+        probe: Option<&(dyn Fn(u16) -> bool + Send + Sync)>,
+    ) -> Result<(), String> {
         let t0 = Instant::now();
         while t0.elapsed() < limit {
             if !self.alive() {
@@ -231,7 +252,11 @@ impl Prometheus {
                     std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
                 );
             }
-            if http_get(self.port, "/-/ready").is_some_and(|(s, _)| s == 200) {
+            let ready = match probe {
+                Some(p) => p(self.port),
+                None => http_get(self.port, "/-/ready").is_some_and(|(s, _)| s == 200),
+            };
+            if ready {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));

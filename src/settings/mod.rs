@@ -5,8 +5,8 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Timelike, Utc};
-use prometheus_http_query::reqwest;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+
+mod client;
 
 use crate::catalog::Catalog;
 use crate::cli::{ColorChoice, Format, GlobalArgs, TimeArgs};
@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::diag::{Problem, Source};
 use crate::duration::Duration;
 use crate::exit::Failure;
-use crate::prom::{self, Prom};
+use crate::prom;
 use crate::slo::model as slo_model;
 use crate::timespec::parse_time;
 
@@ -226,118 +226,6 @@ impl Settings {
             Err(Failure::Config(problems))
         }
     }
-
-    /// The Prometheus client, with auth and TLS files read and checked.
-    pub(crate) fn prom(&self) -> Result<Prom, Failure> {
-        let g = &self.global;
-        let url: reqwest::Url = g.prometheus.parse().map_err(|e| {
-            Failure::usage_hint(
-                format!("--prometheus: invalid URL: {e}"),
-                "write it like http://127.0.0.1:9090",
-            )
-        })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(Failure::usage(format!(
-                "--prometheus: unsupported scheme `{}` (use http or https)",
-                url.scheme()
-            )));
-        }
-        let mut headers = HeaderMap::new();
-        for h in &g.headers {
-            let (k, v) = h
-                .split_once(':')
-                .ok_or_else(|| Failure::usage(format!("--header {h:?}: expected 'Name: value'")))?;
-            let name = HeaderName::from_bytes(k.trim().as_bytes()).map_err(|_| {
-                Failure::usage(format!("--header: invalid header name {:?}", k.trim()))
-            })?;
-            let mut value = HeaderValue::from_str(v.trim())
-                .map_err(|_| Failure::usage(format!("--header {}: invalid value", name)))?;
-            value.set_sensitive(true);
-            headers.append(name, value);
-        }
-        let secret = |p: &PathBuf, flag: &str| -> Result<String, Failure> {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| Failure::usage(format!("{flag} {}: {e}", p.display())))?;
-            let t = text.trim().to_string();
-            if t.is_empty() || t.contains('\n') {
-                return Err(Failure::usage(format!(
-                    "{flag} {}: expected one non-empty line",
-                    p.display()
-                )));
-            }
-            Ok(t)
-        };
-        let auth = match (&g.bearer_token_file, &g.basic_auth_file) {
-            (Some(_), Some(_)) => {
-                return Err(Failure::usage(
-                    "--bearer-token-file and --basic-auth-file cannot be used together",
-                ));
-            }
-            (Some(p), None) => Some(format!("Bearer {}", secret(p, "--bearer-token-file")?)),
-            (None, Some(p)) => {
-                let pair = secret(p, "--basic-auth-file")?;
-                if !pair.contains(':') {
-                    return Err(Failure::usage(format!(
-                        "--basic-auth-file {}: expected `user:password`",
-                        p.display()
-                    )));
-                }
-                Some(format!("Basic {}", base64(pair.as_bytes())))
-            }
-            (None, None) => None,
-        };
-        if let Some(a) = auth {
-            let mut v = HeaderValue::from_str(&a).map_err(|_| {
-                Failure::usage("the credentials file holds characters not allowed in a header")
-            })?;
-            v.set_sensitive(true);
-            headers.insert(AUTHORIZATION, v);
-        }
-        let read = |p: &PathBuf, flag: &str| {
-            std::fs::read(p).map_err(|e| Failure::usage(format!("{flag} {}: {e}", p.display())))
-        };
-        let ca_cert = g
-            .ca_cert
-            .as_ref()
-            .map(|p| read(p, "--ca-cert"))
-            .transpose()?;
-        let identity = match (&g.client_cert, &g.client_key) {
-            (Some(c), Some(k)) => Some((read(c, "--client-cert")?, read(k, "--client-key")?)),
-            _ => None,
-        };
-        Prom::new(prom::Options {
-            url,
-            timeout: self.timeout,
-            concurrency: g.concurrency,
-            retries: 2,
-            headers,
-            ca_cert,
-            identity,
-        })
-        .map_err(Failure::usage)
-    }
-}
-
-/// Standard base64 (for basic auth; not worth a crate).
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// Parses repeated `--param k=v` flags.
@@ -443,19 +331,6 @@ impl TimeArgs {
 mod tests {
     use super::*;
     use chrono::TimeZone;
-
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        for (i, o) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(i.as_bytes()), o);
-        }
-    }
 
     #[test]
     fn params_are_name_value_pairs() {
