@@ -79,7 +79,8 @@ pub struct SloState {
     pub count: usize,
     /// Those not passing, worst first, with their reasons.
     pub problems: Vec<String>,
-    /// Period KPIs (`severity = "none"`) not on target: shown, not judged here.
+    /// Period KPIs (`severity = "none"`) that fail: shown, not judged here (they do not
+    /// degrade the component; `vitals check` fails on them).
     pub kpi_problems: Vec<String>,
     /// Least budget left among the component's budget SLOs (a share; negative if overspent).
     pub budget_left: Option<f64>,
@@ -120,6 +121,10 @@ pub struct StatusReport {
     pub verdict: String,
     pub verdict_line: String,
     pub components: Vec<ComponentStatus>,
+    /// Period KPIs off target (`severity = "none"` SLOs that fail): they do not change the
+    /// on-call verdict, but `vitals check` fails on them, and the verdict line says so.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kpis_off_target: Vec<String>,
     /// Queries that failed (the affected components are UNKNOWN).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
@@ -384,9 +389,13 @@ fn slo_state(config: &Config, c: &Component, rows: &[Row], out: &mut ComponentSt
     let (alerting, kpis): (Vec<&Row>, Vec<&Row>) =
         mine.iter().partition(|r| config.alerts(&r.name));
     let status = Status::overall(alerting.iter().map(|r| r.status));
-    let describe = |rows: &[&Row]| -> Vec<String> {
-        // Worst first: the screen names the first one.
-        let mut bad: Vec<&&Row> = rows.iter().filter(|r| r.status != Status::Pass).collect();
+    let describe = |rows: &[&Row], only_fail: bool| -> Vec<String> {
+        // Worst first: the screen names the first one. A period KPI is off target only
+        // when it fails: a warning is not, and nothing is without data.
+        let mut bad: Vec<&&Row> = rows
+            .iter()
+            .filter(|r| r.status != Status::Pass && (!only_fail || r.status == Status::Fail))
+            .collect();
         bad.sort_by_key(|r| std::cmp::Reverse(r.status));
         bad.iter()
             .map(|r| format!("{} {}: {}", r.status.as_str(), r.display_name(), r.reason))
@@ -409,8 +418,8 @@ fn slo_state(config: &Config, c: &Component, rows: &[Row], out: &mut ComponentSt
     out.slos = Some(SloState {
         status,
         count: alerting.len(),
-        problems: describe(&alerting),
-        kpi_problems: describe(&kpis),
+        problems: describe(&alerting, false),
+        kpi_problems: describe(&kpis, true),
         budget_left: least.as_ref().map(|l| l.0),
         budget_slo: least.map(|l| l.1),
     });
@@ -615,8 +624,20 @@ pub(crate) fn assemble(
             )
         })
         .collect();
-    let (word, line) = verdict(&components, signals);
+    let (word, mut line) = verdict(&components, signals);
+    let kpis_off_target: Vec<String> = slo_rows
+        .iter()
+        .filter(|r| r.status == Status::Fail && !config.alerts(&r.name))
+        .map(Row::display_name)
+        .collect();
+    if !kpis_off_target.is_empty() && signals.is_ok() {
+        line.push_str(&format!(
+            " · period KPI off target: {} (on-call is not paged; `vitals check` fails)",
+            kpis_off_target.join(", ")
+        ));
+    }
     StatusReport {
+        kpis_off_target,
         schema_version: crate::SCHEMA_VERSION,
         at: crate::timespec::format_time(at),
         verdict: word.into(),

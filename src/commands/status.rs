@@ -81,9 +81,22 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
         }
         let report = status::assemble(&config, &rows, signals.as_ref(), sparks.as_ref(), at);
         let code = exit_status(&report, &rows, &config);
+        let footer = match watch {
+            None => format!("at {}", report.at),
+            Some(every) => format!(
+                "at {} · every {} · {} · Ctrl-C quits",
+                report.at,
+                crate::duration::Duration::from_millis(every.as_millis() as u64),
+                match report.errors.len() {
+                    0 => "no errors".to_string(),
+                    1 => "1 error".to_string(),
+                    n => format!("{n} errors"),
+                }
+            ),
+        };
         let text = match format {
             Format::Json => json::to_string(&report),
-            _ => render::status::table(&report, settings.color_stdout, settings.stdout_tty),
+            _ => render::status::screen(&report, room(settings), &footer),
         };
         match watch {
             None => {
@@ -92,8 +105,10 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
             }
             Some(every) => {
                 if settings.stdout_tty {
-                    // Home and clear: the screen is redrawn in place.
-                    super::print(&format!("\x1b[H\x1b[2J{text}"))?;
+                    // Redrawn in place: home, each line cleared to its end, the rest of the
+                    // old screen cleared (no blank flash between refreshes).
+                    let redraw: String = text.lines().map(|l| format!("{l}\x1b[K\n")).collect();
+                    super::print(&format!("\x1b[H{redraw}\x1b[J"))?;
                 } else {
                     super::print(&text)?;
                 }
@@ -103,6 +118,25 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
                 }
             }
         }
+    }
+}
+
+/// The terminal's size on a terminal; else `COLUMNS` and `LINES` when set (a script that
+/// wants a given layout), else wide and as long as it takes.
+fn room(settings: &Settings) -> render::status::Room {
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.trim().parse::<usize>().ok());
+    let (cols, rows) = if settings.stdout_tty {
+        match console::Term::stdout().size_checked() {
+            Some((r, c)) => (c as usize, Some(r as usize)),
+            None => (80, Some(24)),
+        }
+    } else {
+        (env("COLUMNS").unwrap_or(200), env("LINES"))
+    };
+    render::status::Room {
+        cols: cols.clamp(40, 400),
+        rows: rows.map(|r| r.max(8)),
+        color: settings.color_stdout,
     }
 }
 

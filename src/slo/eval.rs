@@ -107,6 +107,11 @@ pub struct Row {
     /// The SLO window as evaluated (ratio and latency).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<Resolved>,
+    /// The share of the SLO window Prometheus has data for (ratio and latency; from the
+    /// earliest scrape it keeps, to one step of a few hundred across the window). Below
+    /// 0.9 the reason says so: the SLO is judged on part of its window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Events>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -149,6 +154,7 @@ impl Row {
             warn: None,
             unit,
             window: None,
+            coverage: None,
             events: None,
             budget: None,
             burn_rates: Vec::new(),
@@ -546,7 +552,16 @@ pub(crate) async fn evaluate_with(
             (Objective::Budget { .. }, Ok(None)) => unreachable!("a budget SLO has parts"),
         }
     }
+    let coverage = data_start_request(slos, at);
+    if let Some(req) = &coverage {
+        batch.add(usize::MAX, req.clone());
+    }
     let mut answers = prom.run_batch(batch, progress).await;
+    let data_start = answers
+        .take(&usize::MAX)
+        .and_then(|a| a.ok())
+        .and_then(|a| a.series.first().and_then(Series::value))
+        .filter(|v| v.is_finite());
     for (i, slo) in slos.iter().enumerate() {
         let Some(answer) = answers.take(&i) else {
             continue;
@@ -572,7 +587,59 @@ pub(crate) async fn evaluate_with(
         };
         rows.insert(i, r);
     }
-    rows.into_values().flatten().collect()
+    let mut rows: Vec<Row> = rows.into_values().flatten().collect();
+    for r in &mut rows {
+        note_coverage(r, data_start);
+    }
+    rows
+}
+
+/// Below this share of its window with data, an SLO's reason says it is judged on part of it.
+pub(crate) const LOW_COVERAGE: f64 = 0.9;
+
+/// The query for the earliest time Prometheus has data over the longest budget window
+/// (the first step at which any scrape target has a sample), or None without budget SLOs.
+fn data_start_request(slos: &[Slo], at: DateTime<Utc>) -> Option<Request> {
+    let longest = slos
+        .iter()
+        .filter_map(|s| budget_plan(s, at).map(|p| p.window.elapsed))
+        .max()?;
+    let step = crate::prom::auto_step(
+        longest.to_chrono(),
+        250,
+        Duration::from_secs(60),
+    );
+    Some(Request::instant(
+        "slo data coverage",
+        format!("min(min_over_time(timestamp(up)[{longest}:{step}]))"),
+        at,
+    ))
+}
+
+/// The row's coverage of its window, and a word in its reason when it is low.
+fn note_coverage(r: &mut Row, data_start: Option<f64>) {
+    let (Some(w), Some(first)) = (&r.window, data_start) else {
+        return;
+    };
+    let (start, end) = (
+        crate::timespec::unix_seconds(w.start),
+        crate::timespec::unix_seconds(w.end),
+    );
+    if end <= start {
+        return;
+    }
+    let share = ((end - first.max(start)) / (end - start)).clamp(0.0, 1.0);
+    r.coverage = Some(share);
+    if share < LOW_COVERAGE && r.value.is_some() {
+        let have = Duration::from_secs((end - first.max(start)).max(0.0) as u64);
+        r.reason = format!(
+            "{} (judged on the {} of data in its {} window: {})",
+            r.reason,
+            crate::incidents::duration_text(have.secs_f64(), false),
+            w.label,
+            Unit::Ratio.format(share)
+        );
+    }
 }
 
 fn unit_of(slo: &Slo) -> Unit {
@@ -589,11 +656,16 @@ fn op_objective(slo: &Slo) -> (Op, f64) {
     }
 }
 
-/// How many queries an evaluation sends (for progress bars): latency SLOs need two.
+/// How many queries an evaluation sends (for progress bars): one per SLO, two per latency
+/// SLO, and one for the data coverage when there is a budget SLO.
 pub(crate) fn query_count(slos: &[Slo]) -> usize {
+    let coverage = slos
+        .iter()
+        .any(|s| matches!(s.objective, Objective::Budget { .. }));
     slos.iter()
         .map(|s| if sli::bucket_query(s).is_some() { 2 } else { 1 })
-        .sum()
+        .sum::<usize>()
+        + usize::from(coverage)
 }
 
 #[cfg(test)]
