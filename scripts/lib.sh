@@ -40,7 +40,14 @@ ensure_dev_package() {
 }
 
 ensure_rust_components() {
-  command -v cargo >/dev/null 2>&1 || { echo "cargo is not installed: install Rust (https://rustup.rs)" >&2; exit 1; }
+  command -v cargo >/dev/null 2>&1 || { echo "cargo is not installed: install Rust 1.85 or newer with rustup (https://rustup.rs)" >&2; exit 1; }
+  # Edition 2024 needs rustc 1.85; Debian 12's own rustc is older.
+  local v
+  v=$(rustc --version | awk '{print $2}')
+  if [ "$(printf '%s\n1.85.0\n' "$v" | sort -V | head -1)" != "1.85.0" ]; then
+    echo "rustc $v is too old: vitals needs Rust 1.85 or newer (rustup update stable)" >&2
+    exit 1
+  fi
   if command -v rustup >/dev/null 2>&1; then
     cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
     cargo clippy --version >/dev/null 2>&1 || rustup component add clippy

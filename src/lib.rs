@@ -15,6 +15,7 @@ mod config;
 pub mod diag;
 pub mod duration;
 mod exit;
+mod failures;
 mod incidents;
 mod progress;
 mod prom;

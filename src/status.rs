@@ -506,45 +506,20 @@ fn failures(
     signals: Result<&Answer, &PromError>,
     sparks: Result<&Answer, &PromError>,
 ) -> Vec<String> {
-    let mut failures: Vec<(String, Vec<String>)> = Vec::new();
-    let mut add = |who: String, what: String| {
-        let what = what
-            .split_once(" (hint: ")
-            .map(|(m, _)| m.to_string())
-            .unwrap_or(what);
-        let what = what
-            .split_once(": ")
-            .filter(|(head, _)| head.starts_with("query `"))
-            .map(|(_, rest)| rest.to_string())
-            .unwrap_or(what);
-        match failures.iter_mut().find(|(w, _)| *w == what) {
-            Some((_, whos)) => whos.push(who),
-            None => failures.push((what, vec![who])),
-        }
-    };
+    let mut failures: Vec<(String, String)> = Vec::new();
     if let Err(e) = signals {
-        add("signals".into(), e.to_string());
+        failures.push(("signals".into(), e.to_string()));
     }
     if let Err(e) = sparks {
-        add("sparklines".into(), e.to_string());
+        failures.push(("sparklines".into(), e.to_string()));
     }
     for r in rows.iter().filter(|r| r.error.is_some()) {
-        add(
+        failures.push((
             format!("SLO {}", r.name),
             r.error.clone().unwrap_or_default(),
-        );
+        ));
     }
-    failures
-        .into_iter()
-        .map(|(what, whos)| {
-            let who = if whos.len() > 4 {
-                format!("{}, {} and {} more", whos[0], whos[1], whos.len() - 2)
-            } else {
-                whos.join(", ")
-            };
-            format!("{who}: {what}")
-        })
-        .collect()
+    crate::failures::distinct(failures)
 }
 
 /// The verdict word and the line shown on top.

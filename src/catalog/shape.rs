@@ -116,6 +116,28 @@ pub(crate) fn of(promql: &str) -> Result<Shape, String> {
     Ok(shape(&expr))
 }
 
+/// A ranking query (`topk`/`bottomk` at the top): whether it ranks the highest first, and
+/// the labels it ranks within (`topk by (service)`). Its answer reads best in that order.
+pub(crate) fn ranking(promql: &str) -> Option<(bool, Vec<String>)> {
+    let mut e = parser::parse(promql).ok()?;
+    while let Expr::Paren(p) = e {
+        e = *p.expr;
+    }
+    let Expr::Aggregate(a) = e else {
+        return None;
+    };
+    let highest = match a.op.to_string().as_str() {
+        "topk" => true,
+        "bottomk" => false,
+        _ => return None,
+    };
+    let within = match &a.modifier {
+        Some(LabelModifier::Include(l)) => l.labels.clone(),
+        _ => Vec::new(),
+    };
+    Some((highest, within))
+}
+
 fn none() -> Labels {
     Labels::Exactly(BTreeSet::new())
 }

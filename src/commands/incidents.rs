@@ -52,8 +52,9 @@ pub(crate) async fn run(settings: &Settings, args: &IncidentsArgs) -> Result<Exi
         _ => table::incidents(&report, settings.color_stdout, settings.stdout_tty),
     };
     super::print(&text)?;
-    for e in &report.errors {
-        super::say(settings, crate::exit::Severity::Warning, e);
+    // Said once per cause: an unreachable server fails every query the same way.
+    for e in crate::failures::distinct_messages(&report.errors, "a query") {
+        super::say(settings, crate::exit::Severity::Warning, &e);
     }
     Ok(if found.config_error {
         ExitStatus::Usage

@@ -24,6 +24,17 @@ pub(crate) fn print(text: &str) -> Result<(), Failure> {
     }
 }
 
+/// `text` on stdout exactly as it is (no newline added), flushed: a screen redrawn in place.
+pub(crate) fn print_raw(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::Output(format!("cannot write to stdout: {e}"))),
+    }
+}
+
 /// One line on stderr, `label: text`, coloured on a terminal.
 pub(crate) fn say(settings: &Settings, severity: Severity, text: &str) {
     let paint = Paint {

@@ -123,6 +123,25 @@ pub(crate) async fn run(settings: &Settings, args: &QueryArgs) -> Result<ExitSta
     }
     let mut series = answer.series;
     series.sort_by(|a, b| a.labels.cmp(&b.labels));
+    // A top-N reads in rank order: by its groups, then the highest (or lowest) first.
+    if let (TimeSpec::At(_), Some((highest, within))) =
+        (&time, crate::catalog::shape::ranking(&expanded.promql))
+    {
+        let group = |s: &crate::prom::Series| -> Vec<Option<String>> {
+            within.iter().map(|l| s.labels.get(l).cloned()).collect()
+        };
+        series.sort_by(|a, b| {
+            let by_value = a
+                .value()
+                .unwrap_or(f64::NAN)
+                .total_cmp(&b.value().unwrap_or(f64::NAN));
+            group(a).cmp(&group(b)).then(if highest {
+                by_value.reverse()
+            } else {
+                by_value
+            })
+        });
+    }
     out.series = series
         .iter()
         .map(|s| series_output(s, step.is_some()))

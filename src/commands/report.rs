@@ -111,7 +111,7 @@ pub(crate) async fn run(settings: &Settings, args: &ReportArgs) -> Result<ExitSt
                     report.missing.len()
                 ),
             );
-            for m in &report.missing {
+            for m in crate::failures::distinct_messages(&report.missing, "a query") {
                 eprintln!("  - {m}");
             }
         }

@@ -52,17 +52,25 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
             }
         });
     }
+    let mut first = true;
     loop {
         // --deadline bounds each screen, not the whole watch.
         prom.renew_deadline();
         let at = fixed_at.unwrap_or_else(|| chrono::Utc::now().with_timezone(&chrono::Utc));
         let at = at - chrono::Duration::nanoseconds(at.timestamp_subsec_nanos() as i64);
-        let progress = Progress::new(
-            settings,
-            format,
-            (2 + eval::query_count(&config.slos)) as u64,
-            "reading the system",
-        );
+        // A refresh draws no progress bar: it would land below the footer and scroll the
+        // screen; the footer's time says when the screen was read.
+        let progress = if first {
+            Progress::new(
+                settings,
+                format,
+                (2 + eval::query_count(&config.slos)) as u64,
+                "reading the system",
+            )
+        } else {
+            Progress::hidden()
+        };
+        first = false;
         let tick = || progress.tick();
         let (signals_req, sparks_req) = status::requests(&config, at);
         let (signals, sparks, rows) = tokio::join!(
@@ -96,7 +104,7 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
         };
         let text = match format {
             Format::Json => json::to_string(&report),
-            _ => render::status::screen(&report, room(settings), &footer),
+            _ => render::status::screen(&report, room(settings, watch.is_some()), &footer),
         };
         match watch {
             None => {
@@ -107,14 +115,22 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
                 if settings.stdout_tty {
                     // Redrawn in place: home, each line cleared to its end, the rest of the
                     // old screen cleared (no blank flash between refreshes).
-                    let redraw: String = text.lines().map(|l| format!("{l}\x1b[K\n")).collect();
-                    super::print(&format!("\x1b[H{redraw}\x1b[J"))?;
+                    // No newline after the last line: on the bottom row it would scroll the
+                    // verdict off the top.
+                    let redraw: Vec<String> = text.lines().map(|l| format!("{l}\x1b[K")).collect();
+                    super::print_raw(&format!("\x1b[H{}\x1b[J", redraw.join("\n")))?;
                 } else {
                     super::print(&text)?;
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(every) => {}
-                    _ = stop.notified() => return Ok(code),
+                    _ = stop.notified() => {
+                        // The prompt goes below the screen, not onto its footer.
+                        if settings.stdout_tty {
+                            super::print_raw("\n")?;
+                        }
+                        return Ok(code);
+                    }
                 }
             }
         }
@@ -122,9 +138,14 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
 }
 
 /// The terminal's size on a terminal; else `COLUMNS` and `LINES` when set (a script that
-/// wants a given layout), else wide and as long as it takes.
-fn room(settings: &Settings) -> render::status::Room {
-    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.trim().parse::<usize>().ok());
+/// wants a given layout), else wide and as long as it takes. Printed once, the screen leaves
+/// a line for the shell's prompt; `--watch` owns the whole terminal.
+fn room(settings: &Settings, watch: bool) -> render::status::Room {
+    let env = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+    };
     let (cols, rows) = if settings.stdout_tty {
         match console::Term::stdout().size_checked() {
             Some((r, c)) => (c as usize, Some(r as usize)),
@@ -135,7 +156,7 @@ fn room(settings: &Settings) -> render::status::Room {
     };
     render::status::Room {
         cols: cols.clamp(40, 400),
-        rows: rows.map(|r| r.max(8)),
+        rows: rows.map(|r| r.saturating_sub(usize::from(!watch)).max(8)),
         color: settings.color_stdout,
     }
 }

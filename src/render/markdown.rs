@@ -128,7 +128,14 @@ fn incident_table(list: &[&crate::incidents::Incident]) -> String {
                 i.components.join(", "),
                 i.conditions
                     .iter()
-                    .map(|m| format!("`{}` ({})", m.display_name(), m.peak_text))
+                    .map(|m| {
+                        format!(
+                            "`{}` ({}, {})",
+                            m.display_name(),
+                            m.severity.as_str(),
+                            m.peak_text
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("<br>"),
                 i.cause.join("<br>"),

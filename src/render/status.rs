@@ -27,7 +27,11 @@ struct Columns {
 impl Columns {
     /// Room left for the signals in a line `total` wide.
     fn signals(&self, total: usize) -> usize {
-        let spark = if self.spark > 0 { 1 + self.spark + 12 } else { 0 };
+        let spark = if self.spark > 0 {
+            1 + self.spark + 12
+        } else {
+            0
+        };
         total
             .saturating_sub(self.name + 1 + 9 + 1 + self.slo + spark)
             .max(12)
@@ -44,12 +48,12 @@ impl Columns {
         match cols {
             0..110 => Columns {
                 name,
-                slo: 10,
+                slo: 11,
                 spark: 0,
             },
             110..170 => Columns {
                 name,
-                slo: 24,
+                slo: 28,
                 spark: 12,
             },
             _ => Columns {
@@ -110,7 +114,11 @@ fn fit_list(items: &[String], sep: &str, w: usize) -> (String, usize) {
     let mut out = String::new();
     for (i, it) in items.iter().enumerate() {
         let left = items.len() - i - 1;
-        let more = if left > 0 { format!(" +{left}") } else { String::new() };
+        let more = if left > 0 {
+            format!(" +{left}")
+        } else {
+            String::new()
+        };
         let candidate = if out.is_empty() {
             it.clone()
         } else {
@@ -153,12 +161,17 @@ fn slo_texts(s: &SloState) -> Vec<String> {
     let pass = s.count - s.problems.len();
     let worst = s.problems.first().map(|p| problem_name(p).to_string());
     let more = s.problems.len().saturating_sub(1);
-    let more = if more > 0 { format!(" +{more}") } else { String::new() };
+    let more = if more > 0 {
+        format!(" +{more}")
+    } else {
+        String::new()
+    };
     let kpi = (!s.kpi_problems.is_empty()).then(|| {
         let names: Vec<&str> = s.kpi_problems.iter().map(|p| problem_name(p)).collect();
         format!("KPI off: {}", names.join(", "))
     });
-    let kpi_short = (!s.kpi_problems.is_empty()).then(|| format!("KPI off {}", s.kpi_problems.len()));
+    let kpi_short =
+        (!s.kpi_problems.is_empty()).then(|| format!("KPI off {}", s.kpi_problems.len()));
     let budget = match (s.budget_left, &s.budget_slo) {
         (Some(b), Some(_)) => Some(format!("budget {}", Unit::Ratio.format(b))),
         _ => None,
@@ -168,9 +181,9 @@ fn slo_texts(s: &SloState) -> Vec<String> {
     };
     let head = (s.count > 0).then(|| match &worst {
         Some(w) => format!("{word} {w}{more} ({pass}/{} pass)", s.count),
-        None => format!("{word} {pass}/{}", s.count),
+        None => format!("{word} {pass}/{} ok", s.count),
     });
-    let short = (s.count > 0).then(|| format!("{word} {pass}/{}", s.count));
+    let short = (s.count > 0).then(|| format!("{word} {pass}/{} ok", s.count));
     vec![
         join(vec![head.clone(), budget.clone(), kpi.clone()]),
         join(vec![head.clone(), kpi.clone()]),
@@ -279,31 +292,74 @@ fn row(c: &ComponentStatus, cols: &Columns, room: Room) -> String {
     line.trim_end().to_string()
 }
 
-/// The verdict line fitted to the width: in full, else its words and names only.
+/// The verdict line fitted to the width: in full, else with the reasons of the first few
+/// components only (the worst first), else names only; the KPIs off target last.
 fn verdict_line(report: &StatusReport, cols: usize) -> String {
     if width(&report.verdict_line) <= cols || report.verdict_line.starts_with("UNKNOWN: nothing") {
         return report.verdict_line.clone();
     }
-    let mut parts = Vec::new();
-    for h in [Health::Down, Health::Degraded, Health::Unknown] {
-        let names: Vec<&str> = report
-            .components
-            .iter()
-            .filter(|c| c.status == h)
-            .map(|c| c.name.as_str())
-            .collect();
-        if !names.is_empty() {
-            parts.push(format!("{}: {}", h.word(), names.join(", ")));
+    let bad: Vec<(Health, &ComponentStatus)> = [Health::Down, Health::Degraded, Health::Unknown]
+        .into_iter()
+        .flat_map(|h| {
+            report
+                .components
+                .iter()
+                .filter(move |c| c.status == h)
+                .map(move |c| (h, c))
+        })
+        .collect();
+    let kpis = (!report.kpis_off_target.is_empty()).then(|| {
+        let names = report.kpis_off_target.join(", ");
+        [
+            format!("period KPI off target: {names} (on-call is not paged; `vitals check` fails)"),
+            format!("KPI off target: {names}"),
+            format!("{} KPI off target", report.kpis_off_target.len()),
+        ]
+    });
+    // With the reasons of the first `k` components, for k from all of them down to none.
+    let line = |k: usize, kpi: Option<&String>| -> String {
+        let mut parts: Vec<String> = Vec::new();
+        for h in [Health::Down, Health::Degraded, Health::Unknown] {
+            let names: Vec<String> = bad
+                .iter()
+                .enumerate()
+                .filter(|(_, (g, _))| *g == h)
+                .map(|(i, (_, c))| match c.reasons.first() {
+                    Some(r) if i < k => format!("{} ({r})", c.name),
+                    _ => c.name.clone(),
+                })
+                .collect();
+            if !names.is_empty() {
+                parts.push(format!("{}: {}", h.word(), names.join(", ")));
+            }
+        }
+        if parts.is_empty() {
+            parts.push(format!(
+                "HEALTHY: all {} components OK",
+                report.components.len()
+            ));
+        }
+        parts.extend(kpi.cloned());
+        parts.join(" · ")
+    };
+    let mut candidates = Vec::new();
+    for k in (0..=bad.len()).rev() {
+        match &kpis {
+            Some(forms) => candidates.extend(forms.iter().map(|f| line(k, Some(f)))),
+            None => candidates.push(line(k, None)),
         }
     }
-    if parts.is_empty() {
-        parts.push(format!("HEALTHY: all {} components OK", report.components.len()));
-    }
-    if !report.kpis_off_target.is_empty() {
-        parts.push(format!("KPI off target: {}", report.kpis_off_target.join(", ")));
-    }
-    let (line, _) = fit_list(&parts, " · ", cols);
-    line
+    candidates
+        .into_iter()
+        .find(|c| width(c) <= cols)
+        .unwrap_or_else(|| {
+            let (l, _) = fit_list(&[line(0, None)], "", cols);
+            if l.is_empty() {
+                report.verdict.clone()
+            } else {
+                l
+            }
+        })
 }
 
 /// Why the components that are not OK are not, and the errors: lines of at most `cols`.
@@ -313,7 +369,11 @@ fn details(report: &StatusReport, cols: usize) -> Vec<String> {
     let blind = report
         .verdict_line
         .starts_with("UNKNOWN: nothing could be read");
-    for c in report.components.iter().filter(|c| c.status != Health::Ok && !blind) {
+    for c in report
+        .components
+        .iter()
+        .filter(|c| c.status != Health::Ok && !blind)
+    {
         let head = format!("{} {}: ", c.status.word(), c.name);
         let (reasons, _) = fit_list(&c.reasons, "; ", cols.saturating_sub(width(&head)));
         out.push(format!("{head}{reasons}"));
@@ -392,7 +452,10 @@ pub(crate) fn screen(report: &StatusReport, room: Room, footer: &str) -> String 
         }
     }
     lines.extend(more);
-    lines.push(fitting(&[footer.to_string()], room.cols.max(width(footer).min(room.cols))));
+    lines.push(fitting(
+        &[footer.to_string()],
+        room.cols.max(width(footer).min(room.cols)),
+    ));
     let mut out = lines.join("\n");
     out.push('\n');
     out

@@ -41,7 +41,7 @@ pub(crate) fn status_cell(status: Status, color: bool) -> Cell {
         Status::Pass => ("PASS", Color::Green),
         Status::Warn => ("WARN", Color::Yellow),
         Status::Fail => ("FAIL", Color::Red),
-        Status::Inconclusive => ("UNKNOWN", Color::Magenta),
+        Status::Inconclusive => ("INCONCLUSIVE", Color::Magenta),
     };
     let cell = Cell::new(text);
     if color { cell.fg(c) } else { cell }

@@ -604,11 +604,7 @@ fn data_start_request(slos: &[Slo], at: DateTime<Utc>) -> Option<Request> {
         .iter()
         .filter_map(|s| budget_plan(s, at).map(|p| p.window.elapsed))
         .max()?;
-    let step = crate::prom::auto_step(
-        longest.to_chrono(),
-        250,
-        Duration::from_secs(60),
-    );
+    let step = crate::prom::auto_step(longest.to_chrono(), 250, Duration::from_secs(60));
     Some(Request::instant(
         "slo data coverage",
         format!("min(min_over_time(timestamp(up)[{longest}:{step}]))"),

@@ -93,6 +93,7 @@ fn main() {
         status::status_is_unknown_when_prometheus_is_stopped,
         status::a_component_without_metrics_says_no_data_not_zero,
         status::status_plain_text_snapshot,
+        status::watch_fits_an_80x24_tmux_pane,
         status::status_sends_few_queries,
         status::watch_refreshes_until_interrupted,
         incidents::every_scripted_incident_is_found_within_two_steps,

@@ -24,7 +24,7 @@ pub fn status_names_mes_during_the_outage() -> TestResult {
         verdict.starts_with("DOWN: mes (answers 5xx to"),
         "{verdict}"
     );
-    let row = r.stdout.lines().find(|l| l.starts_with("│ mes ")).unwrap();
+    let row = r.stdout.lines().find(|l| l.starts_with("mes ")).unwrap();
     assert!(row.contains("DOWN"), "{row}");
     let doc = vitals(&["status", "--at", &at(t), "--format", "json"])
         .prometheus(&w.prom.url)
@@ -191,7 +191,7 @@ pub fn a_component_without_metrics_says_no_data_not_zero() -> TestResult {
     assert_ne!(comp("shop")["status"], "unknown");
     let r = vitals(&["status", "--at", end]).prometheus(&p.url).run();
     r.expect_code(3);
-    let row = r.stdout.lines().find(|l| l.starts_with("│ s3 ")).unwrap();
+    let row = r.stdout.lines().find(|l| l.starts_with("s3 ")).unwrap();
     assert!(
         row.contains("UNKNOWN") && row.contains("size no data"),
         "{row}"
@@ -203,12 +203,148 @@ pub fn a_component_without_metrics_says_no_data_not_zero() -> TestResult {
 pub fn status_plain_text_snapshot() -> TestResult {
     let w = week()?;
     let t = incident(&w.truth, "MES outage")["start"].as_i64().unwrap() + 1800;
-    let r = vitals(&["status", "--at", &at(t), "--color", "never"])
-        .prometheus(&w.prom.url)
-        .run();
-    assert!(!r.stdout.contains('\x1b'), "no colour without a terminal");
-    insta::assert_snapshot!("status_during_the_mes_outage", r.stdout);
+    // A laptop's tmux pane, a common terminal, and a wide one (a pipe: no height limit).
+    for (cols, lines, name) in [
+        ("80", Some("24"), "status_during_the_mes_outage_80x24"),
+        ("120", Some("45"), "status_during_the_mes_outage_120x45"),
+        ("200", None, "status_during_the_mes_outage_200"),
+    ] {
+        let mut cmd = vitals(&["status", "--at", &at(t), "--color", "never"])
+            .prometheus(&w.prom.url)
+            .env("COLUMNS", cols);
+        if let Some(l) = lines {
+            cmd = cmd.env("LINES", l);
+        }
+        let r = cmd.run();
+        assert!(!r.stdout.contains('\x1b'), "no colour without a terminal");
+        let width: usize = cols.parse().unwrap();
+        for l in r.stdout.lines() {
+            assert!(l.chars().count() <= width, "wider than {width}: {l}");
+        }
+        if let Some(l) = lines {
+            let n = r.stdout.lines().count();
+            assert!(n <= l.parse().unwrap(), "{n} lines:\n{}", r.stdout);
+        }
+        // Verdict first, then the header and every component, each on one line.
+        let out: Vec<&str> = r.stdout.lines().collect();
+        assert!(out[0].starts_with("DOWN: mes"), "{}", out[0]);
+        for (i, c) in ["shop", "crm", "mes"].iter().enumerate() {
+            assert!(out[2 + i].starts_with(&format!("{c} ")), "{}", r.stdout);
+        }
+        insta::assert_snapshot!(name, r.stdout);
+    }
     Ok(())
+}
+
+/// In a real terminal of 80x24 (tmux), the outage screen is whole: the verdict on the first
+/// line, every component, the time on the last line. `--watch` (which shows the present: the
+/// week's data ends in the past, so nothing is scraped now) redraws in place with its footer.
+pub fn watch_fits_an_80x24_tmux_pane() -> TestResult {
+    let w = week()?;
+    if which("tmux").is_none() {
+        if crate::support::in_ci() {
+            panic!("tmux is missing (scripts/test installs it)");
+        }
+        return Err(crate::support::Skip("tmux is not installed".into()));
+    }
+    let t = incident(&w.truth, "MES outage")["start"].as_i64().unwrap() + 1800;
+    let bin = env!("CARGO_BIN_EXE_vitals");
+    let server = format!("vitals-it-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(["-L", &server, "-f", "/dev/null"])
+            .args(args)
+            .current_dir(crate::support::repo())
+            .output()
+            .unwrap()
+    };
+    let open = |name: &str, cmd: &str| {
+        let r = tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "80",
+            "-y",
+            "24",
+            "sh",
+            "-c",
+            cmd,
+        ]);
+        assert!(r.status.success(), "{r:?}");
+    };
+    let capture = |name: &str| {
+        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", name]).stdout).to_string()
+    };
+    let wait_for = |name: &str, done: &dyn Fn(&str) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut screen = capture(name);
+        while Instant::now() < deadline && !done(&screen) {
+            std::thread::sleep(Duration::from_millis(300));
+            screen = capture(name);
+        }
+        screen
+    };
+    let url = &w.prom.url;
+    open(
+        "at",
+        &format!("{bin} status --at {} --prometheus {url}; sleep 60", at(t)),
+    );
+    open(
+        "watch",
+        &format!("{bin} status --watch 2s --prometheus {url}; sleep 60"),
+    );
+    let outage = wait_for("at", &|s| s.contains("\nat "));
+    let first = wait_for("watch", &|s| s.contains("Ctrl-C quits"));
+    // The footer's time changes with each refresh; the screen stays one screen.
+    let footer = |s: &str| {
+        s.lines()
+            .find(|l| l.contains("Ctrl-C quits"))
+            .map(str::to_string)
+    };
+    let before = footer(&first);
+    let second = wait_for("watch", &|s| footer(s).is_some() && footer(s) != before);
+    tmux(&["kill-server"]);
+
+    let lines: Vec<&str> = outage.lines().collect();
+    assert!(lines[0].starts_with("DOWN: mes"), "{outage}");
+    for c in [
+        "shop", "crm", "mes", "rabbitmq", "shop-db", "mes-db", "s3", "business",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!("{c} "))),
+            "{c}:\n{outage}"
+        );
+    }
+    assert!(lines.iter().any(|l| l.starts_with("at ")), "{outage}");
+    assert_ne!(footer(&second), before, "refreshed:\n{second}");
+    for s in [&first, &second] {
+        let lines: Vec<&str> = s.lines().collect();
+        assert!(lines[0].starts_with("UNKNOWN"), "{s}");
+        assert_eq!(
+            s.matches("Ctrl-C quits").count(),
+            1,
+            "redrawn in place:\n{s}"
+        );
+        let f = footer(s).unwrap();
+        assert!(f.starts_with("at ") && f.contains("every 2s"), "{f}");
+        for c in ["shop", "mes", "business"] {
+            assert!(
+                lines.iter().any(|l| l.starts_with(&format!("{c} "))),
+                "{c}:\n{s}"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn which(tool: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(tool))
+            .find(|f| f.is_file())
+    })
 }
 
 pub fn status_sends_few_queries() -> TestResult {
