@@ -230,7 +230,7 @@ pub enum Command {
 
     /// Run one catalog query, at an instant or over a range
     #[command(
-        after_help = "Examples:\n  vitals query api.rps\n  vitals query api.error_ratio --param service=mes --at 2026-11-20T14:00:00Z\n  vitals query rabbitmq.queue_depth --param queue=shop.orders --since 24h\n  vitals query api.latency_p99 --from now-7d --to now --step 1h --format csv\n\nFormats: table (default), json, csv."
+        after_help = "Examples:\n  vitals query api.rps\n  vitals query api.error_ratio --param service=mes --at 2026-11-20T14:00:00Z\n  vitals query rabbitmq.queue_depth --param queue=shop.orders --since 24h\n  vitals query api.latency_p99 --from now-7d --to now --step 1h --format csv\n  vitals query --promql 'sum by (job) (up)' --since 1h\n\n--promql runs any PromQL (parsed offline first, exit 2 if it does not parse) with the same output; --unit sets how its values are shown.\nFormats: table (default), json, csv."
     )]
     Query(QueryArgs),
 
@@ -263,6 +263,12 @@ pub enum Command {
         after_help = "Formats: table (default), json, markdown (the docs/catalog.md mapping from the monitoring plan)."
     )]
     Queries(QueriesArgs),
+
+    /// Write a starter site.toml and slo.toml for the services your Prometheus has
+    #[command(
+        after_help = "Examples:\n  vitals init --out my-site/\n  vitals --prometheus http://127.0.0.1:9090 init --out . --force\n\nLooks at the series Prometheus has now (or at --at): HTTP APIs (`service` of http_requests_total, with their latency buckets), RabbitMQ queues, PostgreSQL servers (pg_stat_activity_count), MinIO buckets and the shop's business counters, and writes a component for each with the signals of the shipped catalog, plus starter SLOs (availability 99.5 % and latency at the bucket nearest 0.5 s per API, queue depth, connection saturation, S3 latency, lost-order share). Both files are checked as `vitals lint` checks them before they are written; existing files are kept unless --force. The objectives are common first choices: tune them.\nExit codes: 0 written, 2 files exist or nothing known was found, 3 Prometheus could not be read."
+    )]
+    Init(InitArgs),
 
     /// Check queries/, site.toml and slo.toml without contacting Prometheus
     #[command(
@@ -322,14 +328,44 @@ pub enum FailOn {
 #[derive(Debug, Args)]
 pub struct QueryArgs {
     /// Catalog query name (see `vitals queries`)
-    pub name: String,
+    #[arg(required_unless_present = "promql")]
+    pub name: Option<String>,
 
     /// Set a query parameter (repeatable), e.g. --param service=shop|crm
     #[arg(long = "param", short = 'p', value_name = "K=V")]
     pub params: Vec<String>,
 
+    /// Run this PromQL instead of a catalog query (checked offline first)
+    #[arg(long, value_name = "EXPR", conflicts_with_all = ["name", "params"])]
+    pub promql: Option<String>,
+
+    /// The unit of --promql's values, for display: seconds, bytes, bytes_per_second, ratio,
+    /// percent, rps, per_second, count
+    #[arg(
+        long,
+        value_name = "UNIT",
+        requires = "promql",
+        default_value = "count"
+    )]
+    pub unit: String,
+
     #[command(flatten)]
     pub time: TimeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory to write site.toml and slo.toml into
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: String,
+
+    /// Replace site.toml and slo.toml if they exist
+    #[arg(long)]
+    pub force: bool,
+
+    /// Look at the series Prometheus had at this time [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
 }
 
 /// Instant (`--at`) or range (`--since`, `--from/--to`, `--step`).

@@ -2,41 +2,52 @@
 //! and saying so twenty times helps nobody. Each distinct cause is one line naming what it
 //! affected.
 
-/// The cause of a failure message, without the query it came from and without a hint (the
-/// hint is the same for every query of a cause).
-fn cause(what: &str) -> String {
-    let what = what.split_once(" (hint: ").map(|(m, _)| m).unwrap_or(what);
-    what.split_once(": ")
-        .filter(|(head, _)| head.starts_with("query `"))
-        .map(|(_, rest)| rest)
-        .unwrap_or(what)
-        .to_string()
+/// The cause of a failure message, without the query it came from, and its hint apart (the
+/// hint is the same for every query of a cause: it is said once).
+fn cause(what: &str) -> (String, Option<String>) {
+    let (what, hint) = match what.split_once(" (hint: ") {
+        Some((m, h)) => (m, Some(h.trim_end_matches(')').to_string())),
+        None => (what, None),
+    };
+    // `query `NAME`: cause`, where NAME may itself hold ": ".
+    let what = what
+        .strip_prefix("query `")
+        .and_then(|rest| rest.split_once("`: "))
+        .map(|(_, cause)| cause)
+        .unwrap_or(what);
+    (what.to_string(), hint)
 }
 
 /// One line per distinct cause of `(who, what)` failures, in the order first seen:
-/// `who[, who2 and N more]: cause`.
+/// `who[, who2 and N more]: cause (hint: ...)`.
 pub(crate) fn distinct(failures: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
-    let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
+    let mut grouped: Vec<(String, Option<String>, Vec<String>)> = Vec::new();
     for (who, what) in failures {
-        let what = cause(&what);
-        match grouped.iter_mut().find(|(w, _)| *w == what) {
-            Some((_, whos)) => {
+        let (what, hint) = cause(&what);
+        match grouped.iter_mut().find(|(w, _, _)| *w == what) {
+            Some((_, h, whos)) => {
+                if h.is_none() {
+                    *h = hint;
+                }
                 if !whos.contains(&who) {
                     whos.push(who);
                 }
             }
-            None => grouped.push((what, vec![who])),
+            None => grouped.push((what, hint, vec![who])),
         }
     }
     grouped
         .into_iter()
-        .map(|(what, whos)| {
+        .map(|(what, hint, whos)| {
             let who = if whos.len() > 4 {
                 format!("{}, {} and {} more", whos[0], whos[1], whos.len() - 2)
             } else {
                 whos.join(", ")
             };
-            format!("{who}: {what}")
+            match hint {
+                Some(h) => format!("{who}: {what} (hint: {h})"),
+                None => format!("{who}: {what}"),
+            }
         })
         .collect()
 }
@@ -65,7 +76,7 @@ mod tests {
         let msgs: Vec<String> = (0..18)
             .map(|i| {
                 format!(
-                    "query `up{{job=\"{i}\"}}`: cannot reach http://127.0.0.1:9/ (hint: is Prometheus running?)"
+                    "query `incidents: up{{job=\"{i}\"}}`: cannot reach http://127.0.0.1:9/ (hint: is Prometheus running?)"
                 )
             })
             .chain(["KPIs of this week: timed out".to_string()])
@@ -74,7 +85,8 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                "a query: cannot reach http://127.0.0.1:9/".to_string(),
+                "a query: cannot reach http://127.0.0.1:9/ (hint: is Prometheus running?)"
+                    .to_string(),
                 "KPIs of this week: timed out".to_string()
             ]
         );

@@ -71,6 +71,7 @@ pub async fn run(cli: Cli) -> (ExitStatus, Option<(Failure, Settings)>) {
         Command::Rules(a) => commands::rules::run(&settings, a),
         Command::Queries(a) => commands::queries::run(&settings, a),
         Command::Lint => commands::lint::run(&settings),
+        Command::Init(a) => commands::init::run(&settings, a).await,
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut buf = Vec::new();

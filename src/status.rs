@@ -82,6 +82,9 @@ pub struct SloState {
     /// Period KPIs (`severity = "none"`) that fail: shown, not judged here (they do not
     /// degrade the component; `vitals check` fails on them).
     pub kpi_problems: Vec<String>,
+    /// Period KPIs (`severity = "none"`) of the component, and the worst of them.
+    pub kpi_count: usize,
+    pub kpi_status: Option<Status>,
     /// Least budget left among the component's budget SLOs (a share; negative if overspent).
     pub budget_left: Option<f64>,
     /// The SLO (or group) that budget belongs to.
@@ -420,6 +423,8 @@ fn slo_state(config: &Config, c: &Component, rows: &[Row], out: &mut ComponentSt
         count: alerting.len(),
         problems: describe(&alerting, false),
         kpi_problems: describe(&kpis, true),
+        kpi_count: kpis.len(),
+        kpi_status: (!kpis.is_empty()).then(|| Status::overall(kpis.iter().map(|r| r.status))),
         budget_left: least.as_ref().map(|l| l.0),
         budget_slo: least.map(|l| l.1),
     });

@@ -3,6 +3,7 @@
 pub mod chart;
 pub mod check;
 pub mod incidents;
+pub mod init;
 pub mod lint;
 pub mod queries;
 pub mod query;

@@ -67,9 +67,29 @@ pub enum SeriesData {
 
 pub(crate) async fn run(settings: &Settings, args: &QueryArgs) -> Result<ExitStatus, Failure> {
     let format = settings.format("query", &[Format::Table, Format::Json, Format::Csv])?;
-    let catalog = &settings.catalog()?;
     let params = parse_params(&args.params)?;
-    let (def, mut expanded) = catalog.resolve(&args.name, &params)?;
+    // A catalog query, or ad-hoc PromQL (which needs no catalog at all).
+    let catalog = match args.promql {
+        Some(_) => None,
+        None => Some(settings.catalog()?),
+    };
+    let adhoc;
+    let (def, mut expanded) = match (&args.name, &args.promql, &catalog) {
+        (_, Some(expr), _) => {
+            adhoc = adhoc_query(expr, &args.unit)?;
+            let expanded = crate::catalog::Expanded {
+                promql: expr.clone(),
+                params: BTreeMap::new(),
+            };
+            (&adhoc, expanded)
+        }
+        (Some(name), None, Some(catalog)) => catalog.resolve(name, &params)?,
+        _ => {
+            return Err(Failure::usage(
+                "name a catalog query (see `vitals queries`) or give --promql EXPR",
+            ));
+        }
+    };
     let time = args.time.resolve(settings.now)?;
     let prom = settings.prom()?;
 
@@ -83,8 +103,10 @@ pub(crate) async fn run(settings: &Settings, args: &QueryArgs) -> Result<ExitSta
                     crate::duration::Duration::from_secs(15),
                 )
             });
-            if let Some(p) = crate::catalog::cover_step(def, &params, step) {
-                expanded = catalog.resolve(&args.name, &p)?.1;
+            if let (Some(catalog), Some(p)) =
+                (&catalog, crate::catalog::cover_step(def, &params, step))
+            {
+                expanded = catalog.resolve(&def.name, &p)?.1;
                 super::note(
                     settings,
                     &format!(
@@ -163,6 +185,36 @@ pub(crate) async fn run(settings: &Settings, args: &QueryArgs) -> Result<ExitSta
     };
     super::print(&text)?;
     Ok(ExitStatus::Success)
+}
+
+/// `--promql EXPR --unit U` as a query of its own, checked offline: a typo is a usage error
+/// before any request.
+fn adhoc_query(expr: &str, unit: &str) -> Result<QueryDef, Failure> {
+    if expr.trim().is_empty() {
+        return Err(Failure::usage("--promql: the expression is empty"));
+    }
+    promql_parser::parser::parse(expr).map_err(|e| {
+        Failure::usage(format!(
+            "--promql does not parse: {}",
+            e.split_whitespace().collect::<Vec<_>>().join(" ")
+        ))
+    })?;
+    let unit = Unit::ALL
+        .into_iter()
+        .find(|u| u.as_str() == unit)
+        .ok_or_else(|| {
+            let all: Vec<&str> = Unit::ALL.iter().map(|u| u.as_str()).collect();
+            Failure::usage(format!("--unit {unit}: not one of {}", all.join(", ")))
+        })?;
+    Ok(QueryDef {
+        name: "promql".into(),
+        help: "ad-hoc PromQL (--promql)".into(),
+        unit,
+        promql: expr.to_string(),
+        params: BTreeMap::new(),
+        plan: Vec::new(),
+        origin: "--promql".into(),
+    })
 }
 
 fn series_output(s: &Series, range: bool) -> SeriesOutput {

@@ -68,6 +68,20 @@ fn finite_runs(points: &[(f64, f64)]) -> impl Iterator<Item = &[(f64, f64)]> {
         .filter(|s| !s.is_empty())
 }
 
+/// A time label is centred under its tick, unless that would cut it at an edge of the
+/// picture (the last label of a chart used to lose its end).
+fn label_anchor(x: i32, label: &str, width: i32) -> plotters::style::text_anchor::HPos {
+    use plotters::style::text_anchor::HPos;
+    let half = (label.chars().count() as i32 * 7) / 2;
+    if x + half > width {
+        HPos::Right
+    } else if x - half < 0 {
+        HPos::Left
+    } else {
+        HPos::Center
+    }
+}
+
 /// A legend entry: a short line in the series' colour.
 fn legend_line(color: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
     move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
@@ -116,6 +130,36 @@ impl Chart {
         } else {
             (lo, hi + (hi - lo) * 0.08)
         }
+    }
+
+    /// The corner of the plot where the legend covers the fewest points (a burn-down starts
+    /// top left; most series are quiet on one side).
+    fn legend_corner(&self, (y0, y1): (f64, f64)) -> SeriesLabelPosition {
+        let span = (self.end - self.start).max(f64::EPSILON);
+        let height = (y1 - y0).max(f64::EPSILON);
+        let under = |left: bool, top: bool| -> usize {
+            self.lines
+                .iter()
+                .flat_map(|l| l.points.iter())
+                .filter(|(t, v)| {
+                    let x = (t - self.start) / span;
+                    let y = (v - y0) / height;
+                    v.is_finite()
+                        && if left { x < 0.4 } else { x > 0.6 }
+                        && if top { y > 0.6 } else { y < 0.4 }
+                })
+                .count()
+        };
+        [
+            (under(true, true), SeriesLabelPosition::UpperLeft),
+            (under(false, true), SeriesLabelPosition::UpperRight),
+            (under(true, false), SeriesLabelPosition::LowerLeft),
+            (under(false, false), SeriesLabelPosition::LowerRight),
+        ]
+        .into_iter()
+        .min_by_key(|(n, _)| *n)
+        .map(|(_, p)| p)
+        .unwrap_or(SeriesLabelPosition::UpperLeft)
     }
 
     /// Pixels of the plot area for a picture `width` wide (what the step is chosen from).
@@ -186,12 +230,14 @@ impl Chart {
             let (px, py) = chart.backend_coord(&(t, y0));
             let label = zone.format(from_unix_seconds(t), fmt);
             let (bx, by) = body.get_base_pixel();
+            let x = px - bx;
+            let h = label_anchor(x, &label, body.dim_in_pixel().0 as i32);
             body.draw(&Text::new(
                 label,
-                (px - bx, py - by + 6),
+                (x, py - by + 6),
                 ("sans-serif", 12).into_font().color(&BLACK).pos(
                     plotters::style::text_anchor::Pos::new(
-                        plotters::style::text_anchor::HPos::Center,
+                        h,
                         plotters::style::text_anchor::VPos::Top,
                     ),
                 ),
@@ -272,7 +318,7 @@ impl Chart {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(self.legend_corner((y0, y1)))
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(200, 200, 200))
             .label_font(("sans-serif", 12))

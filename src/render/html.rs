@@ -22,6 +22,7 @@ th{background:#f6f8fa}td.n{text-align:right;white-space:nowrap}.muted{color:#656
 .verdict{font-size:16px;padding:8px 12px;border-radius:6px;display:inline-block}
 .chart{margin:12px 0}.chart svg{max-width:100%;height:auto;border:1px solid #d0d7de}td.nw{white-space:nowrap}
 .missing{background:#fff8c5;border:1px solid #d4a72c;padding:8px 12px;border-radius:6px}
+.toc{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:12px 0;font-size:14px}.toc ol{margin:4px 0;padding-left:22px}
 ";
 
 fn status_class(s: Status) -> &'static str {
@@ -53,13 +54,129 @@ fn kpi_rows(kpis: &[Kpi], out: &mut String) {
 pub(crate) fn report(r: &Report, charts: &[(String, String)]) -> String {
     let mut o = String::new();
     head(&mut o, r);
+    toc(&mut o, charts);
     headline(&mut o, r);
+    changes(&mut o, r);
+    incidents(&mut o, r);
     business(&mut o, r);
     components(&mut o, r);
-    incidents(&mut o, r);
     charts_section(&mut o, charts);
     o.push_str("</body>\n</html>\n");
     o
+}
+
+/// The sections, in the order a reader needs them: the verdict, what changed, what went
+/// wrong, then the figures and the charts.
+const SECTIONS: [(&str, &str); 6] = [
+    ("headline", "Headline"),
+    ("changes", "What changed"),
+    ("incidents", "Incidents"),
+    ("business", "Business KPIs"),
+    ("components", "Components"),
+    ("charts", "Charts"),
+];
+
+fn section(o: &mut String, id: &str) {
+    let (i, (_, title)) = SECTIONS
+        .iter()
+        .enumerate()
+        .find(|(_, (s, _))| *s == id)
+        .expect("a known section");
+    o.push_str(&format!("<h2 id=\"{id}\">{}. {title}</h2>\n", i + 1));
+}
+
+/// The table of contents, with a link to each chart.
+fn toc(o: &mut String, charts: &[(String, String)]) {
+    o.push_str("<nav class=\"toc\"><strong>Contents</strong><ol>\n");
+    for (id, title) in SECTIONS {
+        o.push_str(&format!("<li><a href=\"#{id}\">{title}</a>"));
+        if id == "charts" && !charts.is_empty() {
+            o.push_str("<ol>");
+            for (k, (t, _)) in charts.iter().enumerate() {
+                o.push_str(&format!(
+                    "<li><a href=\"#chart-{}\">{}</a></li>",
+                    k + 1,
+                    esc(t)
+                ));
+            }
+            o.push_str("</ol>");
+        }
+        o.push_str("</li>\n");
+    }
+    o.push_str("</ol></nav>\n");
+}
+
+/// The largest changes against the previous period, worse ones first: the figures a
+/// reader should look at, from the KPI and component tables below.
+fn changes(o: &mut String, r: &Report) {
+    let (cur, prev) = (&r.period.label, &r.previous_period.label);
+    section(o, "changes");
+    let mut all: Vec<(&str, &Kpi)> = r
+        .kpis
+        .iter()
+        .map(|k| ("business", k))
+        .chain(
+            r.components
+                .iter()
+                .flat_map(|c| c.metrics.iter().map(move |k| (c.name.as_str(), k))),
+        )
+        .chain([
+            ("incidents", &r.incidents.count),
+            ("incidents", &r.incidents.mttr),
+        ])
+        .filter(|(_, k)| !k.incomparable && k.change.is_some_and(|c| c.abs() >= 0.1))
+        .collect();
+    if all.is_empty() {
+        o.push_str(&format!(
+            "<p>No figure changed by 10 % or more against {}{}.</p>\n",
+            esc(prev),
+            if r.previous_coverage < 0.999 {
+                " (the previous period is not fully covered by data: its changes are not shown)"
+            } else {
+                ""
+            }
+        ));
+        return;
+    }
+    // Worse first, then better, then neutral; each by the size of the change.
+    let rank = |k: &Kpi| match k.verdict() {
+        Some(false) => 0,
+        Some(true) => 1,
+        None => 2,
+    };
+    all.sort_by(|a, b| {
+        rank(a.1).cmp(&rank(b.1)).then(
+            b.1.change
+                .unwrap_or(0.0)
+                .abs()
+                .total_cmp(&a.1.change.unwrap_or(0.0).abs()),
+        )
+    });
+    let shown = all.len().min(10);
+    o.push_str(&format!(
+        "<table>\n<tr><th>where</th><th>figure</th><th>{}</th><th>{}</th><th>change</th></tr>\n",
+        esc(cur),
+        esc(prev)
+    ));
+    for (place, k) in &all[..shown] {
+        o.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n muted\">{}</td>{}</tr>\n",
+            esc(place),
+            esc(&k.label),
+            esc(&k.text()),
+            esc(&k.previous_text()),
+            change_cell(k)
+        ));
+    }
+    o.push_str("</table>\n");
+    o.push_str(&format!(
+        "<p class=\"muted\">Figures that changed by 10 % or more, worse first{}.</p>\n",
+        if all.len() > shown {
+            format!("; {} more in the tables below", all.len() - shown)
+        } else {
+            String::new()
+        }
+    ));
 }
 
 /// The page head, title and what could not be read.
@@ -87,7 +204,7 @@ fn head(o: &mut String, r: &Report) {
 /// 1. The verdict and every SLO over the period.
 fn headline(o: &mut String, r: &Report) {
     let (cur, prev) = (&r.period.label, &r.previous_period.label);
-    o.push_str("<h2>1. Headline</h2>\n");
+    section(o, "headline");
     o.push_str(&format!(
         "<p><span class=\"verdict {}\">Verdict: <strong>{}</strong></span> &nbsp; {}</p>\n",
         status_class(r.verdict),
@@ -123,7 +240,7 @@ fn headline(o: &mut String, r: &Report) {
 /// 2. Business KPIs and breakdowns.
 fn business(o: &mut String, r: &Report) {
     let (cur, prev) = (&r.period.label, &r.previous_period.label);
-    o.push_str("<h2>2. Business KPIs</h2>\n");
+    section(o, "business");
     o.push_str(&format!(
         "<table>\n<tr><th>KPI</th><th>{}</th><th>{}</th><th>change</th></tr>\n",
         esc(cur),
@@ -165,7 +282,7 @@ fn business(o: &mut String, r: &Report) {
 /// 3. Each component's figures.
 fn components(o: &mut String, r: &Report) {
     let (cur, prev) = (&r.period.label, &r.previous_period.label);
-    o.push_str("<h2>3. Components</h2>\n");
+    section(o, "components");
     for c in &r.components {
         o.push_str(&format!(
             "<h3>{}</h3>\n<table>\n<tr><th>metric</th><th>{}</th><th>{}</th><th>change</th></tr>\n",
@@ -181,7 +298,7 @@ fn components(o: &mut String, r: &Report) {
 /// 4. Incidents: counts, MTTR and the list.
 fn incidents(o: &mut String, r: &Report) {
     let (cur, prev) = (&r.period.label, &r.previous_period.label);
-    o.push_str("<h2>4. Incidents</h2>\n");
+    section(o, "incidents");
     let inc = &r.incidents;
     o.push_str(&format!(
         "<table>\n<tr><th></th><th>{}</th><th>{}</th><th>change</th></tr>\n",
@@ -207,8 +324,9 @@ fn incidents(o: &mut String, r: &Report) {
                 .iter()
                 .map(|m| {
                     format!(
-                        "<code>{}</code> ({})",
+                        "<code>{}</code> ({}, {})",
                         esc(&m.display_name()),
+                        m.severity.as_str(),
                         esc(&m.peak_text)
                     )
                 })
@@ -236,11 +354,12 @@ fn incidents(o: &mut String, r: &Report) {
 
 /// 5. Charts, inline SVG.
 fn charts_section(o: &mut String, charts: &[(String, String)]) {
-    o.push_str("<h2>5. Charts</h2>\n");
+    section(o, "charts");
     // Each chart carries its title; the alt text is for readers without SVG.
-    for (title, svg) in charts {
+    for (k, (title, svg)) in charts.iter().enumerate() {
         o.push_str(&format!(
-            "<div class=\"chart\" role=\"img\" aria-label=\"{}\">\n{}\n</div>\n",
+            "<div class=\"chart\" id=\"chart-{}\" role=\"img\" aria-label=\"{}\">\n{}\n</div>\n",
+            k + 1,
             esc(title),
             svg
         ));

@@ -48,7 +48,7 @@ impl Columns {
         match cols {
             0..110 => Columns {
                 name,
-                slo: 11,
+                slo: 12,
                 spark: 0,
             },
             110..170 => Columns {
@@ -184,6 +184,16 @@ fn slo_texts(s: &SloState) -> Vec<String> {
         None => format!("{word} {pass}/{} ok", s.count),
     });
     let short = (s.count > 0).then(|| format!("{word} {pass}/{} ok", s.count));
+    // A component with period KPIs only (business) still says how they stand.
+    let kpi_only = (s.count == 0 && s.kpi_problems.is_empty())
+        .then_some(s.kpi_status)
+        .flatten()
+        .filter(|st| *st != crate::slo::eval::Status::Pass)
+        .map(|st| st.as_str().to_uppercase());
+    let kpi_word = kpi_only.clone();
+    let kpi_only = kpi_only.map(|w| format!("KPI {w}"));
+    // The status word alone, the last resort of a narrow screen.
+    let word_only = (s.count > 0).then(|| word.clone());
     vec![
         join(vec![head.clone(), budget.clone(), kpi.clone()]),
         join(vec![head.clone(), kpi.clone()]),
@@ -193,7 +203,14 @@ fn slo_texts(s: &SloState) -> Vec<String> {
         join(vec![head]),
         join(vec![short]),
         join(vec![kpi_short]),
+        join(vec![kpi_only]),
+        join(vec![word_only]),
+        join(vec![kpi_word]),
     ]
+    .into_iter()
+    // An empty form would "fit" before the short ones that say something.
+    .filter(|t| !t.is_empty())
+    .collect()
 }
 
 /// The signals of a row, those past a level first, with their tones.
@@ -394,15 +411,29 @@ fn details(report: &StatusReport, cols: usize) -> Vec<String> {
         }
     }
     for e in &report.errors {
-        let (line, _) = fit_list(&[format!("error: {e}")], "", cols);
-        out.push(if line.is_empty() {
-            fitting(
-                &[format!("error: {}", e.split(": ").next().unwrap_or(e))],
-                cols,
-            )
-        } else {
-            line
-        });
+        // `who: cause (hint: ...)`: in full, else the cause and hint, else the cause, else
+        // the cause cut at a word with an ellipsis (a message, not a value).
+        let cause = e.split_once(": ").map_or(e.as_str(), |x| x.1);
+        let bare = cause.split(" (hint: ").next().unwrap_or(cause);
+        let mut cut = String::from("error: ");
+        for w in bare.split(' ') {
+            if width(&cut) + width(w) + 2 > cols {
+                break;
+            }
+            cut.push_str(w);
+            cut.push(' ');
+        }
+        let cut = format!("{}…", cut.trim_end());
+        out.push(fitting(
+            &[
+                format!("error: {e}"),
+                format!("error: {}", e.split(" (hint: ").next().unwrap_or(e)),
+                format!("error: {cause}"),
+                format!("error: {bare}"),
+                cut,
+            ],
+            cols,
+        ));
     }
     out
 }

@@ -155,7 +155,7 @@ pub(super) fn add(
                 ChartKind::Series {
                     source, line_label, ..
                 } => {
-                    let lines = a
+                    let lines: Vec<Line> = a
                         .series
                         .iter()
                         .map(|s| Line {
@@ -167,12 +167,20 @@ pub(super) fn add(
                             points: s.samples.clone(),
                         })
                         .collect();
-                    frame.chart(
-                        &c.title,
-                        unit_of(config, &source.query),
-                        lines,
-                        frame.bands(&c.shade),
-                    )
+                    let unit = unit_of(config, &source.query);
+                    // The limits of the threshold SLOs on this query, as `vitals chart`
+                    // draws them (the incidents are shaded already).
+                    let overlay = crate::chart::slo_overlay(
+                        &config.slos,
+                        &source.query,
+                        unit,
+                        &source.params,
+                        &lines,
+                        plan.chart_step,
+                    );
+                    let mut chart = frame.chart(&c.title, unit, lines, frame.bands(&c.shade));
+                    chart.rules = overlay.rules;
+                    chart
                 }
             };
             charts.push(ChartInfo {

@@ -150,6 +150,20 @@ impl Settings {
         Catalog::builtin()
     }
 
+    /// The problems `vitals lint` would find in this site and SLO file (with the catalog
+    /// these settings load): what `vitals init` checks before it says it is done.
+    pub(crate) fn check_files(&self, site: &Path, slo: &Path) -> Vec<Problem> {
+        let site = match Self::read_source(site, "site file") {
+            Ok(s) => s,
+            Err(p) => return vec![p],
+        };
+        let slo = match Self::read_source(slo, "SLO file") {
+            Ok(s) => s,
+            Err(p) => return vec![p],
+        };
+        Config::load(self.load_catalog(), Some(&site), &slo).1
+    }
+
     fn read_source(p: &Path, what: &str) -> Result<Source, Problem> {
         std::fs::read_to_string(p)
             .map(|t| Source::new(p, t))

@@ -177,3 +177,60 @@ pub fn every_catalog_query_has_an_expected_value() -> TestResult {
     );
     Ok(())
 }
+
+/// `--promql` answers as the catalog query with the same PromQL does, in every format; one
+/// that does not parse is a usage error before any request (the server here is unreachable).
+pub fn adhoc_promql_answers_like_the_catalog_and_is_checked_offline() -> TestResult {
+    let prom = prometheus()?;
+    let named = vitals(&["query", "api.rps", "--at", AT, "--format", "json"])
+        .prometheus(&prom.url)
+        .run()
+        .json();
+    let promql = named["promql"].as_str().unwrap().to_string();
+    let adhoc = vitals(&[
+        "query", "--promql", &promql, "--unit", "rps", "--at", AT, "--format", "json",
+    ])
+    .prometheus(&prom.url)
+    .run();
+    adhoc.expect_code(0);
+    let adhoc = adhoc.json();
+    assert_eq!(adhoc["series"], named["series"]);
+    assert_eq!(adhoc["unit"], "rps");
+    assert!(!named["series"].as_array().unwrap().is_empty());
+    // A range, as a table with the unit applied.
+    let r = vitals(&[
+        "query",
+        "--promql",
+        &promql,
+        "--unit",
+        "rps",
+        "--from",
+        "2026-11-20T11:30:00Z",
+        "--to",
+        AT,
+    ])
+    .prometheus(&prom.url)
+    .run();
+    r.expect_code(0);
+    assert!(r.stdout.contains("req/s"), "{}", r.stdout);
+    for (args, says) in [
+        (
+            &["query", "--promql", "sum(rate(x[5m]"][..],
+            "does not parse",
+        ),
+        (
+            &["query", "--promql", "up", "--unit", "parsecs"][..],
+            "not one of",
+        ),
+        (
+            &["query", "api.rps", "--promql", "up"][..],
+            "cannot be used with",
+        ),
+        (&["query"][..], "required"),
+    ] {
+        let r = vitals(args).prometheus("http://127.0.0.1:9").run();
+        r.expect_code(2);
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+    }
+    Ok(())
+}

@@ -446,7 +446,34 @@ pub fn html_report_loads_in_chromium_without_console_errors() -> TestResult {
     ] {
         assert!(!html.contains(banned), "the page has {banned}");
     }
-    assert_eq!(html.matches("<svg").count(), 4, "four inline charts");
+    // The site's charts and the budget burn-down, each linked from the table of contents.
+    let site_charts = std::fs::read_to_string(crate::support::repo().join("site.toml"))
+        .unwrap()
+        .matches("[[report.chart]]")
+        .count();
+    assert!(site_charts >= 5, "{site_charts}");
+    assert_eq!(
+        html.matches("<svg").count(),
+        site_charts + 1,
+        "inline charts"
+    );
+    for k in 1..=site_charts + 1 {
+        assert!(
+            html.contains(&format!("href=\"#chart-{k}\"")),
+            "chart {k} in the contents"
+        );
+        assert!(html.contains(&format!("id=\"chart-{k}\"")), "chart {k}");
+    }
+    // What a manager reads first: the verdict, then what changed and the incidents.
+    let pos = |s: &str| html.find(s).unwrap_or_else(|| panic!("no {s}"));
+    assert!(pos("id=\"headline\"") < pos("id=\"changes\""));
+    assert!(pos("id=\"changes\"") < pos("id=\"incidents\""));
+    assert!(pos("id=\"incidents\"") < pos("id=\"business\""));
+    // The queue chart carries the queue-depth SLO's limit, as `vitals chart` draws it.
+    assert!(
+        html.contains("SLO shop-orders-queue-depth"),
+        "SLO line on the queue chart"
+    );
     let shot = dir.join("report-2026-W47.png");
     let _ = std::fs::remove_file(&shot);
     let errors = chromium(&page, &shot)?;
@@ -508,7 +535,9 @@ pub fn report_markdown_and_json_snapshots() -> TestResult {
     let md = std::fs::read_to_string(dir.path().join("report-2026-W47.md")).unwrap();
     for c in [
         "daily_orders",
+        "daily_lost_orders",
         "error_ratio",
+        "latency_p99",
         "queue_depth",
         "budget_burn_down",
     ] {

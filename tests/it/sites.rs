@@ -401,3 +401,118 @@ pub fn the_payments_site_runs_every_command_with_no_code_change() -> TestResult 
     assert!(r.stdout.contains("component: '{{ $labels.service }}'"));
     Ok(())
 }
+
+/// The names and kinds of the components of a site file.
+fn components_of(site: &std::path::Path) -> Vec<(String, String)> {
+    let doc: toml::Value = toml::from_str(&std::fs::read_to_string(site).unwrap()).unwrap();
+    doc["component"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `vitals init` on both sites' Prometheus: the components of each site are found from its
+/// series alone, the files are lint-clean, and status reads every signal with them.
+pub fn init_writes_a_lint_clean_starter_for_what_prometheus_has() -> TestResult {
+    let w = crate::week::week()?;
+    let p = payments()?;
+    type Case<'a> = (&'a Week, i64, &'a [(&'a str, &'a str)]);
+    let cases: [Case; 2] = [
+        (
+            w,
+            END_S - 3600,
+            &[
+                ("crm", "api"),
+                ("mes", "api"),
+                ("shop", "api"),
+                ("rabbitmq", "broker"),
+                ("mes-db", "database"),
+                ("shop-db", "database"),
+                ("s3", "storage"),
+                ("business", "business"),
+            ],
+        ),
+        (
+            p,
+            END_S - 3600,
+            &[
+                ("crm", "api"),
+                ("mes", "api"),
+                ("payments", "api"),
+                ("shop", "api"),
+                ("mq", "broker"),
+                ("main-db", "database"),
+                ("business", "business"),
+            ],
+        ),
+    ];
+    for (site, t, want) in cases {
+        let dir = scratch();
+        let out = dir.path().join("starter");
+        let r = vitals(&["init", "--out", out.to_str().unwrap(), "--at", &at(t)])
+            .prometheus(&site.prom.url)
+            .run();
+        r.expect_code(0);
+        assert!(r.stderr.contains("lint-clean"), "{}", r.stderr);
+        let got = components_of(&out.join("site.toml"));
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(n, k)| (n.to_string(), k.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            want,
+            "{}",
+            std::fs::read_to_string(out.join("site.toml")).unwrap()
+        );
+        let slo = out.join("slo.toml");
+        vitals(&["lint", "--config", slo.to_str().unwrap()])
+            .run()
+            .expect_code(0);
+        // The starter works: every component has its signals read, none is left blank.
+        let doc = vitals(&[
+            "status",
+            "--config",
+            slo.to_str().unwrap(),
+            "--at",
+            &at(t),
+            "--format",
+            "json",
+        ])
+        .prometheus(&site.prom.url)
+        .run()
+        .json();
+        for c in doc["components"].as_array().unwrap() {
+            let signals = c["signals"].as_array().unwrap();
+            assert!(!signals.is_empty(), "{c}");
+            assert!(
+                signals.iter().any(|s| s["value"].is_number()),
+                "no signal of {} was read: {c}",
+                c["name"]
+            );
+        }
+        // And it is never written over.
+        let again = vitals(&["init", "--out", out.to_str().unwrap(), "--at", &at(t)])
+            .prometheus(&site.prom.url)
+            .run();
+        again.expect_code(2);
+        assert!(again.stderr.contains("--force"), "{}", again.stderr);
+    }
+    // Nothing known: a clear usage error, and nothing written.
+    let empty = crate::support::prometheus::Prometheus::start(Default::default())?;
+    let dir = scratch();
+    let r = vitals(&["init", "--out", dir.path().join("x").to_str().unwrap()])
+        .prometheus(&empty.url)
+        .run();
+    r.expect_code(2);
+    assert!(r.stderr.contains("nothing vitals knows"), "{}", r.stderr);
+    assert!(!dir.path().join("x/site.toml").exists());
+    Ok(())
+}

@@ -427,3 +427,51 @@ pub fn watch_refreshes_until_interrupted() -> TestResult {
     assert!(stopped, "Ctrl-C must stop --watch");
     Ok(())
 }
+
+/// With Prometheus unreachable, every row says its SLOs are inconclusive (none is blank, a
+/// period KPI is not "off target" without data), the cause is said once, and it all fits
+/// 80x24 without a broken line.
+pub fn unreachable_status_fits_80x24_and_every_slo_cell_says_inconclusive() -> TestResult {
+    let r = vitals(&["status", "--color", "never"])
+        .prometheus("http://127.0.0.1:9")
+        .env("COLUMNS", "80")
+        .env("LINES", "24")
+        .run();
+    r.expect_code(3);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(lines.len() <= 24, "{}", r.stdout);
+    assert!(
+        lines[0].starts_with("UNKNOWN: nothing could be read (cannot reach Prometheus"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("off target"), "{}", r.stdout);
+    for l in &lines {
+        assert!(l.chars().count() <= 80, "{l}");
+        assert!(!l.trim_start().starts_with('+'), "a bare count: {l:?}");
+    }
+    for c in [
+        "shop", "crm", "mes", "rabbitmq", "shop-db", "mes-db", "s3", "business",
+    ] {
+        let row = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{c} ")))
+            .unwrap_or_else(|| panic!("no {c} row:\n{}", r.stdout));
+        assert!(
+            row.contains("UNKNOWN") && row.contains("INCONCLUSIVE"),
+            "{row}"
+        );
+    }
+    // Said on the verdict line and once more with its hint, not once per query.
+    assert!(
+        r.stdout.matches("cannot reach").count() <= 2,
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.matches("cannot reach").count() <= 1,
+        "{}",
+        r.stderr
+    );
+    Ok(())
+}
