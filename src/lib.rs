@@ -12,6 +12,7 @@ mod chart;
 mod cli;
 mod commands;
 mod config;
+mod dashboard;
 pub mod diag;
 pub mod duration;
 mod exit;
@@ -70,6 +71,7 @@ pub async fn run(cli: Cli) -> (ExitStatus, Option<(Failure, Settings)>) {
         Command::Rules(a) => commands::rules::run(&settings, a),
         Command::Queries(a) => commands::queries::run(&settings, a),
         Command::Lint => commands::lint::run(&settings),
+        Command::Dashboard(a) => commands::dashboard::run(&settings, a),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut buf = Vec::new();
