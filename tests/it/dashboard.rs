@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::prometheus::{http_get, instant_query, which};
+use crate::support::prometheus::{http_get, instant_query, require_binaries, which};
 use crate::support::{Run, Skip, TestResult, in_ci, repo, scratch, vitals};
 use crate::week::{END_S, incident, week};
 
@@ -420,6 +420,84 @@ pub fn a_deployed_rule_file_switches_slo_panels_to_its_recorded_series() -> Test
             assert!(!recorded_selectors(&expr).is_empty(), "{title}: {expr}");
         }
     }
+    Ok(())
+}
+
+/// A YAML list item `- KEY: |` at `indent`, the text as a block under it.
+fn yaml_item_block(key: &str, text: &str, indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    let mut out = format!("{pad}- {key}: |\n");
+    for line in text.lines() {
+        out.push_str(&format!("{pad}    {line}\n"));
+    }
+    out
+}
+
+/// With the rules loaded (`promtool test rules`), each recorded-series panel of an SLO gives
+/// exactly what the same panel computes from the raw series: the same number, so the
+/// recorded series are there and mean the same.
+pub fn recorded_panels_equal_the_sli_panels_under_promtool() -> TestResult {
+    require_binaries()?;
+    let dir = scratch();
+    let rules = dir.path().join("rules.yml");
+    vitals(&[
+        "rules",
+        "--slo",
+        "mes-availability",
+        "--out",
+        rules.to_str().unwrap(),
+    ])
+    .run()
+    .expect_code(0);
+    let raw = dashboard(&[]);
+    let recorded = dashboard(&["--rules", rules.to_str().unwrap()]);
+    let by_target = |d: &Value| -> BTreeMap<(String, String), String> {
+        let mut m = BTreeMap::new();
+        for p in d["panels"].as_array().unwrap() {
+            let title = p["title"].as_str().unwrap();
+            if !title.starts_with("mes-availability: ") {
+                continue;
+            }
+            for t in p["targets"].as_array().unwrap() {
+                m.insert(
+                    (title.to_string(), t["refId"].as_str().unwrap().to_string()),
+                    t["expr"].as_str().unwrap().to_string(),
+                );
+            }
+        }
+        m
+    };
+    let (raw, recorded) = (by_target(&raw), by_target(&recorded));
+    // The budget left and the burn rate over four windows.
+    assert_eq!(raw.len(), 5, "{raw:?}");
+    assert_eq!(
+        raw.keys().collect::<Vec<_>>(),
+        recorded.keys().collect::<Vec<_>>()
+    );
+    // Three hours of MES: 0.1 % errors, then 10 % from minute 61.
+    let mut test = format!(
+        "rule_files:\n  - {}\nevaluation_interval: 1m\ntests:\n  - name: recorded panels\n    interval: 1m\n    input_series:\n      - series: 'http_requests_total{{service=\"mes\",code=\"200\"}}'\n        values: '0+999x60 60840+900x119'\n      - series: 'http_requests_total{{service=\"mes\",code=\"503\"}}'\n        values: '0+1x60 160+100x119'\n    promql_expr_test:\n",
+        rules.display()
+    );
+    for (key, r) in &recorded {
+        assert!(!recorded_selectors(r).is_empty(), "{key:?}: {r}");
+        // `on ()`: the recorded side carries the rule's labels, the raw side none.
+        let cmp = format!("abs(\n({r})\n- on ()\n({})\n)", raw[key]);
+        test.push_str(&yaml_item_block("expr", &cmp, 6));
+        test.push_str("        eval_time: 150m\n        exp_samples:\n          - labels: '{}'\n            value: 0\n");
+    }
+    let path = crate::support::write(dir.path(), "test.yml", &test);
+    let out = Command::new("promtool")
+        .args(["test", "rules"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool test rules failed:\n{}{}\n--- test file\n{test}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok(())
 }
 
