@@ -301,6 +301,38 @@ fn component_row(b: &mut Board, c: &Component) {
             transformations: vec![],
         };
         b.add(p, 6, 7, &[&s.source.query]);
+        // A signal shown as `part/whole` on the status screen: both, in one more panel.
+        if let Some((part, whole)) = &s.fraction {
+            let targets: Vec<Value> = [part, whole]
+                .iter()
+                .enumerate()
+                .filter_map(|(i, u)| {
+                    let q = expand(catalog, u, Some(c), None)?;
+                    let l = legend(&q);
+                    let l = if l == "__auto" || l == "value" {
+                        u.query.clone()
+                    } else {
+                        format!("{} {l}", u.query)
+                    };
+                    Some(target(&ref_id(i), &q, &l, false))
+                })
+                .collect();
+            let p = Panel {
+                kind: Kind::TimeSeries,
+                title: format!("{}: {} (part and whole)", c.name, s.name),
+                description: format!(
+                    "What `{}` divides: {} of {}.",
+                    s.name,
+                    help_of(catalog, part),
+                    help_of(catalog, whole)
+                ),
+                unit: unit_of(catalog, &part.query),
+                targets,
+                steps: None,
+                transformations: vec![],
+            };
+            b.add(p, 6, 7, &[&part.query, &whole.query]);
+        }
     }
 }
 
