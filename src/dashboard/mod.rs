@@ -406,8 +406,8 @@ fn budget_panels(b: &mut Board, slo: &Slo, objective: f64, window: &SloWindow) {
         kind: Kind::Stat { sparkline: false },
         title: format!("{}: budget left", slo.name),
         description: format!(
-            "{} Share of the error budget ({} of events may fail: objective {}) left over {over}; below 0 the SLO is breached.",
-            slo.description,
+            "{}. Share of the error budget ({} of events may fail: objective {}) left over {over}; below 0 the SLO is breached.",
+            slo.description.trim_end_matches('.'),
             Unit::Ratio.format(budget),
             Unit::Ratio.format(objective),
         ),
@@ -496,7 +496,10 @@ fn threshold_panel(b: &mut Board, slo: &Slo) {
     let p = Panel {
         kind: Kind::TimeSeries,
         title: format!("{}: {} {}", slo.name, op.as_str(), expr.unit.format(*value)),
-        description: format!("{} (threshold SLO; {kind}).", slo.description),
+        description: format!(
+            "{} (threshold SLO; {kind}).",
+            slo.description.trim_end_matches('.')
+        ),
         unit: expr.unit,
         targets: vec![target(
             "A",

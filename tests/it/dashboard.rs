@@ -321,6 +321,67 @@ pub fn every_panel_query_parses_and_returns_data_on_the_simulated_week() -> Test
     Ok(())
 }
 
+/// The business KPIs over a week-long time range ending on the fixture's last instant are
+/// the W47 report's numbers.
+pub fn dashboard_kpis_over_a_week_equal_the_weekly_report() -> TestResult {
+    let w = week()?;
+    let r = vitals(&["report", "--week", "2026-W47", "--format", "json"])
+        .prometheus(&w.prom.url)
+        .run();
+    r.expect_code(0);
+    let report = r.json();
+    let d = dashboard(&[]);
+    let mut compared = 0;
+    for p in d["panels"].as_array().unwrap() {
+        let desc = p["description"].as_str().unwrap_or("");
+        let Some(id) = desc
+            .split("(the report's KPI `")
+            .nth(1)
+            .and_then(|s| s.split('`').next())
+        else {
+            continue;
+        };
+        let want = report["kpis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == id)
+            .unwrap_or_else(|| panic!("no KPI {id} in the report"))["value"]
+            .as_f64()
+            .unwrap();
+        let t = &p["targets"][0];
+        let series = answer(
+            w.prom.port,
+            &substitute(t["expr"].as_str().unwrap()),
+            true,
+            END_S,
+        );
+        // A filtered KPI: the series Grafana keeps (by their legend), summed as the report does.
+        let keep: Option<(String, String)> = p["transformations"][0]["options"]["include"]["names"]
+            [0]
+        .as_str()
+        .map(|name| {
+            let legend = t["legendFormat"].as_str().unwrap();
+            let label = legend.trim_start_matches("{{").trim_end_matches("}}");
+            (label.to_string(), name.to_string())
+        });
+        let got: f64 = series
+            .iter()
+            .filter(|s| keep.as_ref().is_none_or(|(l, v)| s["metric"][l] == *v))
+            .map(|s| s["value"][1].as_str().unwrap().parse::<f64>().unwrap())
+            .sum();
+        assert!(
+            crate::support::rel_diff(got, want) < 1e-9,
+            "{id}: the dashboard shows {got}, the report {want}"
+        );
+        compared += 1;
+    }
+    // Every KPI of site.toml's report (the report adds the SLOs' period values to its list).
+    assert_eq!(compared, crate::support::config().site.report.kpis.len());
+    assert!(compared >= 10, "{compared}");
+    Ok(())
+}
+
 /// The recorded series a query reads: `(record, slo)` of each selector of a `slo:` name.
 fn recorded_selectors(expr: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
