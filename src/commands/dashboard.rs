@@ -29,7 +29,14 @@ pub(crate) fn run(settings: &Settings, args: &DashboardArgs) -> Result<ExitStatu
         }
         opts.recorded = recorded;
     }
-    let doc = dashboard::generate(&config, &opts);
+    let (doc, skipped) = dashboard::generate(&config, &opts);
+    for s in &skipped {
+        super::say(
+            settings,
+            Severity::Warning,
+            &format!("no panel for {s}: its query could not be expanded"),
+        );
+    }
     let text = serde_json::to_string_pretty(&doc)
         .map_err(|e| Failure::Output(format!("cannot write the dashboard: {e}")))?
         + "\n";

@@ -59,6 +59,9 @@ struct Board<'a> {
     layout: Layout,
     next_id: u32,
     shown: Vec<Shown>,
+    /// What could not be expanded, and so has no panel (the configuration is checked when
+    /// it is loaded: this should stay empty).
+    skipped: Vec<String>,
 }
 
 impl Board<'_> {
@@ -88,8 +91,9 @@ impl Board<'_> {
     }
 }
 
-/// The dashboard for `config`.
-pub(crate) fn generate(config: &Config, opts: &Options) -> Value {
+/// The dashboard for `config`, and what has no panel because its query could not be
+/// expanded.
+pub(crate) fn generate(config: &Config, opts: &Options) -> (Value, Vec<String>) {
     let mut b = Board {
         config,
         opts,
@@ -97,6 +101,7 @@ pub(crate) fn generate(config: &Config, opts: &Options) -> Value {
         layout: Layout::default(),
         next_id: 0,
         shown: Vec::new(),
+        skipped: Vec::new(),
     };
     for c in &config.site.components {
         component_row(&mut b, c);
@@ -111,7 +116,7 @@ pub(crate) fn generate(config: &Config, opts: &Options) -> Value {
             format!("vitals: {}", config.site.name)
         }
     });
-    json!({
+    let doc = json!({
         "title": title,
         "uid": uid(&title),
         "description": format!(
@@ -131,7 +136,8 @@ pub(crate) fn generate(config: &Config, opts: &Options) -> Value {
         "templating": { "list": [grafana::datasource_variable()] },
         "links": [],
         "panels": b.panels,
-    })
+    });
+    (doc, b.skipped)
 }
 
 /// A stable dashboard uid from the title: at most 40 characters of `[a-z0-9-]`.
@@ -250,9 +256,15 @@ fn component_row(b: &mut Board, c: &Component) {
         format!("{}: {}", c.name, c.description)
     };
     b.row(&title);
-    if let Some(s) = &c.sparkline
-        && let Some(q) = expand(catalog, &s.source, Some(c), None)
-    {
+    let spark = c.sparkline.as_ref().and_then(|s| {
+        let q = expand(catalog, &s.source, Some(c), None);
+        if q.is_none() {
+            b.skipped
+                .push(format!("{}: headline {}", c.name, s.source.display()));
+        }
+        Some((s, q?))
+    });
+    if let Some((s, q)) = spark {
         let p = Panel {
             kind: Kind::Stat { sparkline: true },
             title: format!("{}: {}", c.name, s.label),
@@ -274,6 +286,12 @@ fn component_row(b: &mut Board, c: &Component) {
     }
     for s in &c.signals {
         let Some(q) = expand(catalog, &s.source, Some(c), None) else {
+            b.skipped.push(format!(
+                "{}: signal {} ({})",
+                c.name,
+                s.name,
+                s.source.display()
+            ));
             continue;
         };
         let mut description = help_of(catalog, &s.source);
@@ -542,6 +560,8 @@ fn kpi_row(b: &mut Board) {
             ),
         };
         let Some(q) = q else {
+            b.skipped
+                .push(format!("KPI {} ({})", m.id, m.source.display()));
             continue;
         };
         // The report keeps the series with the filter's labels, then combines them.
@@ -618,6 +638,7 @@ fn plan_rows(b: &mut Board) {
                 params: BTreeMap::new(),
             };
             let Some(promql) = expand(catalog, &u, None, None) else {
+                b.skipped.push(format!("monitoring plan: {}", q.name));
                 continue;
             };
             let p = Panel {
@@ -698,7 +719,7 @@ mod tests {
             BTreeSet::new(),
             config.slos.iter().map(|s| s.name.clone()).collect(),
         ] {
-            let d = generate(
+            let (d, _) = generate(
                 &config,
                 &Options {
                     title: None,
@@ -719,7 +740,8 @@ mod tests {
     #[test]
     fn a_components_panels_read_its_own_service() {
         let (config, _) = Config::builtin();
-        let d = generate(&config, &Options::default());
+        let (d, skipped) = generate(&config, &Options::default());
+        assert!(skipped.is_empty(), "{skipped:?}");
         let exprs = expressions(&d);
         let (_, rps) = exprs.iter().find(|(t, _)| t == "mes: rps").unwrap();
         assert!(rps.contains(r#"service=~"mes""#), "{rps}");
@@ -734,7 +756,7 @@ mod tests {
     #[test]
     fn recorded_series_replace_the_sli_only_where_rules_are_deployed() {
         let (config, _) = Config::builtin();
-        let d = generate(
+        let (d, _) = generate(
             &config,
             &Options {
                 title: Some("T".into()),
@@ -762,7 +784,8 @@ mod tests {
     #[test]
     fn kpis_over_the_range_use_grafanas_range_variable() {
         let (config, _) = Config::builtin();
-        let d = generate(&config, &Options::default());
+        let (d, skipped) = generate(&config, &Options::default());
+        assert!(skipped.is_empty(), "{skipped:?}");
         let exprs = expressions(&d);
         let (_, created) = exprs.iter().find(|(t, _)| t == "Orders created").unwrap();
         assert!(created.contains("[$__range]"), "{created}");
@@ -778,8 +801,8 @@ mod tests {
     #[test]
     fn output_is_deterministic() {
         let (config, _) = Config::builtin();
-        let a = serde_json::to_string(&generate(&config, &Options::default())).unwrap();
-        let b = serde_json::to_string(&generate(&config, &Options::default())).unwrap();
+        let a = serde_json::to_string(&generate(&config, &Options::default()).0).unwrap();
+        let b = serde_json::to_string(&generate(&config, &Options::default()).0).unwrap();
         assert_eq!(a, b);
     }
 }

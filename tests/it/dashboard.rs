@@ -28,6 +28,7 @@ fn dashboard(extra: &[&str]) -> Value {
     args.extend(extra);
     let r = vitals(&args).run();
     r.expect_code(0);
+    assert!(!r.stderr.contains("no panel for"), "{}", r.stderr);
     r.json()
 }
 
