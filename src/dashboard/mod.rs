@@ -214,15 +214,16 @@ fn with_variable(
     Some(template::substitute(&def.promql, &rendered))
 }
 
-/// `{{service}} {{instance}}`: the labels an answer's series carry, when they are known.
-fn legend(promql: &str) -> String {
+/// `{{service}} {{instance}}`: the labels an answer's series carry, when they are known;
+/// `name` for a single unlabelled series.
+fn legend(promql: &str, name: &str) -> String {
     match crate::catalog::shape::of(promql).map(|s| s.labels) {
         Ok(crate::catalog::shape::Labels::Exactly(l)) if !l.is_empty() => l
             .iter()
             .map(|k| format!("{{{{{k}}}}}"))
             .collect::<Vec<_>>()
             .join(" "),
-        Ok(crate::catalog::shape::Labels::Exactly(_)) => "value".into(),
+        Ok(crate::catalog::shape::Labels::Exactly(_)) => name.into(),
         _ => "__auto".into(),
     }
 }
@@ -311,7 +312,7 @@ fn component_row(b: &mut Board, c: &Component) {
             title: format!("{}: {}", c.name, s.name),
             description,
             unit: unit_of(catalog, &s.source.query),
-            targets: vec![target("A", &q, &legend(&q), false)],
+            targets: vec![target("A", &q, &legend(&q, &s.name), false)],
             steps: s
                 .levels
                 .as_ref()
@@ -326,8 +327,8 @@ fn component_row(b: &mut Board, c: &Component) {
                 .enumerate()
                 .filter_map(|(i, u)| {
                     let q = expand(catalog, u, Some(c), None)?;
-                    let l = legend(&q);
-                    let l = if l == "__auto" || l == "value" {
+                    let l = legend(&q, "");
+                    let l = if l == "__auto" || l.is_empty() {
                         u.query.clone()
                     } else {
                         format!("{} {l}", u.query)
@@ -523,7 +524,7 @@ fn threshold_panel(b: &mut Board, slo: &Slo) {
             "A",
             &expr.promql,
             &if slo.group_by.is_empty() {
-                slo.name.clone()
+                legend(&expr.promql, &slo.name)
             } else {
                 group_legend(slo).trim_end().to_string()
             },
@@ -646,7 +647,7 @@ fn plan_rows(b: &mut Board) {
                 title: q.name.clone(),
                 description: help_of(catalog, &u),
                 unit: q.unit,
-                targets: vec![target("A", &promql, &legend(&promql), false)],
+                targets: vec![target("A", &promql, &legend(&promql, &q.name), false)],
                 steps: None,
                 transformations: vec![],
             };
