@@ -258,6 +258,12 @@ pub enum Command {
     )]
     Rules(RulesArgs),
 
+    /// Write a Grafana dashboard (JSON) of the site's components, the SLOs and the KPIs
+    #[command(
+        after_help = "Examples:\n  vitals dashboard --out vitals-dashboard.json\n  vitals dashboard --rules /etc/prometheus/rules/vitals.yml --title \"Shop on call\" --out dash.json\n\nMade from the same files as `status` and `report`: a row per component (its headline and a time series per signal, levels drawn), per SLO the error budget left and the burn rate over the long window of each alert pair (a threshold SLO: its value against the objective), the report's business KPIs over the time range, and a monitoring-plan row linking every metric of the plan to its panels. The datasource is the template variable ${datasource} (type prometheus). SLO panels read the SLI expressions; with --rules FILE (the deployed output of `vitals rules`), the SLOs it records read the recorded series slo:sli_error:ratio_rate<window> instead. Import it in Grafana (Dashboards > New > Import) or provision it; Grafana 12 or later (schemaVersion 41).\nExit codes: 0 written, 2 bad flags, configuration or an unreadable --rules file.\nFormats: json (the only one)."
+    )]
+    Dashboard(DashboardArgs),
+
     /// List the query catalog: name, unit, params and help
     #[command(
         after_help = "Formats: table (default), json, markdown (the docs/catalog.md mapping from the monitoring plan)."
@@ -494,4 +500,20 @@ pub struct ChartArgs {
 pub struct QueriesArgs {
     /// Only queries whose name starts with this (e.g. `api` or `rabbitmq.`)
     pub prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// Write the dashboard to this file instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+
+    /// Dashboard title [default: "vitals: <site name>"]; the uid is made from it
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+
+    /// The deployed rule file (`vitals rules --out`): the SLOs it records read their
+    /// recorded series instead of the SLI expressions
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<std::path::PathBuf>,
 }

@@ -12,6 +12,7 @@ mod chart;
 mod cli;
 mod commands;
 mod config;
+mod dashboard;
 pub mod diag;
 pub mod duration;
 mod exit;
@@ -72,6 +73,7 @@ pub async fn run(cli: Cli) -> (ExitStatus, Option<(Failure, Settings)>) {
         Command::Queries(a) => commands::queries::run(&settings, a),
         Command::Lint => commands::lint::run(&settings),
         Command::Init(a) => commands::init::run(&settings, a).await,
+        Command::Dashboard(a) => commands::dashboard::run(&settings, a),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut buf = Vec::new();

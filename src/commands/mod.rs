@@ -2,6 +2,7 @@
 
 pub mod chart;
 pub mod check;
+pub mod dashboard;
 pub mod incidents;
 pub mod init;
 pub mod lint;

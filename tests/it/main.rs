@@ -5,6 +5,7 @@ mod auth;
 mod catalog;
 mod chart;
 mod check;
+mod dashboard;
 mod errors;
 mod faults;
 mod incidents;
@@ -118,6 +119,14 @@ fn main() {
         chart::the_step_follows_the_drawing_width,
         chart::terminal_chart_draws_braille_with_the_slo_limits,
         chart::chart_refuses_unknown_file_types_and_sizes,
+        dashboard::dashboards_type_check_against_grafanas_published_types,
+        dashboard::every_panel_query_parses_and_returns_data_on_the_simulated_week,
+        dashboard::dashboard_kpis_over_a_week_equal_the_weekly_report,
+        dashboard::a_deployed_rule_file_switches_slo_panels_to_its_recorded_series,
+        dashboard::recorded_panels_equal_the_sli_panels_under_promtool,
+        dashboard::the_payments_site_gets_its_own_dashboard_with_no_code_change,
+        dashboard::dashboard_out_title_and_errors,
+        dashboard::dashboard_summary_snapshot,
     ];
     tests.extend(auth::trials());
     tests.extend(faults::trials());

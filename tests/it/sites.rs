@@ -140,7 +140,7 @@ pub fn renaming_a_catalog_query_in_the_files_keeps_every_screen_populated() -> T
 }
 
 /// Three days of the payments site, pushed into its own Prometheus, with the truth.
-fn payments() -> Result<&'static Week, crate::support::Skip> {
+pub(crate) fn payments() -> Result<&'static Week, crate::support::Skip> {
     static P: std::sync::OnceLock<Result<Week, String>> = std::sync::OnceLock::new();
     let r = P.get_or_init(|| {
         let site = repo().join("tests/sites/payments");
