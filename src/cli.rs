@@ -258,6 +258,13 @@ pub enum Command {
     )]
     Rules(RulesArgs),
 
+    /// Export slo.toml as OpenSLO v1 documents, or import OpenSLO documents into slo.toml entries
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  vitals openslo export --out openslo.yaml\n  vitals openslo export --slo shop-availability\n  vitals openslo import slos.yaml --out slo.toml\n\nexport writes one YAML stream: a DataSource (Prometheus), an SLO per SLO of slo.toml with its SLI inline (ratioMetric with counter: true for ratio and latency SLOs, thresholdMetric for thresholds), budgetingMethod Occurrences, a rolling or calendar timeWindow, and per burn-rate pair an AlertCondition (kind burnrate) and an AlertPolicy; what OpenSLO has no field for is in vitals/ annotations. import reads such documents back; what it cannot represent (Timeslices, a non-Prometheus source, a raw ratio, a query it cannot scale to vitals' windows, other burn-rate windows) is listed with file, line, document and field, and nothing is written. The mapping: docs/openslo.md.\nExit codes: 0 written, 2 bad flags, an SLO that cannot be exported, or documents that cannot be represented."
+    )]
+    Openslo(OpensloCommand),
+
     /// List the query catalog: name, unit, params and help
     #[command(
         after_help = "Formats: table (default), json, markdown (the docs/catalog.md mapping from the monitoring plan)."
@@ -458,4 +465,34 @@ pub struct ChartArgs {
 pub struct QueriesArgs {
     /// Only queries whose name starts with this (e.g. `api` or `rabbitmq.`)
     pub prefix: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OpensloCommand {
+    /// Write the SLOs of slo.toml as OpenSLO v1 YAML documents
+    Export(OpensloExportArgs),
+    /// Convert OpenSLO v1 YAML documents into slo.toml entries
+    Import(OpensloImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OpensloExportArgs {
+    /// Write to this file, or into this directory as openslo.yaml [default: stdout]
+    #[arg(long, value_name = "DIR|FILE")]
+    pub out: Option<std::path::PathBuf>,
+
+    /// Only this SLO (repeatable)
+    #[arg(long = "slo", value_name = "NAME")]
+    pub slos: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct OpensloImportArgs {
+    /// OpenSLO YAML files (each may hold several documents)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<std::path::PathBuf>,
+
+    /// Write the slo.toml entries to this file [default: stdout]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
 }

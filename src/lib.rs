@@ -16,6 +16,7 @@ pub mod diag;
 pub mod duration;
 mod exit;
 mod incidents;
+mod openslo;
 mod progress;
 mod prom;
 mod render;
@@ -69,6 +70,7 @@ pub async fn run(cli: Cli) -> (ExitStatus, Option<(Failure, Settings)>) {
         Command::Report(a) => commands::report::run(&settings, a).await,
         Command::Rules(a) => commands::rules::run(&settings, a),
         Command::Queries(a) => commands::queries::run(&settings, a),
+        Command::Openslo(a) => commands::openslo::run(&settings, a),
         Command::Lint => commands::lint::run(&settings),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

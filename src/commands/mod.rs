@@ -4,6 +4,7 @@ pub mod chart;
 pub mod check;
 pub mod incidents;
 pub mod lint;
+pub mod openslo;
 pub mod queries;
 pub mod query;
 pub mod report;
