@@ -982,11 +982,12 @@ impl<'a> Converter<'a> {
     ) {
         e.kind = "threshold";
         let meta = d.root.get("metadata");
+        let q = self.source(sli_doc, field, t);
         if ann.get("judged").map(String::as_str) != Some("instant") {
             let target = objective
                 .map(|(t, _)| sli::number(t))
                 .unwrap_or_else(|| "?".into());
-            self.problems.push(d.at(objective.map(|(_, n)| n), "spec.objectives[0].target", format!(
+            self.problems.push(d.at(objective.and_then(|(_, n)| n.get("target").or(n.get("targetPercent"))), "spec.objectives[0].target", format!(
                 "a threshold objective met {target} of the time cannot be represented: vitals compares a threshold SLO's value at each instant, with no budget (its own export marks them vitals/judged: instant)"
             )));
             return;
@@ -1011,7 +1012,7 @@ impl<'a> Converter<'a> {
             }
             let _ = THRESHOLD_TARGET;
         }
-        let Some(q) = self.source(sli_doc, field, t) else {
+        let Some(q) = q else {
             return;
         };
         self.catalog_query(ann, &q.text, e);

@@ -152,11 +152,9 @@ impl<'a> Reader<'a> {
                     }
                     let (ev, vline) = self.next()?;
                     let mut value = self.node(ev, vline)?;
-                    // A block value's own line is the key's for a scalar; keep the key's
-                    // line where the value has none of its own.
-                    if value.line == 0 {
-                        value.line = kline;
-                    }
+                    // A value is where its key is (a block mapping's first key is on the
+                    // line after it): messages point at the field they name.
+                    value.line = kline;
                     entries.push((key, value));
                 }
                 Value::Map(entries)

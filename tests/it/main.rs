@@ -9,6 +9,7 @@ mod errors;
 mod faults;
 mod incidents;
 mod lint;
+mod openslo;
 mod query;
 mod report;
 mod rules;
@@ -114,6 +115,10 @@ fn main() {
         chart::the_step_follows_the_drawing_width,
         chart::terminal_chart_draws_braille_with_the_slo_limits,
         chart::chart_refuses_unknown_file_types_and_sizes,
+        openslo::export_then_import_gives_the_same_check_results,
+        openslo::the_export_of_the_payments_site_is_stable,
+        openslo::a_foreign_openslo_file_imports_and_judges_as_the_original,
+        openslo::import_names_the_file_line_document_and_field_it_cannot_represent,
     ];
     tests.extend(auth::trials());
     tests.extend(faults::trials());
