@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDateTime, Timelike, Weekday};
 use serde::Serialize;
 
-use super::promql::{canonical, counter_form, from_counter, from_rates};
+use super::promql::{canonical, counter_form, from_counter, from_rates, latency_shape, outer_by};
 use super::yaml::{Document, Node, parse_stream};
 use super::{ANN, THRESHOLD_TARGET, op_from, parse_shorthand};
 use crate::catalog::Catalog;
@@ -717,10 +717,18 @@ impl<'a> Converter<'a> {
             }
         }
         if let Some(l) = self.latency(ann, e, counter, &templates) {
-            *e = Entry { ..l };
+            *e = l;
             return;
         }
         e.kind = "ratio";
+        // A foreign SLO split by a label: both parts summed by the same labels.
+        if !ann.contains_key("kind") && e.group_by.is_empty() {
+            if let (Some(a), Some(b)) = (outer_by(&templates[0].2), outer_by(&templates[1].2)) {
+                if a == b {
+                    e.group_by = a;
+                }
+            }
+        }
         for (part, t, _) in templates {
             match part {
                 "good" => e.good = Some(t),
@@ -739,12 +747,29 @@ impl<'a> Converter<'a> {
         counter: bool,
         templates: &[(&str, String, String)],
     ) -> Option<Entry> {
-        let metric = ann.get("histogram")?;
-        let selector = ann.get("selector").cloned().unwrap_or_default();
-        let threshold: f64 = ann.get("threshold")?.parse().ok()?;
         if !counter || templates.first()?.0 != "good" {
             return None;
         }
+        let (good, total) = (&templates[0].2, &templates[1].2);
+        // vitals' own export names the histogram; a foreign query may be one in shape.
+        let (metric, selector, threshold, le, group_by) = match ann.get("histogram") {
+            Some(metric) => (
+                metric.clone(),
+                ann.get("selector").cloned().unwrap_or_default(),
+                ann.get("threshold")?.parse::<f64>().ok()?,
+                None,
+                e.group_by.clone(),
+            ),
+            None if ann.contains_key("kind") => return None,
+            None => {
+                let s = latency_shape(good, total)?;
+                let t =
+                    s.le.parse::<f64>()
+                        .ok()
+                        .filter(|t| t.is_finite() && *t > 0.0)?;
+                (s.metric, s.selector, t, Some(s.le), s.group_by)
+            }
+        };
         let slo = Slo {
             name: e.name.clone(),
             component: e.component.clone(),
@@ -761,27 +786,31 @@ impl<'a> Converter<'a> {
                 min_events: 0.0,
             },
             on_no_data: Default::default(),
-            group_by: e.group_by.clone(),
+            group_by: group_by.clone(),
         };
-        let parts = sli::parts(&slo, Le::AnySpelling)?;
+        // The SLI layer must write these very queries for it.
+        let le = match &le {
+            Some(l) => Le::Found(l),
+            None => Le::AnySpelling,
+        };
+        let parts = sli::parts(&slo, le)?;
         let same = |template: &str, query: &str| {
             counter_form(template)
                 .and_then(|c| canonical(&c))
                 .is_ok_and(|c| canonical(query).is_ok_and(|q| q == c))
         };
-        (same(&parts.first_promql, &templates[0].2) && same(&parts.total_promql, &templates[1].2))
-            .then(|| Entry {
-                name: e.name.clone(),
-                component: e.component.clone(),
-                description: e.description.clone(),
-                kind: "latency",
-                histogram: Some(metric.clone()),
-                selector: Some(selector).filter(|s| !s.is_empty()),
-                threshold: Some(threshold),
-                on_no_data: e.on_no_data.clone(),
-                group_by: e.group_by.clone(),
-                ..Entry::default()
-            })
+        (same(&parts.first_promql, good) && same(&parts.total_promql, total)).then(|| Entry {
+            name: e.name.clone(),
+            component: e.component.clone(),
+            description: e.description.clone(),
+            kind: "latency",
+            histogram: Some(metric),
+            selector: Some(selector).filter(|s| !s.is_empty()),
+            threshold: Some(threshold),
+            on_no_data: e.on_no_data.clone(),
+            group_by,
+            ..Entry::default()
+        })
     }
 
     fn window(&mut self, d: &Doc, tw: Option<&Node>) -> Option<SloWindow> {

@@ -194,6 +194,100 @@ pub fn from_rates(query: &str) -> Result<String, String> {
     Ok(template_text(&out))
 }
 
+/// A latency SLI in counter form: `sum [by (g)] (M_bucket{sel, le="X"})` over
+/// `sum [by (g)] (M_count{sel})`.
+#[derive(Debug, PartialEq)]
+pub struct LatencyShape {
+    /// The histogram's base name.
+    pub metric: String,
+    /// The other matchers, as slo.toml's `selector` writes them.
+    pub selector: String,
+    /// The `le` label's value.
+    pub le: String,
+    pub group_by: Vec<String>,
+}
+
+/// `sum [by (labels)] (selector)`: the labels and the selector.
+fn summed_selector(e: &Expr) -> Option<(Vec<String>, parser::VectorSelector)> {
+    let Expr::Aggregate(a) = e else {
+        return None;
+    };
+    if a.op.to_string() != "sum" || a.param.is_some() {
+        return None;
+    }
+    let by = match &a.modifier {
+        None => Vec::new(),
+        Some(parser::LabelModifier::Include(l)) => l.labels.clone(),
+        Some(parser::LabelModifier::Exclude(_)) => return None,
+    };
+    match a.expr.as_ref() {
+        Expr::VectorSelector(v) if v.offset.is_none() && v.at.is_none() => Some((by, v.clone())),
+        _ => None,
+    }
+}
+
+/// The labels of the outermost `sum by (...)` of a query, when it has one.
+pub fn outer_by(q: &str) -> Option<Vec<String>> {
+    match parse(q).ok()? {
+        Expr::Aggregate(a) => match &a.modifier {
+            Some(parser::LabelModifier::Include(l)) if !l.labels.is_empty() => {
+                Some(l.labels.clone())
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether two counter queries are a histogram's bucket and count, as a latency SLO reads
+/// them (the caller checks it against the SLI layer).
+pub fn latency_shape(good: &str, total: &str) -> Option<LatencyShape> {
+    let (g_by, g) = summed_selector(&parse(good).ok()?)?;
+    let (t_by, t) = summed_selector(&parse(total).ok()?)?;
+    let metric = g.name.as_deref()?.strip_suffix("_bucket")?.to_string();
+    if g_by != t_by
+        || t.name.as_deref() != Some(&format!("{metric}_count"))
+        || !g.matchers.or_matchers.is_empty()
+        || !t.matchers.or_matchers.is_empty()
+    {
+        return None;
+    }
+    let (les, rest): (Vec<_>, Vec<_>) = g
+        .matchers
+        .matchers
+        .iter()
+        .filter(|m| m.name != "__name__")
+        .cloned()
+        .partition(|m| m.name == "le");
+    let [le] = les.as_slice() else {
+        return None;
+    };
+    if !matches!(le.op, promql_parser::label::MatchOp::Equal) {
+        return None;
+    }
+    let shown = |ms: &[promql_parser::label::Matcher]| {
+        let mut v: Vec<String> = ms.iter().map(|m| m.to_string()).collect();
+        v.sort();
+        v
+    };
+    let total_rest: Vec<_> = t
+        .matchers
+        .matchers
+        .iter()
+        .filter(|m| m.name != "__name__")
+        .cloned()
+        .collect();
+    if shown(&rest) != shown(&total_rest) {
+        return None;
+    }
+    Some(LatencyShape {
+        metric,
+        selector: shown(&rest).join(", "),
+        le: le.value.clone(),
+        group_by: g_by,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +332,28 @@ mod tests {
                 .unwrap_err()
                 .contains("counter: true")
         );
+    }
+
+    #[test]
+    fn a_bucket_over_its_count_is_a_latency_shape() {
+        let s = latency_shape(
+            r#"sum by (handler) (h_bucket{service="shop",le="0.5"})"#,
+            r#"sum by (handler) (h_count{service="shop"})"#,
+        )
+        .unwrap();
+        assert_eq!(s.metric, "h");
+        assert_eq!(s.selector, r#"service="shop""#);
+        assert_eq!(s.le, "0.5");
+        assert_eq!(s.group_by, ["handler"]);
+        // Other matchers on the count, another grouping, a regex le: not one.
+        assert!(latency_shape(r#"sum(h_bucket{le="1"})"#, r#"sum(h_count{a="b"})"#).is_none());
+        assert!(latency_shape(r#"sum by (x) (h_bucket{le="1"})"#, "sum(h_count)").is_none());
+        assert!(latency_shape(r#"sum(h_bucket{le=~"1|1.0"})"#, "sum(h_count)").is_none());
+        assert_eq!(
+            outer_by("sum by (a, b) (x)"),
+            Some(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(outer_by("sum(x)"), None);
     }
 
     #[test]

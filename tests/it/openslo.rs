@@ -209,6 +209,35 @@ spec:
   budgetingMethod: Occurrences
   objectives:
     - target: 0.995
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: shop-route-fast
+spec:
+  service: shop
+  indicator:
+    metadata:
+      name: fast-routes
+    spec:
+      ratioMetric:
+        counter: true
+        good:
+          metricSource:
+            type: Prometheus
+            spec:
+              query: sum by (handler) (http_request_duration_seconds_bucket{service="shop",le="1"})
+        total:
+          metricSource:
+            type: Prometheus
+            spec:
+              query: sum by (handler) (http_request_duration_seconds_count{service="shop"})
+  timeWindow:
+    - duration: 28d
+      isRolling: true
+  budgetingMethod: Occurrences
+  objectives:
+    - target: 0.9
 "#;
 
 pub fn a_foreign_openslo_file_imports_and_judges_as_the_original() -> TestResult {
@@ -243,6 +272,34 @@ pub fn a_foreign_openslo_file_imports_and_judges_as_the_original() -> TestResult
     };
     // Same queries, window (4w = 28d) and objective as shop-availability (which also has
     // min_events, which does not change its value).
+    // A bucket over its count is a latency SLO, split by the label both sum by.
+    assert!(
+        toml.contains("kind = \"latency\"") && toml.contains("group_by = [\"handler\"]"),
+        "{toml}"
+    );
+    let values = |doc: &Value, name: &str| {
+        let mut v: Vec<(String, f64)> = doc["slos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["name"] == name)
+            .map(|r| (r["group"].to_string(), r["value"].as_f64().unwrap()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let (a, b) = (
+        values(&original, "shop-route-latency"),
+        values(&imported, "shop-route-fast"),
+    );
+    assert!(
+        a.len() > 1,
+        "shop-route-latency has one row per handler: {a:?}"
+    );
+    assert_eq!(
+        a, b,
+        "the imported latency SLO judges as shop-route-latency"
+    );
     let want = value(&original, "shop-availability");
     for name in ["shop-errors-28d", "shop-errors-sampled"] {
         let got = value(&imported, name);
