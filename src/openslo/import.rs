@@ -10,7 +10,7 @@ use chrono::{Datelike, NaiveDateTime, Timelike, Weekday};
 use serde::Serialize;
 
 use super::promql::{canonical, counter_form, from_counter, from_rates, latency_shape, outer_by};
-use super::yaml::{Document, Node, parse_stream};
+use super::yaml::{Document, Node, Value, parse_stream};
 use super::{ANN, THRESHOLD_TARGET, op_from, parse_shorthand};
 use crate::catalog::Catalog;
 use crate::diag::Source;
@@ -262,12 +262,18 @@ impl<'a> Converter<'a> {
     fn slo(&mut self, d: &Doc) -> Option<Entry> {
         let before = self.problems.len();
         let meta = d.root.get("metadata");
-        let labels: BTreeMap<String, String> = meta
-            .and_then(|m| m.get("labels"))
-            .and_then(Node::string_map)
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
+        // Label values may also be lists of strings (the spec allows both): only the
+        // string ones can name a component or an SLO.
+        let labels: BTreeMap<String, String> = match meta.and_then(|m| m.get("labels")) {
+            Some(Node {
+                value: Value::Map(entries),
+                ..
+            }) => entries
+                .iter()
+                .filter_map(|(k, n)| n.text().map(|t| (k.clone(), t.to_string())))
+                .collect(),
+            _ => BTreeMap::new(),
+        };
         let ann: BTreeMap<String, String> = meta
             .and_then(|m| m.get("annotations"))
             .and_then(Node::string_map)

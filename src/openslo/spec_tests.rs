@@ -633,3 +633,87 @@ fn export_then_import_gives_back_the_same_slos() {
         }
     }
 }
+
+#[test]
+fn the_alert_conditions_are_the_burn_rate_pairs_of_the_generated_rules() {
+    for (what, config) in configs() {
+        let yaml = export::generate(&config, &config.slos, "http://localhost:9090").unwrap();
+        let docs = parse_stream(&yaml, what).unwrap();
+        fn of_kind<'a>(
+            docs: &'a [super::yaml::Document],
+            kind: &'a str,
+        ) -> impl Iterator<Item = &'a super::yaml::Document> {
+            docs.iter()
+                .filter(move |d| d.root.get("kind").and_then(Node::text) == Some(kind))
+        }
+        let mut checked = 0;
+        for slo in of_kind(&docs, "SLO") {
+            let name = slo
+                .root
+                .get("metadata")
+                .and_then(|m| m.get("labels"))
+                .and_then(|l| l.get("slo"))
+                .and_then(Node::text)
+                .unwrap();
+            let Some(policies) = slo
+                .root
+                .get("spec")
+                .and_then(|s| s.get("alertPolicies"))
+                .and_then(Node::items)
+            else {
+                continue;
+            };
+            let s = config.slos.iter().find(|s| s.name == name).unwrap();
+            let rules = crate::rules::generate(&config, std::slice::from_ref(s), false, "slo.toml");
+            assert_eq!(policies.len(), 4, "{name}: two page and two ticket pairs");
+            for p in policies {
+                let cname = p.get("alertPolicyRef").and_then(Node::text).unwrap();
+                let cond = of_kind(&docs, "AlertCondition")
+                    .find(|d| {
+                        d.root
+                            .get("metadata")
+                            .and_then(|m| m.get("name"))
+                            .and_then(Node::text)
+                            == Some(cname)
+                    })
+                    .unwrap();
+                let ann = |k: &str| {
+                    cond.root
+                        .get("metadata")
+                        .and_then(|m| m.get("annotations"))
+                        .and_then(|a| a.get(k))
+                        .and_then(Node::text)
+                        .unwrap()
+                        .to_string()
+                };
+                let spec = cond.root.get("spec").unwrap();
+                let factor = spec
+                    .get("condition")
+                    .and_then(|c| c.get("threshold"))
+                    .and_then(Node::number)
+                    .unwrap();
+                let severity = spec.get("severity").and_then(Node::text).unwrap();
+                // The rule of that severity names the same factor and windows.
+                let said = format!(
+                    "{}x over {} and {}",
+                    crate::slo::sli::number(factor),
+                    ann("vitals/long-window"),
+                    ann("vitals/short-window")
+                );
+                let alert = rules
+                    .split("- alert: ")
+                    .find(|a| {
+                        a.contains(&format!("severity: '{severity}'"))
+                            || a.contains(&format!("severity: {severity}"))
+                    })
+                    .unwrap_or_else(|| panic!("{name}: no {severity} alert in\n{rules}"));
+                assert!(
+                    alert.contains(&said),
+                    "{name}: `{said}` is not in the {severity} rule:\n{alert}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 16, "{what}: only {checked} conditions checked");
+    }
+}
