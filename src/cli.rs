@@ -470,8 +470,14 @@ pub struct QueriesArgs {
 #[derive(Debug, Subcommand)]
 pub enum OpensloCommand {
     /// Write the SLOs of slo.toml as OpenSLO v1 YAML documents
+    #[command(
+        after_help = "Examples:\n  vitals openslo export --out openslo/\n  vitals openslo export --slo shop-availability --slo shop-latency\n\nThe queries come from the SLI layer in OpenSLO's counter form (sum(rate(x[{{window}}])) is written sum(x), counter: true); an SLO whose template has no counter form is named and nothing is written. The burn-rate AlertConditions are the pairs of `vitals rules`.\nExit codes: 0 written, 2 bad flags or an SLO that cannot be exported."
+    )]
     Export(OpensloExportArgs),
     /// Convert OpenSLO v1 YAML documents into slo.toml entries
+    #[command(
+        after_help = "Examples:\n  vitals openslo import slos.yaml --out slo.toml\n  vitals openslo import slo.yaml sli.yaml datasource.yaml\n\nReads vitals' own export and other tools' documents: counter queries become rate(...[{{window}}]) templates, a bucket over its count a latency SLO, an SLI inline or by indicatorRef. Everything that cannot be represented is listed as file:line: document N (Kind `name`): field: why.\nExit codes: 0 written, 2 bad flags or something that cannot be represented (nothing is written then)."
+    )]
     Import(OpensloImportArgs),
 }
 

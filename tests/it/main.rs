@@ -119,6 +119,7 @@ fn main() {
         openslo::the_export_of_the_payments_site_is_stable,
         openslo::a_foreign_openslo_file_imports_and_judges_as_the_original,
         openslo::import_names_the_file_line_document_and_field_it_cannot_represent,
+        openslo::export_names_what_it_cannot_write_and_takes_slo_filters,
     ];
     tests.extend(auth::trials());
     tests.extend(faults::trials());

@@ -502,3 +502,45 @@ pub fn import_names_the_file_line_document_and_field_it_cannot_represent() -> Te
     }
     Ok(())
 }
+
+pub fn export_names_what_it_cannot_write_and_takes_slo_filters() -> TestResult {
+    let tmp = scratch();
+    let slo = write(
+        tmp.path(),
+        "slo.toml",
+        r#"[[slo]]
+name = "fine"
+component = "shop"
+kind = "ratio"
+bad = 'sum(rate(x_total{code="500"}[{{window}}]))'
+total = 'sum(rate(x_total[{{window}}]))'
+objective = 99
+window = "7d"
+
+[[slo]]
+name = "gauge-based"
+component = "shop"
+kind = "ratio"
+bad = 'sum(sum_over_time(broken[{{window}}]))'
+total = 'sum(rate(x_total[{{window}}]))'
+objective = 99
+window = "7d"
+"#,
+    );
+    let slo = slo.to_str().unwrap();
+    let r = vitals(&["openslo", "export", "--config", slo]).run();
+    r.expect_code(2);
+    assert!(
+        r.stderr
+            .contains("SLO `gauge-based`: `bad`: {{window}} is used outside rate() or increase()"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "nothing is written: {}", r.stdout);
+    // The other one alone exports, and only it.
+    let r = vitals(&["openslo", "export", "--config", slo, "--slo", "fine"]).run();
+    r.expect_code(0);
+    assert_eq!(r.stdout.matches("\nkind: SLO\n").count(), 1, "{}", r.stdout);
+    assert!(r.stdout.contains("  name: fine\n"), "{}", r.stdout);
+    Ok(())
+}
