@@ -149,6 +149,7 @@ pub fn no_output_of_any_command_shows_a_secret() -> TestResult {
             "report", "--from", "now-2h", "--to", "now", "--format", "html", "--out", &o,
         ],
         vec!["rules"],
+        vec!["openslo", "export"],
         vec!["queries"],
         vec!["lint"],
         vec!["completions", "bash"],
