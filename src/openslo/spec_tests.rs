@@ -717,3 +717,45 @@ fn the_alert_conditions_are_the_burn_rate_pairs_of_the_generated_rules() {
         assert!(checked >= 16, "{what}: only {checked} conditions checked");
     }
 }
+
+#[test]
+fn two_exports_import_together_and_a_conflict_is_named() {
+    let config = config_of(".");
+    let one = |name: &str| {
+        let s: Vec<_> = config
+            .slos
+            .iter()
+            .filter(|s| s.name == name)
+            .cloned()
+            .collect();
+        export::generate(&config, &s, "http://localhost:9090").unwrap()
+    };
+    let (a, b) = (one("shop-availability"), one("crm-availability"));
+    let both = import::import(
+        &[("a.yaml".into(), a.clone()), ("b.yaml".into(), b)],
+        &config.catalog,
+    )
+    .unwrap();
+    assert_eq!(both.count, 2);
+    // The same SLO twice, or a shared document that differs, is a conflict.
+    let other = a.replacen(
+        "url: 'http://localhost:9090'",
+        "url: 'http://other:9090'",
+        1,
+    );
+    let e = import::import(
+        &[("a.yaml".into(), a.clone()), ("c.yaml".into(), other)],
+        &config.catalog,
+    )
+    .unwrap_err();
+    assert!(
+        e.iter().any(|m| m.starts_with("c.yaml:")
+            && m.contains("(DataSource `prometheus`): metadata.name: a second DataSource")),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.contains("(SLO `shop-availability`): metadata.name: a second SLO")),
+        "{e:#?}"
+    );
+}

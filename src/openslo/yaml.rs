@@ -49,6 +49,22 @@ impl Node {
         }
     }
 
+    /// Whether two nodes say the same, wherever they are written.
+    pub fn same_content(&self, other: &Node) -> bool {
+        match (&self.value, &other.value) {
+            (Value::Map(a), Value::Map(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|((ka, na), (kb, nb))| ka == kb && na.same_content(nb))
+            }
+            (Value::Seq(a), Value::Seq(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_content(y))
+            }
+            (a, b) => a == b,
+        }
+    }
+
     pub fn is_map(&self) -> bool {
         matches!(self.value, Value::Map(_))
     }
@@ -274,6 +290,15 @@ mod tests {
         assert_eq!(item.get("y").unwrap().line, 5);
         assert_eq!(item.get("y").unwrap().boolean(), None);
         assert_eq!(docs[1].root.get("c").unwrap().items().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_same_document_elsewhere_has_the_same_content() {
+        let a = parse_stream("a: 1\nb: [x, {c: d}]\n", "a").unwrap();
+        let b = parse_stream("\n\na: 1\nb:\n  - x\n  - c: d\n", "b").unwrap();
+        let c = parse_stream("a: 1\nb: [x, {c: e}]\n", "c").unwrap();
+        assert!(a[0].root.same_content(&b[0].root));
+        assert!(!a[0].root.same_content(&c[0].root));
     }
 
     #[test]
