@@ -263,6 +263,12 @@ pub enum Command {
         after_help = "Examples:\n  vitals dashboard --out vitals-dashboard.json\n  vitals dashboard --rules /etc/prometheus/rules/vitals.yml --title \"Shop on call\" --out dash.json\n\nMade from the same files as `status` and `report`: a row per component (its headline and a time series per signal, levels drawn), per SLO the error budget left and the burn rate over the long window of each alert pair (a threshold SLO: its value against the objective), the report's business KPIs over the time range, and a monitoring-plan row linking every metric of the plan to its panels. The datasource is the template variable ${datasource} (type prometheus). SLO panels read the SLI expressions; with --rules FILE (the deployed output of `vitals rules`), the SLOs it records read the recorded series slo:sli_error:ratio_rate<window> instead. Import it in Grafana (Dashboards > New > Import) or provision it; Grafana 12 or later (schemaVersion 41).\nExit codes: 0 written, 2 bad flags, configuration or an unreadable --rules file.\nFormats: json (the only one)."
     )]
     Dashboard(DashboardArgs),
+    /// Export slo.toml as OpenSLO v1 documents, or import OpenSLO documents into slo.toml entries
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  vitals openslo export --out openslo.yaml\n  vitals openslo export --slo shop-availability\n  vitals openslo import slos.yaml --out slo.toml\n\nexport writes one YAML stream: a DataSource (Prometheus), an SLO per SLO of slo.toml with its SLI inline (ratioMetric with counter: true for ratio and latency SLOs, thresholdMetric for thresholds), budgetingMethod Occurrences, a rolling or calendar timeWindow, and per burn-rate pair an AlertCondition (kind burnrate) and an AlertPolicy; what OpenSLO has no field for is in vitals/ annotations. import reads such documents back; what it cannot represent (Timeslices, a non-Prometheus source, a raw ratio, a query it cannot scale to vitals' windows, other burn-rate windows) is listed with file, line, document and field, and nothing is written. The mapping: docs/openslo.md.\nExit codes: 0 written, 2 bad flags, an SLO that cannot be exported, or documents that cannot be represented."
+    )]
+    Openslo(OpensloCommand),
 
     /// List the query catalog: name, unit, params and help
     #[command(
@@ -516,4 +522,40 @@ pub struct DashboardArgs {
     /// recorded series instead of the SLI expressions
     #[arg(long, value_name = "FILE")]
     pub rules: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OpensloCommand {
+    /// Write the SLOs of slo.toml as OpenSLO v1 YAML documents
+    #[command(
+        after_help = "Examples:\n  vitals openslo export --out openslo/\n  vitals openslo export --slo shop-availability --slo shop-latency\n\nThe queries come from the SLI layer in OpenSLO's counter form (sum(rate(x[{{window}}])) is written sum(x), counter: true); an SLO whose template has no counter form is named and nothing is written. The burn-rate AlertConditions are the pairs of `vitals rules`.\nExit codes: 0 written, 2 bad flags or an SLO that cannot be exported."
+    )]
+    Export(OpensloExportArgs),
+    /// Convert OpenSLO v1 YAML documents into slo.toml entries
+    #[command(
+        after_help = "Examples:\n  vitals openslo import slos.yaml --out slo.toml\n  vitals openslo import slo.yaml sli.yaml datasource.yaml\n\nReads vitals' own export and other tools' documents: counter queries become rate(...[{{window}}]) templates, a bucket over its count a latency SLO, an SLI inline or by indicatorRef. Everything that cannot be represented is listed as file:line: document N (Kind `name`): field: why.\nExit codes: 0 written, 2 bad flags or something that cannot be represented (nothing is written then)."
+    )]
+    Import(OpensloImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OpensloExportArgs {
+    /// Write to this file, or into this directory as openslo.yaml [default: stdout]
+    #[arg(long, value_name = "DIR|FILE")]
+    pub out: Option<std::path::PathBuf>,
+
+    /// Only this SLO (repeatable)
+    #[arg(long = "slo", value_name = "NAME")]
+    pub slos: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct OpensloImportArgs {
+    /// OpenSLO YAML files (each may hold several documents)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<std::path::PathBuf>,
+
+    /// Write the slo.toml entries to this file [default: stdout]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
 }

@@ -18,6 +18,7 @@ pub mod duration;
 mod exit;
 mod failures;
 mod incidents;
+mod openslo;
 mod progress;
 mod prom;
 mod render;
@@ -71,6 +72,7 @@ pub async fn run(cli: Cli) -> (ExitStatus, Option<(Failure, Settings)>) {
         Command::Report(a) => commands::report::run(&settings, a).await,
         Command::Rules(a) => commands::rules::run(&settings, a),
         Command::Queries(a) => commands::queries::run(&settings, a),
+        Command::Openslo(a) => commands::openslo::run(&settings, a),
         Command::Lint => commands::lint::run(&settings),
         Command::Init(a) => commands::init::run(&settings, a).await,
         Command::Dashboard(a) => commands::dashboard::run(&settings, a),

@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod incidents;
 pub mod init;
 pub mod lint;
+pub mod openslo;
 pub mod queries;
 pub mod query;
 pub mod report;

@@ -10,6 +10,7 @@ mod errors;
 mod faults;
 mod incidents;
 mod lint;
+mod openslo;
 mod query;
 mod report;
 mod rules;
@@ -127,6 +128,11 @@ fn main() {
         dashboard::the_payments_site_gets_its_own_dashboard_with_no_code_change,
         dashboard::dashboard_out_title_and_errors,
         dashboard::dashboard_summary_snapshot,
+        openslo::export_then_import_gives_the_same_check_results,
+        openslo::the_export_of_the_payments_site_is_stable,
+        openslo::a_foreign_openslo_file_imports_and_judges_as_the_original,
+        openslo::import_names_the_file_line_document_and_field_it_cannot_represent,
+        openslo::export_names_what_it_cannot_write_and_takes_slo_filters,
     ];
     tests.extend(auth::trials());
     tests.extend(faults::trials());

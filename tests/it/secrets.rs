@@ -150,6 +150,7 @@ pub fn no_output_of_any_command_shows_a_secret() -> TestResult {
         ],
         vec!["rules"],
         vec!["dashboard"],
+        vec!["openslo", "export"],
         vec!["queries"],
         vec!["lint"],
         vec!["completions", "bash"],
