@@ -161,6 +161,22 @@ fn burn_alert(
             slo.description.trim_end_matches('.')
         ))
     );
+    commands_annotation(out, slo);
+}
+
+/// The `vitals` annotation: the commands an on-call engineer runs to see the alert as vitals
+/// sees it, at the moment the alert was evaluated (Prometheus fills the time in).
+fn commands_annotation(out: &mut String, slo: &Slo) {
+    let now = "{{ with query \"time()\" }}{{ . | first | value | printf \"%.0f\" }}{{ end }}";
+    let before = "{{ with query \"time() - 21600\" }}{{ . | first | value | printf \"%.0f\" }}{{ end }}";
+    let _ = writeln!(
+        out,
+        "          vitals: {}",
+        q(&format!(
+            "vitals status --at {now}; vitals incidents --slo {} --from {before} --to {now}",
+            slo.name
+        ))
+    );
 }
 
 /// The `component` label: the SLO's component, or, for an SLO of a group split by the label
@@ -298,6 +314,7 @@ pub(crate) fn generate(config: &Config, slos: &[Slo], targets: bool, source: &st
                 ))
             );
             let _ = writeln!(out, "          description: {}", q(&slo.description));
+            commands_annotation(&mut out, slo);
         }
     }
     if targets {

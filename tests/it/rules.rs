@@ -176,9 +176,17 @@ pub fn promtool_unit_tests_fire_where_they_should() -> TestResult {
             t.values(true)
         )
     };
-    let alert = |sev: &str, value: f64, desc: &str| {
+    // The commands to run, at the moment of the evaluation (seconds from the test's start).
+    let commands = |slo: &str, t: i64| {
         format!(
-            "          - exp_labels: {{severity: {sev}, slo: mes-availability, component: mes}}\n            exp_annotations:\n              summary: 'mes-availability burns its error budget at {value:.1}x'\n              description: {desc}\n"
+            "              vitals: 'vitals status --at {t}; vitals incidents --slo {slo} --from {} --to {t}'\n",
+            t - 21600
+        )
+    };
+    let alert = |sev: &str, value: f64, desc: &str, t: i64| {
+        format!(
+            "          - exp_labels: {{severity: {sev}, slo: mes-availability, component: mes}}\n            exp_annotations:\n              summary: 'mes-availability burns its error budget at {value:.1}x'\n              description: {desc}\n{}",
+            commands("mes-availability", t)
         )
     };
     // At minute 150 (30 into the outage) the 56m window burns and so does the 22h24m one
@@ -197,21 +205,21 @@ pub fn promtool_unit_tests_fire_where_they_should() -> TestResult {
         "    alert_rule_test:\n".into(),
         "      - eval_time: 100m\n        alertname: MesAvailabilityBudgetBurn\n        exp_alerts: []\n".into(),
         "      - eval_time: 150m\n        alertname: MesAvailabilityBudgetBurn\n        exp_alerts:\n".into(),
-        alert("page", fast_page, &page_desc),
-        alert("ticket", fast_ticket, &ticket_desc),
+        alert("page", fast_page, &page_desc, 150 * 60),
+        alert("ticket", fast_ticket, &ticket_desc, 150 * 60),
         "  - name: slow burn\n    interval: 1m\n    input_series:\n".into(),
         mes(&slow),
         "    alert_rule_test:\n".into(),
         "      - eval_time: 9h\n        alertname: MesAvailabilityBudgetBurn\n        exp_alerts: []\n".into(),
         "      - eval_time: 16h\n        alertname: MesAvailabilityBudgetBurn\n        exp_alerts:\n".into(),
-        alert("ticket", slow_ticket, &ticket_desc),
+        alert("ticket", slow_ticket, &ticket_desc, 16 * 3600),
         "  - name: threshold after its for\n    interval: 1m\n    input_series:\n".into(),
         "      - series: 'rabbitmq_queue_messages_ready{vhost=\"/\",queue=\"shop.orders\"}'\n        values: '3x19 20x20'\n".into(),
         "    alert_rule_test:\n".into(),
         "      - eval_time: 23m\n        alertname: ShopOrdersQueueDepth\n        exp_alerts: []\n".into(),
         "      - eval_time: 27m\n        alertname: ShopOrdersQueueDepth\n        exp_alerts:\n".into(),
         "          - exp_labels: {severity: page, slo: shop-orders-queue-depth, component: rabbitmq, queue: shop.orders}\n".into(),
-        format!("            exp_annotations:\n              summary: 'shop-orders-queue-depth: 20 is not <= 15'\n              description: {depth_desc}\n"),
+        format!("            exp_annotations:\n              summary: 'shop-orders-queue-depth: 20 is not <= 15'\n              description: {depth_desc}\n{}", commands("shop-orders-queue-depth", 27 * 60)),
     ]
     .concat();
     let test_path = write(dir.path(), "test.yml", &test);
@@ -405,8 +413,12 @@ pub fn a_live_outage_fires_the_page_alert_and_incidents_lists_it() -> TestResult
         .args(["scrape-config", "--sim", &serve.listen, "--interval", "5s"])
         .output()
         .unwrap();
+    // Alertmanager with the route and inhibition of docs/alerting.md (timers shortened), and
+    // a webhook receiver standing in for the pager and the ticket queue.
+    let hook = crate::support::mock::Mock::start(|_| crate::support::mock::Reply::json(200, "{}"));
+    let am_port = alertmanager(dir.path(), &hook.url)?;
     let config = format!(
-        "rule_files:\n  - {}\n{}",
+        "rule_files:\n  - {}\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\n{}",
         rules_path.display(),
         String::from_utf8_lossy(&scrape.stdout)
     );
@@ -476,6 +488,7 @@ pub fn a_live_outage_fires_the_page_alert_and_incidents_lists_it() -> TestResult
         "the alert fired {} s after the outage started (bound {bound} s)",
         fired - outage_start
     );
+    delivered(&hook, am_port, &slo_path, &prom.url);
     // vitals incidents, from the same conditions over the raw metrics, lists it once a step
     // of its grid has seen the outage: at one-minute steps (5 s scrapes leave twelve samples
     // a step), from two whole steps after the outage began; on a busy machine a little
@@ -531,4 +544,106 @@ pub fn a_live_outage_fires_the_page_alert_and_incidents_lists_it() -> TestResult
         "incident start {start} vs outage {outage_start}"
     );
     Ok(())
+}
+
+/// Alertmanager on a free loopback port with the configuration of docs/alerting.md, its
+/// receivers pointed at `hook` and its timers shortened; the port.
+fn alertmanager(dir: &Path, hook: &str) -> Result<u16, crate::support::Skip> {
+    let Some(bin) = crate::support::prometheus::which("prometheus-alertmanager") else {
+        if crate::support::in_ci() {
+            panic!("prometheus-alertmanager is missing (scripts/test installs it)");
+        }
+        return Err(crate::support::Skip("prometheus-alertmanager is not installed".into()));
+    };
+    let doc = std::fs::read_to_string(repo().join("docs/alerting.md")).unwrap();
+    let yaml = doc
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("docs/alerting.md has the Alertmanager configuration");
+    assert!(yaml.contains("inhibit_rules") && yaml.contains("http://127.0.0.1:5001/page"));
+    let yaml = yaml
+        .replace("http://127.0.0.1:5001", hook)
+        .replace("group_wait: 30s", "group_wait: 1s")
+        .replace("group_interval: 5m", "group_interval: 2s");
+    let am_dir = dir.join("alertmanager");
+    std::fs::create_dir_all(&am_dir).unwrap();
+    let config = write(&am_dir, "alertmanager.yml", &yaml);
+    let port = crate::support::prometheus::free_port();
+    let mut cmd = Command::new(bin);
+    cmd.arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.path={}", am_dir.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .arg("--log.level=warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    crate::support::prometheus::start_supervised(cmd, am_dir).unwrap();
+    let deadline = now() + 30;
+    while http_get(port, "/-/ready").map(|r| r.0) != Some(200) {
+        assert!(now() < deadline, "Alertmanager did not start on {port}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(port)
+}
+
+/// The page alert reached the page receiver (never the ticket one) with the labels a route
+/// needs and a command that runs; a ticket of the same SLO, if it fired, was inhibited.
+fn delivered(hook: &crate::support::mock::Mock, am_port: u16, slo: &Path, prom: &str) {
+    let page_alert = |path: &str| -> Option<Value> {
+        hook.requests().iter().find_map(|r| {
+            let (head, body) = r.split_once("\r\n\r\n")?;
+            if !head.starts_with(&format!("POST {path} ")) {
+                return None;
+            }
+            let v: Value = serde_json::from_str(body).ok()?;
+            v["alerts"].as_array()?.iter().find(|a| {
+                a["labels"]["alertname"] == "MesAvailabilityBudgetBurn"
+                    && a["labels"]["severity"] == "page"
+            }).cloned()
+        })
+    };
+    let deadline = now() + 60;
+    let alert = loop {
+        if let Some(a) = page_alert("/page") {
+            break a;
+        }
+        assert!(now() < deadline, "no page reached the receiver: {:?}", hook.requests());
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(page_alert("/ticket").is_none(), "a page was routed as a ticket");
+    assert_eq!(alert["labels"]["slo"], "mes-availability");
+    assert_eq!(alert["labels"]["component"], "mes");
+    let run = alert["annotations"]["vitals"].as_str().unwrap();
+    let at = run
+        .strip_prefix("vitals status --at ")
+        .and_then(|r| r.split(';').next())
+        .unwrap_or_else(|| panic!("{run}"));
+    assert!(
+        run.contains("; vitals incidents --slo mes-availability --from ") && run.contains(" --to "),
+        "{run}"
+    );
+    // The command as the annotation gives it runs, and sees the outage.
+    let r = vitals(&["--config", slo.to_str().unwrap(), "status", "--at", at, "--format", "json"])
+        .prometheus(prom)
+        .run();
+    let doc = r.json();
+    let mes = doc["components"].as_array().unwrap().iter().find(|c| c["name"] == "mes").unwrap();
+    assert_ne!(mes["status"], "ok", "{mes}");
+    // A ticket of the same SLO while the page fires: held back by the inhibition.
+    if let Some((200, body)) = http_get(am_port, "/api/v2/alerts") {
+        let v: Value = serde_json::from_str(&body).unwrap();
+        for a in v.as_array().unwrap().iter().filter(|a| {
+            a["labels"]["slo"] == "mes-availability" && a["labels"]["severity"] == "ticket"
+        }) {
+            assert!(
+                !a["status"]["inhibitedBy"].as_array().unwrap().is_empty(),
+                "the ticket is not inhibited: {a}"
+            );
+        }
+    }
+    assert!(
+        !hook.requests().iter().any(|r| r.starts_with("POST /ticket ") && r.contains("mes-availability")),
+        "the ticket of a paging SLO was delivered"
+    );
 }

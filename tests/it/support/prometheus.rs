@@ -86,6 +86,14 @@ fn spawn_supervised(cmd: Command) -> std::io::Result<Child> {
     rrx.recv().expect("spawner replied")
 }
 
+/// Starts another server (Alertmanager) as Prometheus servers are started: it dies with the
+/// test run, and `dir` is removed at the end.
+pub fn start_supervised(cmd: Command, dir: PathBuf) -> std::io::Result<()> {
+    let child = spawn_supervised(cmd)?;
+    registry().lock().unwrap().children.push((child, dir));
+    Ok(())
+}
+
 /// Stops every server this run started and removes their data directories.
 pub fn shutdown() {
     let mut r = registry().lock().unwrap();
