@@ -28,6 +28,9 @@ mod status;
 pub mod timespec;
 mod units;
 
+#[cfg(test)]
+mod prop_tests;
+
 pub use catalog::Catalog;
 pub use chart::Chart;
 pub use cli::Cli;

@@ -10,7 +10,7 @@ use crate::render::{self, json};
 use crate::settings::Settings;
 use crate::slo::eval::{self, Status};
 use crate::status::{self, Health, StatusReport};
-use crate::timespec::parse_time;
+use crate::timespec::parse_instant;
 
 pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitStatus, Failure> {
     let format = settings.format("status", &[Format::Table, Format::Json])?;
@@ -18,7 +18,7 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
     let fixed_at = args
         .at
         .as_deref()
-        .map(|a| parse_time(a, settings.now).map_err(|e| Failure::usage(format!("--at: {e}"))))
+        .map(|a| parse_instant(a, settings.now).map_err(|e| Failure::usage(format!("--at: {e}"))))
         .transpose()?;
     let watch: Option<StdDuration> = args
         .watch
@@ -124,7 +124,11 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
 /// The terminal's size on a terminal; else `COLUMNS` and `LINES` when set (a script that
 /// wants a given layout), else wide and as long as it takes.
 fn room(settings: &Settings) -> render::status::Room {
-    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.trim().parse::<usize>().ok());
+    let env = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+    };
     let (cols, rows) = if settings.stdout_tty {
         match console::Term::stdout().size_checked() {
             Some((r, c)) => (c as usize, Some(r as usize)),

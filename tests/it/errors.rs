@@ -452,3 +452,119 @@ pub fn concurrency_bounds_the_queries_in_flight() -> TestResult {
     }
     Ok(())
 }
+
+/// No panic (exit 101) and no request: a usage error, exit 2, naming the flag.
+fn expect_usage_error(r: &crate::support::Run, needle: &str) {
+    r.expect_code(2);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    assert!(r.stderr.contains(needle), "{needle:?} not in: {}", r.stderr);
+}
+
+pub fn very_long_ranges_and_far_times_are_usage_errors_not_panics() -> TestResult {
+    let mock = Mock::start(|_| Reply::json(200, EMPTY_VECTOR));
+    // Each of these ended in `DateTime - TimeDelta overflowed` (exit 101).
+    for args in [
+        &["chart", "api.rps", "--since", "300000y"][..],
+        &["incidents", "--since", "300000y"],
+        &["query", "api.rps", "--since", "300000y"],
+        &["query", "api.rps", "--from", "now-300000y"],
+    ] {
+        let r = vitals(args).prometheus(&mock.url).run();
+        expect_usage_error(&r, "too large (at most 292y");
+    }
+    let r = vitals(&["query", "api.rps", "--from", "99999999999999"])
+        .prometheus(&mock.url)
+        .run();
+    expect_usage_error(&r, "out of range");
+    let r = vitals(&["report", "--from", "0000-01-01T00:00:00+01:00"])
+        .prometheus(&mock.url)
+        .run();
+    expect_usage_error(&r, "out of range");
+    assert_eq!(mock.hits(), 0, "nothing may be sent for a usage error");
+    Ok(())
+}
+
+pub fn the_longest_slo_window_lint_accepts_is_evaluated_by_every_command() -> TestResult {
+    let mock = Mock::start(|_| Reply::json(200, EMPTY_VECTOR));
+    let dir = scratch();
+    let repo = crate::support::repo();
+    let slo = std::fs::read_to_string(repo.join("slo.toml")).expect("slo.toml");
+    let site = std::fs::read_to_string(repo.join("site.toml")).expect("site.toml");
+    write(dir.path(), "site.toml", &site);
+    let longest = slo.replace("window = \"28d\"", "window = \"3660d\"");
+    assert_ne!(longest, slo);
+    let p = write(dir.path(), "slo.toml", &longest);
+    let config = p.to_str().unwrap();
+    vitals(&["lint", "--config", config]).run().expect_code(0);
+    for args in [
+        &["check", "--config", config][..],
+        &["status", "--config", config],
+        &["incidents", "--config", config, "--since", "292y"],
+        &["chart", "api.rps", "--config", config, "--since", "292y"],
+        &["report", "--config", config, "--month", "2026-10"],
+    ] {
+        let r = vitals(args).prometheus(&mock.url).run();
+        assert!(!r.stderr.contains("panicked"), "{args:?}: {}", r.stderr);
+        assert!([0, 1, 3].contains(&r.code), "{args:?}: {}", r.code);
+    }
+    let too_long = slo.replace("window = \"28d\"", "window = \"3661d\"");
+    let p = write(dir.path(), "slo.toml", &too_long);
+    let r = vitals(&["lint", "--config", p.to_str().unwrap()]).run();
+    r.expect_code(2);
+    assert!(r.stdout.contains("is longer than 3660d"), "{}", r.stdout);
+    Ok(())
+}
+
+pub fn a_plain_date_is_a_time_and_a_future_instant_is_refused() -> TestResult {
+    let mock = Mock::start(|_| Reply::json(200, EMPTY_VECTOR));
+    vitals(&["query", "api.rps", "--at", "2026-11-18"])
+        .prometheus(&mock.url)
+        .run()
+        .expect_code(0);
+    // Midnight UTC.
+    let sent = mock.requests().join("\n");
+    assert!(sent.contains("time=2026-11-18T00%3A00%3A00Z"), "{sent}");
+    // With --time-zone, midnight there (Moscow is UTC+3).
+    vitals(&[
+        "chart",
+        "api.rps",
+        "--from",
+        "2026-11-18",
+        "--to",
+        "2026-11-19",
+        "--time-zone",
+        "Europe/Moscow",
+        "--out",
+        scratch().path().join("c.svg").to_str().unwrap(),
+    ])
+    .prometheus(&mock.url)
+    .run();
+    let sent = mock.requests().join("\n");
+    assert!(sent.contains("start=2026-11-17T21%3A00%3A00Z"), "{sent}");
+    let before = mock.hits();
+    for args in [
+        &["check", "--at", "2999-01-01"][..],
+        &["status", "--at", "now+1h"],
+        &["query", "api.rps", "--at", "2999-01-01T00:00:00Z"],
+    ] {
+        let r = vitals(args).prometheus(&mock.url).run();
+        expect_usage_error(&r, "is in the future");
+    }
+    assert_eq!(mock.hits(), before, "nothing may be sent for a usage error");
+    Ok(())
+}
+
+pub fn a_missing_config_file_is_file_not_found_without_the_lint_hint() -> TestResult {
+    for cmd in ["lint", "check", "status"] {
+        let r = vitals(&[cmd, "--config", "/nonexistent/slo.toml"]).run();
+        r.expect_code(2);
+        assert!(
+            r.stderr
+                .contains("error: --config /nonexistent/slo.toml: file not found"),
+            "{}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("vitals lint"), "{}", r.stderr);
+    }
+    Ok(())
+}

@@ -1,0 +1,480 @@
+//! Property tests across modules: random mutations of the shipped configuration (the
+//! catalog's `queries/`, `site.toml`, `slo.toml`) either load or are refused with problems,
+//! never a panic; and what loads without a problem — what `vitals lint` accepts — gives
+//! PromQL that parses and time arithmetic that does not overflow, in every command's
+//! planning (SLI layer, rules, status, incidents, report periods), for windows and ranges up
+//! to the largest accepted.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use proptest::prelude::*;
+
+use crate::catalog::{self, Catalog};
+use crate::cli::TimeArgs;
+use crate::config::Config;
+use crate::diag::Source;
+use crate::duration::{self, Duration};
+use crate::settings::TimeSpec;
+use crate::slo::model::{Objective, Sli, Slo};
+use crate::slo::{math, sli, window};
+use crate::{incidents, report, rules, site, status};
+
+/// The shipped files: (path, text).
+fn shipped() -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = catalog::BUILTIN
+        .iter()
+        .map(|(n, t)| (format!("queries/{n}"), t.to_string()))
+        .collect();
+    out.push(("site.toml".into(), site::BUILTIN.into()));
+    out.push(("slo.toml".into(), crate::slo::model::BUILTIN.into()));
+    out
+}
+
+/// Loads the files as `Settings::load_config` does, from sources in memory.
+fn load(files: &[(String, String)]) -> (Config, Vec<String>) {
+    let queries: Vec<Source> = files
+        .iter()
+        .filter(|(p, _)| p.starts_with("queries/"))
+        .map(|(p, t)| Source::new(p, t.as_str()))
+        .collect();
+    let find = |name: &str| {
+        files
+            .iter()
+            .find(|(p, _)| p == name)
+            .map(|(p, t)| Source::new(p, t.as_str()))
+    };
+    let site = find("site.toml");
+    let slos = find("slo.toml").unwrap_or_else(|| Source::new("slo.toml", ""));
+    let (config, problems) = Config::load(Catalog::from_sources(&queries), site.as_ref(), &slos);
+    (config, problems.iter().map(|p| p.to_string()).collect())
+}
+
+/// Values a mutation writes in place of a TOML value: the edges of every kind.
+const VALUES: &[&str] = &[
+    "0",
+    "-1",
+    "1",
+    "100",
+    "99.999999",
+    "1e308",
+    "-1e308",
+    "nan",
+    "inf",
+    "9223372036854775807",
+    "\"\"",
+    "\"0s\"",
+    "\"1ms\"",
+    "\"59m\"",
+    "\"1h\"",
+    "\"7d\"",
+    "\"3660d\"",
+    "\"3661d\"",
+    "\"292y\"",
+    "\"293y\"",
+    "\"99999999999999999999d\"",
+    "\"week\"",
+    "\"month\"",
+    "\"Pacific/Apia\"",
+    "\"America/Santiago\"",
+    "\"Mars/Olympus\"",
+    "\"*\"",
+    "\"shop|crm\"",
+    "\"{{window}}\"",
+    "\"{{window\"",
+    "'x\"} or vector(1) #'",
+    "\"\\u0000\"",
+    "\"日本\"",
+    "[]",
+    "{}",
+    "true",
+];
+
+#[derive(Clone, Debug)]
+enum Mutation {
+    /// Replace the value of the n-th `key = value` line.
+    Value(usize, usize),
+    /// Remove the n-th line.
+    DropLine(usize),
+    /// Repeat the n-th line.
+    DupLine(usize),
+    /// Swap two lines.
+    Swap(usize, usize),
+    /// Insert a byte at a position.
+    Insert(usize, u8),
+    /// Cut the file at a position.
+    Truncate(usize),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        6 => (any::<usize>(), 0..VALUES.len()).prop_map(|(l, v)| Mutation::Value(l, v)),
+        1 => any::<usize>().prop_map(Mutation::DropLine),
+        1 => any::<usize>().prop_map(Mutation::DupLine),
+        1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::Swap(a, b)),
+        1 => (any::<usize>(), any::<u8>()).prop_map(|(p, b)| Mutation::Insert(p, b)),
+        1 => any::<usize>().prop_map(Mutation::Truncate),
+    ]
+}
+
+fn apply(text: &str, m: &Mutation) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let n = lines.len().max(1);
+    match *m {
+        Mutation::Value(l, v) => {
+            let assigns: Vec<usize> = (0..lines.len())
+                .filter(|i| {
+                    let t = lines[*i].trim_start();
+                    !t.starts_with('#') && t.contains(" = ")
+                })
+                .collect();
+            if let Some(&i) = assigns.get(l % assigns.len().max(1)) {
+                let key = lines[i].split(" = ").next().unwrap_or_default().to_string();
+                lines[i] = format!("{key} = {}", VALUES[v]);
+            }
+        }
+        Mutation::DropLine(l) => {
+            if !lines.is_empty() {
+                lines.remove(l % n);
+            }
+        }
+        Mutation::DupLine(l) => {
+            if !lines.is_empty() {
+                let line = lines[l % n].clone();
+                lines.insert(l % n, line);
+            }
+        }
+        Mutation::Swap(a, b) => {
+            if !lines.is_empty() {
+                lines.swap(a % n, b % n);
+            }
+        }
+        Mutation::Insert(p, b) => {
+            let mut bytes = text.as_bytes().to_vec();
+            bytes.insert(p % (bytes.len() + 1), b);
+            return String::from_utf8_lossy(&bytes).into_owned();
+        }
+        Mutation::Truncate(p) => {
+            let mut cut = p % (text.len() + 1);
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            return text[..cut].to_string();
+        }
+    }
+    lines.join("\n")
+}
+
+fn parses(promql: &str) -> Result<(), String> {
+    promql_parser::parser::parse(promql)
+        .map(|_| ())
+        .map_err(|e| format!("{e}\n--- in ---\n{promql}"))
+}
+
+/// Every `expr:` of a generated rule file.
+fn rule_exprs(yaml: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut block: Option<(usize, String)> = None;
+    for line in yaml.lines() {
+        let indent = line.len() - line.trim_start().len();
+        if let Some((at, text)) = block.as_mut() {
+            if line.trim().is_empty() || indent > *at {
+                text.push_str(line.trim_start());
+                text.push('\n');
+                continue;
+            }
+            out.push(std::mem::take(text));
+            block = None;
+        }
+        if let Some(rest) = line.trim_start().strip_prefix("expr: ") {
+            if rest == "|-" {
+                block = Some((indent, String::new()));
+            } else {
+                out.push(rest.to_string());
+            }
+        }
+    }
+    if let Some((_, text)) = block {
+        out.push(text);
+    }
+    out
+}
+
+/// A fake bucket answer for every latency SLO: its threshold as Prometheus spells it.
+fn buckets(slos: &[Slo]) -> sli::Buckets {
+    slos.iter()
+        .filter_map(|s| match &s.objective {
+            Objective::Budget {
+                sli: Sli::Latency { threshold, .. },
+                ..
+            } => Some((s.name.clone(), Ok(format!("{threshold}")))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Everything the commands would ask Prometheus for this configuration at `at`, without
+/// asking: each PromQL must parse, and no date arithmetic may overflow.
+fn plan_everything(config: &Config, at: DateTime<Utc>) -> Result<usize, String> {
+    let mut exprs: Vec<String> = Vec::new();
+    let buckets = buckets(&config.slos);
+    for slo in &config.slos {
+        let resolved = match &slo.objective {
+            Objective::Budget { window, .. } => Some(window::resolve(window, at)),
+            Objective::Threshold { .. } => None,
+        };
+        if let Some(r) = &resolved {
+            if r.start > r.end {
+                return Err(format!("{}: window starts after it ends: {r:?}", slo.name));
+            }
+        }
+        let length = resolved.as_ref().map(|r| r.length);
+        let pairs = sli::pairs_at(slo, at);
+        let mut windows: Vec<Duration> = pairs
+            .map(|(_, p)| math::alert_windows(&p))
+            .unwrap_or_default();
+        windows.extend(length);
+        windows.extend(resolved.as_ref().map(|r| r.elapsed));
+        for le in [sli::Le::AnySpelling, sli::Le::Found("0.25")] {
+            if let Some(parts) = sli::parts(slo, le) {
+                for w in &windows {
+                    exprs.push(parts.error_ratio(*w));
+                }
+                let labelled: Vec<(String, Duration)> =
+                    windows.iter().map(|w| (w.to_string(), *w)).collect();
+                exprs.push(parts.over_windows(&labelled));
+            }
+        }
+        if let Ok(Some(parts)) = sli::parts_with(slo, &buckets) {
+            exprs.push(parts.error_ratio(sli::rule_window(match &slo.objective {
+                Objective::Budget { window, .. } => window,
+                Objective::Threshold { .. } => unreachable!("threshold SLOs have no parts"),
+            })));
+        }
+        exprs.extend(sli::threshold(slo).map(|t| t.promql.clone()));
+        exprs.extend(sli::violation(slo));
+        exprs.extend(sli::violated_bool(slo));
+        exprs.extend(sli::bucket_query(slo));
+        for w in [Duration::from_secs(3600), duration::MAX] {
+            exprs.extend(sli::minutes_violated(slo, w));
+            exprs.extend(sli::threshold_over(slo, &config.catalog, w));
+        }
+    }
+    let yaml = rules::generate(config, &config.slos, true, "slo.toml");
+    exprs.extend(rule_exprs(&yaml));
+    let (signals, sparks) = status::requests(config, at);
+    exprs.push(signals.promql);
+    exprs.push(sparks.promql);
+    // `vitals incidents --since` the longest accepted duration.
+    let since = TimeArgs {
+        since: Some(duration::MAX.to_string()),
+        ..Default::default()
+    };
+    if let Ok(TimeSpec::Range { start, end, .. }) = since.resolve(at) {
+        let step = incidents::choose_step(&config.slos, start, end, None);
+        let plan = incidents::Plan::new(config, &config.slos, (start, end), step, true, &buckets);
+        exprs.extend(plan.requests().map(|r| r.promql.clone()));
+    }
+    // The default report period and the one before it, in a zone with DST.
+    for tz in [Tz::UTC, chrono_tz::America::Santiago] {
+        if let Ok(p) = report::period::resolve(None, None, None, None, tz, at) {
+            let _ = p.previous(tz);
+        }
+    }
+    for e in &exprs {
+        parses(e)?;
+    }
+    Ok(exprs.len())
+}
+
+/// Evaluation times: the present, and the edges of what `--at` accepts.
+fn instant() -> impl Strategy<Value = DateTime<Utc>> {
+    prop_oneof![
+        Just(Utc.with_ymd_and_hms(2026, 11, 18, 11, 35, 0).unwrap()),
+        Just(Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap()),
+        Just(Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap()),
+        (-62_167_219_200i64..253_402_300_799).prop_map(|s| Utc.timestamp_opt(s, 0).unwrap()),
+    ]
+}
+
+#[test]
+fn the_shipped_configuration_plans_valid_promql_at_the_edges_of_time() {
+    let (config, problems) = load(&shipped());
+    assert!(problems.is_empty(), "{problems:#?}");
+    for at in [
+        Utc.with_ymd_and_hms(2026, 11, 18, 11, 35, 0).unwrap(),
+        Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+    ] {
+        let n = plan_everything(&config, at).unwrap();
+        assert!(n > 100, "only {n} expressions planned");
+    }
+}
+
+#[test]
+fn the_longest_accepted_windows_plan_without_overflow() {
+    // Every rolling window at the largest value lint accepts; every `for` and query
+    // window at the largest duration.
+    let mut files = shipped();
+    for (path, text) in &mut files {
+        let mut out = Vec::new();
+        for line in text.lines() {
+            let t = line.trim_start();
+            out.push(if path == "slo.toml" && t.starts_with("window = ") {
+                format!("window = \"{}\"", crate::slo::model::MAX_WINDOW)
+            } else if path == "slo.toml" && t.starts_with("for = ") {
+                format!("for = \"{}\"", duration::MAX)
+            } else {
+                line.to_string()
+            });
+        }
+        *text = out.join("\n");
+    }
+    let (config, problems) = load(&files);
+    assert!(problems.is_empty(), "{problems:#?}");
+    for at in [
+        Utc.with_ymd_and_hms(2026, 11, 18, 11, 35, 0).unwrap(),
+        Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+    ] {
+        plan_everything(&config, at).unwrap();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_configurations_load_or_say_why_and_what_loads_plans_valid_promql(
+        file in 0usize..8,
+        mutations in proptest::collection::vec(mutation(), 1..4),
+        at in instant(),
+    ) {
+        let mut files = shipped();
+        let i = file % files.len();
+        for m in &mutations {
+            files[i].1 = apply(&files[i].1, m);
+        }
+        let (config, problems) = load(&files);
+        for p in &problems {
+            prop_assert!(!p.trim().is_empty());
+        }
+        if problems.is_empty() {
+            if let Err(e) = plan_everything(&config, at) {
+                return Err(TestCaseError::fail(format!("{}: {e}", files[i].0)));
+            }
+        }
+    }
+
+    #[test]
+    fn query_params_render_to_promql_that_parses_or_are_refused(
+        value in prop_oneof![
+            "\\PC{0,24}",
+            "[a-z0-9_.:/|* -]{0,24}",
+            "-?[0-9]{0,20}(\\.[0-9]{0,10})?(e-?[0-9]{1,3})?",
+            "[0-9]{1,25}(ms|s|m|h|d|w|y)",
+            any::<String>(),
+        ],
+    ) {
+        let (config, problems) = load(&shipped());
+        prop_assert!(problems.is_empty());
+        for q in &config.catalog.queries {
+            for name in q.params.keys() {
+                let mut p = BTreeMap::new();
+                p.insert(name.clone(), value.clone());
+                if let Ok(e) = q.expand(&p) {
+                    if let Err(m) = parses(&e.promql) {
+                        return Err(TestCaseError::fail(format!("{} {name}={value:?}: {m}", q.name)));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn label_values_stay_inside_their_quotes(value: String) {
+        let escaped = catalog::params::escape_promql_string(&value);
+        let promql = format!("up{{job=\"{escaped}\"}}");
+        let expr = promql_parser::parser::parse(&promql).map_err(TestCaseError::fail)?;
+        match expr {
+            promql_parser::parser::Expr::VectorSelector(v) => {
+                let m = v.matchers.matchers.iter().find(|m| m.name == "job");
+                prop_assert_eq!(m.map(|m| m.value.as_str()), Some(value.as_str()));
+            }
+            other => return Err(TestCaseError::fail(format!("not a selector: {other:?}"))),
+        }
+    }
+
+    #[test]
+    fn templates_scan_and_substitute_any_text(t in "\\PC{0,60}|[{}\"'`\\\\a-z ]{0,40}", v in "\\PC{0,10}") {
+        let values: BTreeMap<String, String> =
+            [("window".to_string(), v.clone()), ("x".to_string(), v)].into_iter().collect();
+        match catalog::template::scan(&t) {
+            Ok(found) => {
+                for p in &found {
+                    prop_assert!(t.is_char_boundary(p.span.start) && t.is_char_boundary(p.span.end));
+                    prop_assert!(t[p.span.clone()].starts_with("{{"));
+                }
+                let out = catalog::template::substitute(&t, &values);
+                if found.iter().all(|p| !values.contains_key(&p.name)) {
+                    prop_assert_eq!(out, t.clone());
+                }
+            }
+            Err(at) => prop_assert!(t[at..].starts_with("{{")),
+        }
+        let _ = catalog::template::braced_names(&t);
+        let _ = catalog::template::fill_braced(&t, &|n| (n == "x").then(|| "1".to_string()));
+    }
+
+    #[test]
+    fn report_periods_resolve_or_are_refused(
+        week in "[0-9]{1,6}-W[0-9]{1,3}",
+        month in "[0-9]{1,6}-[0-9]{1,3}",
+        from in "(now-[0-9]{1,4}(d|w|y))|[0-9]{4}-[0-9]{2}-[0-9]{2}",
+        kind in 0..4,
+        z in 0..4usize,
+        at in instant(),
+    ) {
+        let tz = [Tz::UTC, chrono_tz::Europe::Berlin, chrono_tz::America::Santiago, chrono_tz::Pacific::Apia][z];
+        let (w, m, f) = match kind {
+            0 => (Some(week.as_str()), None, None),
+            1 => (None, Some(month.as_str()), None),
+            2 => (None, None, Some(from.as_str())),
+            _ => (None, None, None),
+        };
+        if let Ok(p) = report::period::resolve(w, m, f, None, tz, at) {
+            prop_assert!(p.start < p.end);
+            prop_assert!(p.end <= at);
+            let prev = p.previous(tz);
+            prop_assert!(prev.end <= p.start);
+        }
+    }
+
+    #[test]
+    fn time_flags_resolve_or_are_usage_errors(
+        since in prop_oneof![Just(None), "[0-9]{1,21}(ms|s|m|h|d|w|y)".prop_map(Some)],
+        from in prop_oneof![Just(None), "now-[0-9]{1,20}(s|d|y)|[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,16}".prop_map(Some)],
+        step in prop_oneof![Just(None), "[0-9]{1,21}(ms|s|m|h|d|y)".prop_map(Some)],
+        at in instant(),
+    ) {
+        let args = TimeArgs {
+            since: since.clone(),
+            from: if since.is_some() { None } else { from },
+            step,
+            ..Default::default()
+        };
+        match args.resolve(at) {
+            Ok(TimeSpec::Range { start, end, step }) => {
+                prop_assert!(start < end);
+                if let Some(s) = step {
+                    prop_assert!(crate::prom::points(end - start, s) <= crate::settings::MAX_POINTS);
+                }
+                let _ = crate::prom::auto_step(end - start, 1000, Duration::from_secs(15));
+                let _ = incidents::choose_step(&[], start, end, None);
+            }
+            Ok(TimeSpec::At(t)) => prop_assert!(t <= at),
+            Err(f) => prop_assert_eq!(f.status(), crate::exit::ExitStatus::Usage),
+        }
+    }
+}
