@@ -28,6 +28,8 @@ mod status;
 pub mod timespec;
 mod units;
 
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(test)]
 mod prop_tests;
 

@@ -11,43 +11,17 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 
-use crate::catalog::{self, Catalog};
+use crate::catalog;
 use crate::cli::TimeArgs;
 use crate::config::Config;
-use crate::diag::Source;
 use crate::duration::{self, Duration};
+use crate::fuzzing::{parses, plan_everything, shipped};
 use crate::settings::TimeSpec;
-use crate::slo::model::{Objective, Sli, Slo};
-use crate::slo::{math, sli, window};
-use crate::{incidents, report, rules, site, status};
+use crate::{incidents, report};
 
-/// The shipped files: (path, text).
-fn shipped() -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = catalog::BUILTIN
-        .iter()
-        .map(|(n, t)| (format!("queries/{n}"), t.to_string()))
-        .collect();
-    out.push(("site.toml".into(), site::BUILTIN.into()));
-    out.push(("slo.toml".into(), crate::slo::model::BUILTIN.into()));
-    out
-}
-
-/// Loads the files as `Settings::load_config` does, from sources in memory.
+/// Loads as lint does; the problems as shown.
 fn load(files: &[(String, String)]) -> (Config, Vec<String>) {
-    let queries: Vec<Source> = files
-        .iter()
-        .filter(|(p, _)| p.starts_with("queries/"))
-        .map(|(p, t)| Source::new(p, t.as_str()))
-        .collect();
-    let find = |name: &str| {
-        files
-            .iter()
-            .find(|(p, _)| p == name)
-            .map(|(p, t)| Source::new(p, t.as_str()))
-    };
-    let site = find("site.toml");
-    let slos = find("slo.toml").unwrap_or_else(|| Source::new("slo.toml", ""));
-    let (config, problems) = Config::load(Catalog::from_sources(&queries), site.as_ref(), &slos);
+    let (config, problems) = crate::fuzzing::load(files);
     (config, problems.iter().map(|p| p.to_string()).collect())
 }
 
@@ -164,128 +138,6 @@ fn apply(text: &str, m: &Mutation) -> String {
         }
     }
     lines.join("\n")
-}
-
-fn parses(promql: &str) -> Result<(), String> {
-    promql_parser::parser::parse(promql)
-        .map(|_| ())
-        .map_err(|e| format!("{e}\n--- in ---\n{promql}"))
-}
-
-/// Every `expr:` of a generated rule file.
-fn rule_exprs(yaml: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut block: Option<(usize, String)> = None;
-    for line in yaml.lines() {
-        let indent = line.len() - line.trim_start().len();
-        if let Some((at, text)) = block.as_mut() {
-            if line.trim().is_empty() || indent > *at {
-                text.push_str(line.trim_start());
-                text.push('\n');
-                continue;
-            }
-            out.push(std::mem::take(text));
-            block = None;
-        }
-        if let Some(rest) = line.trim_start().strip_prefix("expr: ") {
-            if rest == "|-" {
-                block = Some((indent, String::new()));
-            } else {
-                out.push(rest.to_string());
-            }
-        }
-    }
-    if let Some((_, text)) = block {
-        out.push(text);
-    }
-    out
-}
-
-/// A fake bucket answer for every latency SLO: its threshold as Prometheus spells it.
-fn buckets(slos: &[Slo]) -> sli::Buckets {
-    slos.iter()
-        .filter_map(|s| match &s.objective {
-            Objective::Budget {
-                sli: Sli::Latency { threshold, .. },
-                ..
-            } => Some((s.name.clone(), Ok(format!("{threshold}")))),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Everything the commands would ask Prometheus for this configuration at `at`, without
-/// asking: each PromQL must parse, and no date arithmetic may overflow.
-fn plan_everything(config: &Config, at: DateTime<Utc>) -> Result<usize, String> {
-    let mut exprs: Vec<String> = Vec::new();
-    let buckets = buckets(&config.slos);
-    for slo in &config.slos {
-        let resolved = match &slo.objective {
-            Objective::Budget { window, .. } => Some(window::resolve(window, at)),
-            Objective::Threshold { .. } => None,
-        };
-        if let Some(r) = &resolved {
-            if r.start > r.end {
-                return Err(format!("{}: window starts after it ends: {r:?}", slo.name));
-            }
-        }
-        let length = resolved.as_ref().map(|r| r.length);
-        let pairs = sli::pairs_at(slo, at);
-        let mut windows: Vec<Duration> = pairs
-            .map(|(_, p)| math::alert_windows(&p))
-            .unwrap_or_default();
-        windows.extend(length);
-        windows.extend(resolved.as_ref().map(|r| r.elapsed));
-        for le in [sli::Le::AnySpelling, sli::Le::Found("0.25")] {
-            if let Some(parts) = sli::parts(slo, le) {
-                for w in &windows {
-                    exprs.push(parts.error_ratio(*w));
-                }
-                let labelled: Vec<(String, Duration)> =
-                    windows.iter().map(|w| (w.to_string(), *w)).collect();
-                exprs.push(parts.over_windows(&labelled));
-            }
-        }
-        if let Ok(Some(parts)) = sli::parts_with(slo, &buckets) {
-            exprs.push(parts.error_ratio(sli::rule_window(match &slo.objective {
-                Objective::Budget { window, .. } => window,
-                Objective::Threshold { .. } => unreachable!("threshold SLOs have no parts"),
-            })));
-        }
-        exprs.extend(sli::threshold(slo).map(|t| t.promql.clone()));
-        exprs.extend(sli::violation(slo));
-        exprs.extend(sli::violated_bool(slo));
-        exprs.extend(sli::bucket_query(slo));
-        for w in [Duration::from_secs(3600), duration::MAX] {
-            exprs.extend(sli::minutes_violated(slo, w));
-            exprs.extend(sli::threshold_over(slo, &config.catalog, w));
-        }
-    }
-    let yaml = rules::generate(config, &config.slos, true, "slo.toml");
-    exprs.extend(rule_exprs(&yaml));
-    let (signals, sparks) = status::requests(config, at);
-    exprs.push(signals.promql);
-    exprs.push(sparks.promql);
-    // `vitals incidents --since` the longest accepted duration.
-    let since = TimeArgs {
-        since: Some(duration::MAX.to_string()),
-        ..Default::default()
-    };
-    if let Ok(TimeSpec::Range { start, end, .. }) = since.resolve(at) {
-        let step = incidents::choose_step(&config.slos, start, end, None);
-        let plan = incidents::Plan::new(config, &config.slos, (start, end), step, true, &buckets);
-        exprs.extend(plan.requests().map(|r| r.promql.clone()));
-    }
-    // The default report period and the one before it, in a zone with DST.
-    for tz in [Tz::UTC, chrono_tz::America::Santiago] {
-        if let Ok(p) = report::period::resolve(None, None, None, None, tz, at) {
-            let _ = p.previous(tz);
-        }
-    }
-    for e in &exprs {
-        parses(e)?;
-    }
-    Ok(exprs.len())
 }
 
 /// Evaluation times: the present, and the edges of what `--at` accepts.

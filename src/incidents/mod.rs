@@ -177,8 +177,7 @@ impl<'a> Plan<'a> {
         plan
     }
 
-    /// Every request of the plan (tests check their PromQL).
-    #[cfg(test)]
+    /// Every request of the plan (the fuzz targets and tests check their PromQL).
     pub(crate) fn requests(&self) -> impl Iterator<Item = &Request> {
         self.sources.iter().map(|(_, r)| r).chain(self.hints.iter())
     }
