@@ -568,3 +568,60 @@ pub fn a_missing_config_file_is_file_not_found_without_the_lint_hint() -> TestRe
     }
     Ok(())
 }
+
+/// Random time flags on every command that takes them: a result or a clear error, never a
+/// panic (exit 101). One command per case, against the mock.
+pub fn random_time_flags_never_panic_any_command() -> TestResult {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let mock = Mock::start(|_| Reply::json(200, EMPTY_VECTOR));
+    let time = prop_oneof![
+        "now(-|\\+)[0-9]{1,22}(ms|s|m|h|d|w|y)",
+        "[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[-+][0-9]{2}:[0-9]{2}))?",
+        "[0-9.]{1,22}",
+        "\\PC{0,12}",
+    ];
+    let duration = "[0-9]{1,22}(ms|s|m|h|d|w|y)";
+    let command = (
+        0..6usize,
+        time.clone(),
+        time,
+        duration,
+        prop_oneof![Just("UTC"), Just("Europe/Berlin"), Just("America/Santiago")],
+    );
+    let mut runner = TestRunner::new(Config {
+        cases: 128,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&command, |(which, t1, t2, d, tz)| {
+        let args: Vec<String> = match which {
+            0 => vec!["query", "api.rps", "--from", &t1, "--to", &t2, "--step", &d],
+            1 => vec!["query", "api.rps", "--at", &t1],
+            2 => vec!["chart", "api.rps", "--since", &d, "--time-zone", tz],
+            3 => vec!["incidents", "--from", &t1, "--to", &t2, "--step", &d],
+            4 => vec!["check", "--at", &t1],
+            _ => vec!["report", "--from", &t1, "--to", &t2, "--time-zone", tz],
+        }
+        .into_iter()
+        .map(String::from)
+        .collect();
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = vitals(&argv).prometheus(&mock.url).run();
+        prop_assert!(
+            [0, 1, 2, 3].contains(&r.code) && !r.stderr.contains("panicked"),
+            "{argv:?}: exit {}\n{}",
+            r.code,
+            r.stderr
+        );
+        if r.code == 2 {
+            prop_assert!(r.stderr.starts_with("error: "), "{argv:?}: {}", r.stderr);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    Ok(())
+}
