@@ -174,7 +174,12 @@ pub fn plan_everything(config: &Config, at: DateTime<Utc>) -> Result<usize, Stri
             .map(|(_, p)| math::alert_windows(&p))
             .unwrap_or_default();
         windows.extend(resolved.as_ref().map(|r| r.length));
-        windows.extend(resolved.as_ref().map(|r| r.elapsed));
+        // What `check` asks over the window so far: at least a minute (eval's windows_of).
+        windows.extend(
+            resolved
+                .as_ref()
+                .map(|r| r.elapsed.max(Duration::from_secs(60))),
+        );
         for le in [sli::Le::AnySpelling, sli::Le::Found("0.25")] {
             if let Some(parts) = sli::parts(slo, le) {
                 for w in &windows {
@@ -199,6 +204,7 @@ pub fn plan_everything(config: &Config, at: DateTime<Utc>) -> Result<usize, Stri
             exprs.extend(sli::threshold_over(slo, &config.catalog, w));
         }
     }
+    exprs.extend(crate::slo::eval::data_start_request(&config.slos, at).map(|r| r.promql));
     let yaml = rules::generate(config, &config.slos, true, "slo.toml");
     exprs.extend(rule_exprs(&yaml));
     let (signals, sparks) = status::requests(config, at);
@@ -218,7 +224,8 @@ pub fn plan_everything(config: &Config, at: DateTime<Utc>) -> Result<usize, Stri
             let _ = p.previous(tz);
         }
     }
-    for e in &exprs {
+    // An empty expression is not sent (`Prom::run`): a site without signals.
+    for e in exprs.iter().filter(|e| !e.trim().is_empty()) {
         parses(e)?;
     }
     Ok(exprs.len())

@@ -165,6 +165,27 @@ fn the_shipped_configuration_plans_valid_promql_at_the_edges_of_time() {
 }
 
 #[test]
+fn a_calendar_slo_judged_at_the_first_instant_of_its_period_asks_valid_promql() {
+    // Found by `every_accepted_window_objective_for_and_zone_loads_and_plans`: at the first
+    // instant of a calendar month (`check --at 2026-11-01`) the window so far is 0s, and the
+    // data coverage query asked `[0s:1m]`, which Prometheus refuses.
+    let mut files: Vec<(String, String)> = shipped()
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("queries/"))
+        .collect();
+    files.push((
+        "slo.toml".into(),
+        "[[slo]]\nname = \"m\"\ncomponent = \"c\"\nkind = \"ratio\"\nbad = 'sum(rate(x[{{window}}]))'\ntotal = 'sum(rate(y[{{window}}]))'\nobjective = 99\ncalendar = \"month\"\n".into(),
+    ));
+    let (config, problems) = load(&files);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let at = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    let req = crate::slo::eval::data_start_request(&config.slos, at).unwrap();
+    parses(&req.promql).unwrap();
+    plan_everything(&config, at).unwrap();
+}
+
+#[test]
 fn the_longest_accepted_windows_plan_without_overflow() {
     // Every rolling window at the largest value lint accepts; every `for` and query
     // window at the largest duration.
@@ -216,6 +237,36 @@ proptest! {
             if let Err(e) = plan_everything(&config, at) {
                 return Err(TestCaseError::fail(format!("{}: {e}", files[i].0)));
             }
+        }
+    }
+
+    #[test]
+    fn every_accepted_window_objective_for_and_zone_loads_and_plans(
+        window_s in 3600u64..=crate::slo::model::MAX_WINDOW.secs(),
+        objective in 50.0f64..99.999,
+        for_ms in 0..=duration::MAX.millis(),
+        calendar in prop_oneof![Just("week"), Just("month")],
+        z in 0..5usize,
+        at in instant(),
+    ) {
+        let zone = ["UTC", "America/Santiago", "Pacific/Apia", "Australia/Lord_Howe", "Asia/Kathmandu"][z];
+        let mut files = shipped();
+        let slo = files.iter_mut().find(|(p, _)| p == "slo.toml").unwrap();
+        let edited: Vec<String> = slo.1.lines().map(|line| {
+            match line.split(" = ").next().unwrap_or_default() {
+                "window" => format!("window = \"{}\"", Duration::from_secs(window_s)),
+                "objective" => format!("objective = {objective}"),
+                "for" => format!("for = \"{}\"", Duration::from_millis(for_ms)),
+                "calendar" => format!("calendar = \"{calendar}\""),
+                "time_zone" => format!("time_zone = \"{zone}\""),
+                _ => line.to_string(),
+            }
+        }).collect();
+        slo.1 = edited.join("\n");
+        let (config, problems) = load(&files);
+        prop_assert!(problems.is_empty(), "{problems:#?}");
+        if let Err(e) = plan_everything(&config, at) {
+            return Err(TestCaseError::fail(e));
         }
     }
 

@@ -625,3 +625,30 @@ pub fn random_time_flags_never_panic_any_command() -> TestResult {
     }
     Ok(())
 }
+
+pub fn a_site_without_signals_sends_no_empty_query() -> TestResult {
+    // Found by the property tests: an SLO file with no site.toml beside it (its components
+    // are the site, without signals) made `status` send an empty expression, which
+    // Prometheus refuses (HTTP 400 "no expression found in input").
+    let mock = Mock::start(|_| Reply::json(200, EMPTY_VECTOR));
+    let dir = scratch();
+    let p = write(
+        dir.path(),
+        "slo.toml",
+        "[[slo]]\nname = \"m\"\ncomponent = \"c\"\nkind = \"ratio\"\nbad = 'sum(rate(x[{{window}}]))'\ntotal = 'sum(rate(y[{{window}}]))'\nobjective = 99\ncalendar = \"month\"\n",
+    );
+    let r = vitals(&["status", "--config", p.to_str().unwrap()])
+        .prometheus(&mock.url)
+        .run();
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let requests = mock.requests();
+    assert!(!requests.is_empty());
+    for req in &requests {
+        let body = req.rsplit("\r\n\r\n").next().unwrap_or(req);
+        assert!(
+            !body.starts_with("query=&") && !body.contains("&query=&"),
+            "an empty query was sent: {req}"
+        );
+    }
+    Ok(())
+}

@@ -45,6 +45,7 @@ fn main() {
         errors::a_plain_date_is_a_time_and_a_future_instant_is_refused,
         errors::a_missing_config_file_is_file_not_found_without_the_lint_hint,
         errors::random_time_flags_never_panic_any_command,
+        errors::a_site_without_signals_sends_no_empty_query,
         errors::injected_label_matcher_is_rejected_before_any_request,
         errors::malformed_query_toml_is_reported_with_file_line_and_column,
         errors::malformed_slo_toml_is_reported_with_file_line_and_column,
