@@ -124,11 +124,7 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
 /// The terminal's size on a terminal; else `COLUMNS` and `LINES` when set (a script that
 /// wants a given layout), else wide and as long as it takes.
 fn room(settings: &Settings) -> render::status::Room {
-    let env = |k: &str| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-    };
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.trim().parse::<usize>().ok());
     let (cols, rows) = if settings.stdout_tty {
         match console::Term::stdout().size_checked() {
             Some((r, c)) => (c as usize, Some(r as usize)),
