@@ -1,8 +1,10 @@
 //! Command-line types (clap derive) and nothing else.
 //!
 //! Conventions: global flags work before or after the subcommand; every flag that takes a
-//! time accepts RFC 3339, Unix seconds, `now` or `now-2h`; every duration is PromQL-style
-//! (`30s`, `5m`, `1h30m`, `28d`); secrets are only ever read from files.
+//! time accepts RFC 3339, a plain date (midnight in `--time-zone` where the command has one,
+//! else UTC), Unix seconds, `now` or `now-2h`, and `--at` refuses the future; every duration
+//! is PromQL-style (`30s`, `5m`, `1h30m`, `28d`, at most `292y`); secrets are only ever read
+//! from files.
 
 use std::path::PathBuf;
 
@@ -301,7 +303,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Show the system as it was at this time [default: now]
+    /// Show the system as it was at this time, not in the future: RFC 3339, a date
+    /// (2026-11-18: midnight UTC), Unix seconds or now-2h [default: now]
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
 
@@ -320,7 +323,8 @@ pub struct CheckArgs {
     #[arg(long = "component", value_name = "C")]
     pub components: Vec<String>,
 
-    /// Evaluate as if it were this time [default: now]
+    /// Evaluate as if it were this time, not in the future: RFC 3339, a date (2026-11-18:
+    /// midnight UTC), Unix seconds or now-2h [default: now]
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
 
@@ -383,7 +387,8 @@ pub struct InitArgs {
 /// Instant (`--at`) or range (`--since`, `--from/--to`, `--step`).
 #[derive(Debug, Args, Clone, Default)]
 pub struct TimeArgs {
-    /// Evaluate at this instant [default: now]
+    /// Evaluate at this instant, not in the future: RFC 3339, a date (midnight UTC, or in
+    /// --time-zone), Unix seconds or now-2h [default: now]
     #[arg(long, value_name = "TIME", conflicts_with_all = ["since", "from", "to", "step"])]
     pub at: Option<String>,
 
@@ -422,7 +427,8 @@ pub struct ReportArgs {
     #[arg(long, value_name = "TIME", requires = "from")]
     pub to: Option<String>,
 
-    /// Time zone of the calendar: UTC or an IANA name such as Europe/Moscow
+    /// Time zone of the calendar (and of a plain date in --from/--to): UTC or an IANA name
+    /// such as Europe/Moscow
     #[arg(long, default_value = "UTC", value_name = "TZ")]
     pub time_zone: String,
 
@@ -497,7 +503,8 @@ pub struct ChartArgs {
     #[arg(long, default_value_t = 480)]
     pub height: u32,
 
-    /// Time zone of the time axis: UTC, local, or an IANA name
+    /// Time zone of the time axis (and of a plain date in --from/--to): UTC, local, or an
+    /// IANA name
     #[arg(long, default_value = "UTC", value_name = "TZ")]
     pub time_zone: String,
 }

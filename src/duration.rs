@@ -13,6 +13,13 @@ pub struct Duration {
     millis: u64,
 }
 
+/// The longest duration accepted: what Prometheus itself parses (Go's `time.Duration`, int64
+/// nanoseconds, about 292 years). A longer one would be refused by every query that carries
+/// it, and would overflow the date arithmetic of windows and ranges.
+pub const MAX: Duration = Duration {
+    millis: i64::MAX as u64 / 1_000_000,
+};
+
 const UNITS: [(&str, u64); 7] = [
     ("y", 365 * 86_400_000),
     ("w", 7 * 86_400_000),
@@ -51,15 +58,18 @@ impl Duration {
         std::time::Duration::from_millis(self.millis)
     }
 
+    /// As a chrono duration; saturates at chrono's limit (parsed durations never reach it).
     pub fn to_chrono(self) -> chrono::Duration {
-        chrono::Duration::milliseconds(self.millis as i64)
+        chrono::Duration::milliseconds(i64::try_from(self.millis).unwrap_or(i64::MAX))
     }
 
     /// `self * num / den`, rounded to the nearest millisecond (used to scale burn-rate
     /// windows to an SLO window that is not 30 days).
     pub fn scale(self, num: u64, den: u64) -> Self {
-        let m = (self.millis as u128 * num as u128 + den as u128 / 2) / den as u128;
-        Self { millis: m as u64 }
+        let m = (self.millis as u128 * num as u128 + den as u128 / 2) / (den as u128).max(1);
+        Self {
+            millis: u64::try_from(m).unwrap_or(u64::MAX),
+        }
     }
 
     /// Rounds up to a multiple of `unit` (no-op for a zero unit).
@@ -69,7 +79,7 @@ impl Duration {
         }
         let n = self.millis.div_ceil(unit.millis);
         Self {
-            millis: n * unit.millis,
+            millis: n.saturating_mul(unit.millis),
         }
     }
 
@@ -78,9 +88,9 @@ impl Duration {
         if unit.millis == 0 {
             return self;
         }
-        let n = ((self.millis + unit.millis / 2) / unit.millis).max(1);
+        let n = (self.millis.saturating_add(unit.millis / 2) / unit.millis).max(1);
         Self {
-            millis: n * unit.millis,
+            millis: n.saturating_mul(unit.millis),
         }
     }
 }
@@ -137,7 +147,8 @@ impl FromStr for Duration {
             total = n
                 .checked_mul(UNITS[idx].1)
                 .and_then(|v| total.checked_add(v))
-                .ok_or_else(|| err("too large"))?;
+                .filter(|t| *t <= MAX.millis)
+                .ok_or_else(|| err("too large (at most 292y, as in Prometheus)"))?;
         }
         Ok(Duration { millis: total })
     }
@@ -218,5 +229,76 @@ mod tests {
         let hour = Duration::from_secs(3600);
         // 1h of a 30d window becomes 56m of a 28d window.
         assert_eq!(hour.scale(28, 30), Duration::from_secs(3360));
+    }
+
+    #[test]
+    fn durations_beyond_what_prometheus_parses_are_refused() {
+        // 292y is the largest whole number of years a Go time.Duration holds.
+        assert!("292y".parse::<Duration>().is_ok());
+        for big in ["293y", "300000y", "18446744073709551615ms", "106751991167d"] {
+            let e = big.parse::<Duration>().unwrap_err().to_string();
+            assert!(e.contains("too large"), "{big}: {e}");
+        }
+        // The limit itself parses back from its own text.
+        assert_eq!(MAX.to_string().parse::<Duration>(), Ok(MAX));
+        let over = Duration::from_millis(MAX.millis() + 1).to_string();
+        assert!(over.parse::<Duration>().is_err(), "{over}");
+    }
+
+    #[test]
+    fn arithmetic_on_any_duration_does_not_overflow() {
+        let huge = Duration::from_millis(u64::MAX);
+        assert_eq!(huge.to_chrono(), chrono::Duration::milliseconds(i64::MAX));
+        let _ = huge.round_up_to(Duration::from_secs(7));
+        let _ = huge.round_to(Duration::from_secs(7));
+        let _ = huge.scale(u64::MAX, 1);
+        let _ = huge.scale(1, 0);
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Text made of what durations are made of, and a little of everything else.
+        fn duration_text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[0-9]{0,25}(ms|s|m|h|d|w|y|)([0-9]{0,4}(ms|s|m|h|d|w|y|)){0,4}",
+                "\\PC{0,20}",
+                any::<String>(),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn any_text_parses_or_is_refused_and_what_parses_prints_back(s in duration_text()) {
+                if let Ok(d) = s.parse::<Duration>() {
+                    prop_assert!(d <= MAX);
+                    let shown = d.to_string();
+                    prop_assert_eq!(shown.parse::<Duration>(), Ok(d), "{}", shown);
+                    let _ = d.to_chrono();
+                    let _ = d.to_std();
+                }
+            }
+
+            #[test]
+            fn every_duration_up_to_the_limit_round_trips(ms in 0..=MAX.millis()) {
+                let d = Duration::from_millis(ms);
+                prop_assert_eq!(d.to_string().parse::<Duration>(), Ok(d));
+                prop_assert_eq!(d.to_chrono().num_milliseconds(), ms as i64);
+            }
+
+            #[test]
+            fn rounding_and_scaling_never_panic(ms: u64, unit: u64, num: u64, den: u64) {
+                let d = Duration::from_millis(ms);
+                let u = Duration::from_millis(unit);
+                let up = d.round_up_to(u);
+                if unit > 0 && ms <= MAX.millis() && unit <= MAX.millis() {
+                    prop_assert!(up >= d);
+                    prop_assert_eq!(up.millis() % unit, 0);
+                }
+                let _ = d.round_to(u);
+                let _ = d.scale(num, den);
+            }
+        }
     }
 }

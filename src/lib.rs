@@ -31,6 +31,11 @@ mod status;
 pub mod timespec;
 mod units;
 
+#[doc(hidden)]
+pub mod fuzzing;
+#[cfg(test)]
+mod prop_tests;
+
 pub use catalog::Catalog;
 pub use chart::Chart;
 pub use cli::Cli;

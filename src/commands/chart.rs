@@ -340,7 +340,13 @@ fn range(settings: &Settings, args: &ChartArgs) -> Result<Span, Failure> {
     if time.since.is_none() && time.from.is_none() {
         time.since = Some("24h".into());
     }
-    let TimeSpec::Range { start, end, step } = time.resolve(settings.now)? else {
+    // Plain dates (`--from 2026-11-18`) are midnight on the time axis' zone.
+    let spec = match Zone::parse(&args.time_zone) {
+        Ok(Zone::Tz(tz)) => time.resolve_in(settings.now, &tz)?,
+        Ok(Zone::Local) => time.resolve_in(settings.now, &chrono::Local)?,
+        Err(_) => time.resolve(settings.now)?,
+    };
+    let TimeSpec::Range { start, end, step } = spec else {
         return Err(Failure::usage(
             "a chart needs a range: --since or --from/--to",
         ));

@@ -6,7 +6,7 @@ use crate::progress::Progress;
 use crate::render::{json, junit, markdown, table};
 use crate::settings::Settings;
 use crate::slo::eval::{self, CheckReport, Status};
-use crate::timespec::parse_time;
+use crate::timespec::parse_instant;
 
 pub(crate) async fn run(settings: &Settings, args: &CheckArgs) -> Result<ExitStatus, Failure> {
     let format = settings.format(
@@ -16,7 +16,9 @@ pub(crate) async fn run(settings: &Settings, args: &CheckArgs) -> Result<ExitSta
     let config = settings.config()?;
     let slos = config.select(&args.slos, &args.components)?;
     let at = match &args.at {
-        Some(a) => parse_time(a, settings.now).map_err(|e| Failure::usage(format!("--at: {e}")))?,
+        Some(a) => {
+            parse_instant(a, settings.now).map_err(|e| Failure::usage(format!("--at: {e}")))?
+        }
         None => settings.now,
     };
     let prom = settings.prom()?;

@@ -44,6 +44,33 @@ struct ProblemOutput {
     message: String,
 }
 
+/// Where a problem is, to sort by: file, line, column. A problem made as text that starts with
+/// its place (`queries/api.toml:12: query ...`) is placed by that text; one without a line
+/// comes after the file's lines, one without a file after every file.
+fn place(p: &Problem) -> (bool, String, usize, usize) {
+    if let Some(path) = &p.path {
+        let (line, col) = p.line_col.unwrap_or((usize::MAX, 0));
+        return (false, path.display().to_string(), line, col);
+    }
+    let head = p.message.split(": ").next().unwrap_or_default();
+    let mut file = head;
+    let mut numbers = Vec::new();
+    while let Some((rest, n)) = file.rsplit_once(':') {
+        match n.parse::<usize>() {
+            Ok(n) if numbers.len() < 2 => {
+                numbers.insert(0, n);
+                file = rest;
+            }
+            _ => break,
+        }
+    }
+    match numbers[..] {
+        [line] => (false, file.to_string(), line, 0),
+        [line, col] => (false, file.to_string(), line, col),
+        _ => (true, String::new(), 0, 0),
+    }
+}
+
 pub(crate) fn run(settings: &Settings) -> Result<ExitStatus, Failure> {
     let format = settings.format("lint", &[Format::Table, Format::Json])?;
     let (config, mut problems) = settings.load_config()?;
@@ -65,13 +92,7 @@ pub(crate) fn run(settings: &Settings) -> Result<ExitStatus, Failure> {
         }
     }
     // In file order: a reader fixes them top to bottom.
-    problems.sort_by(|a, b| {
-        (&a.path, a.line_col.is_none(), a.line_col).cmp(&(
-            &b.path,
-            b.line_col.is_none(),
-            b.line_col,
-        ))
-    });
+    problems.sort_by_cached_key(place);
     problems.dedup();
     let slo_count = config.slos.len();
     let site = config.site.origin.clone();
@@ -120,4 +141,50 @@ pub(crate) fn run(settings: &Settings) -> Result<ExitStatus, Failure> {
     } else {
         ExitStatus::Usage
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_sort_by_file_then_line_then_column_wherever_the_place_is_written() {
+        let mut problems = [
+            Problem::new("no place at all"),
+            Problem::new("queries/b.toml:3: query `b.x`: invalid PromQL"),
+            Problem {
+                path: Some("queries/b.toml".into()),
+                line_col: Some((10, 2)),
+                message: "late".into(),
+            },
+            Problem::new("queries/a.toml:40: query `a.y`: unknown plan line"),
+            Problem {
+                path: Some("queries/a.toml".into()),
+                line_col: Some((7, 9)),
+                message: "second".into(),
+            },
+            Problem {
+                path: Some("queries/a.toml".into()),
+                line_col: Some((7, 3)),
+                message: "first".into(),
+            },
+            Problem::in_file(std::path::Path::new("queries/a.toml"), "whole file"),
+            Problem::new("queries/b.toml:2:5: query `b.w`: early"),
+        ];
+        problems.sort_by_cached_key(place);
+        let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "queries/a.toml:7:3: first",
+                "queries/a.toml:7:9: second",
+                "queries/a.toml:40: query `a.y`: unknown plan line",
+                "queries/a.toml: whole file",
+                "queries/b.toml:2:5: query `b.w`: early",
+                "queries/b.toml:3: query `b.x`: invalid PromQL",
+                "queries/b.toml:10:2: late",
+                "no place at all",
+            ]
+        );
+    }
 }

@@ -10,7 +10,7 @@ use crate::render::{self, json};
 use crate::settings::Settings;
 use crate::slo::eval::{self, Status};
 use crate::status::{self, Health, StatusReport};
-use crate::timespec::parse_time;
+use crate::timespec::parse_instant;
 
 pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitStatus, Failure> {
     let format = settings.format("status", &[Format::Table, Format::Json])?;
@@ -18,7 +18,7 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
     let fixed_at = args
         .at
         .as_deref()
-        .map(|a| parse_time(a, settings.now).map_err(|e| Failure::usage(format!("--at: {e}"))))
+        .map(|a| parse_instant(a, settings.now).map_err(|e| Failure::usage(format!("--at: {e}"))))
         .transpose()?;
     let watch: Option<StdDuration> = args
         .watch

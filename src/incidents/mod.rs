@@ -177,6 +177,11 @@ impl<'a> Plan<'a> {
         plan
     }
 
+    /// Every request of the plan (the fuzz targets and tests check their PromQL).
+    pub(crate) fn requests(&self) -> impl Iterator<Item = &Request> {
+        self.sources.iter().map(|(_, r)| r).chain(self.hints.iter())
+    }
+
     fn range(&self, label: String, promql: String, lookback: Duration) -> Request {
         let start = grid(self.from - lookback.to_chrono(), self.step);
         Request::range(label, promql, start, grid(self.to, self.step), self.step)

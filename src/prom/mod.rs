@@ -508,8 +508,15 @@ impl Prom {
         *self.inner.deadline.lock().expect("deadline lock")
     }
 
-    /// Runs one query, retrying transient failures.
+    /// Runs one query, retrying transient failures. Nothing to ask (no term: a site whose
+    /// components have no signals) is an empty answer, not a request Prometheus refuses.
     pub async fn run(&self, req: &Request) -> Result<Answer, PromError> {
+        if req.promql.trim().is_empty() {
+            return Ok(Answer {
+                series: Vec::new(),
+                warnings: Vec::new(),
+            });
+        }
         let label = req.label.as_str();
         self.with_retries(label, Some(label), || self.send_once(req))
             .await

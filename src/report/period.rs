@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::duration::Duration;
 use crate::slo::window::local_midnight;
-use crate::timespec::{format_time, parse_time};
+use crate::timespec::{format_time, parse_time_in};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -155,9 +155,9 @@ pub(crate) fn resolve(
             month(tz, first)
         }
         (None, None, Some(f)) => {
-            let start = parse_time(f, now).map_err(|e| format!("--from: {e}"))?;
+            let start = parse_time_in(f, now, &tz).map_err(|e| format!("--from: {e}"))?;
             let end = match to {
-                Some(t) => parse_time(t, now).map_err(|e| format!("--to: {e}"))?,
+                Some(t) => parse_time_in(t, now, &tz).map_err(|e| format!("--to: {e}"))?,
                 None => now,
             };
             if end <= start {

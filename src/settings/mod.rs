@@ -16,7 +16,7 @@ use crate::duration::Duration;
 use crate::exit::Failure;
 use crate::prom;
 use crate::slo::model as slo_model;
-use crate::timespec::parse_time;
+use crate::timespec::{parse_instant_in, parse_time_in};
 
 /// Prometheus refuses range queries of more than 11,000 points per series.
 pub const MAX_POINTS: u64 = 11_000;
@@ -116,13 +116,13 @@ impl Settings {
     fn given(path: &Option<PathBuf>, flag: &str, dir: bool) -> Result<(), Failure> {
         match path {
             Some(p) if dir && !p.is_dir() => Err(Failure::usage_hint(
-                format!("{flag} {}: no such directory", p.display()),
+                format!("{flag} {}: directory not found", p.display()),
                 format!(
                     "give the directory of your query files, or leave {flag} out to use the built-in catalog"
                 ),
             )),
             Some(p) if !dir && !p.is_file() => Err(Failure::usage_hint(
-                format!("{flag} {}: no such file", p.display()),
+                format!("{flag} {}: file not found", p.display()),
                 format!(
                     "give the path of the file, or leave {flag} out to use the one in the current directory or the built-in reference configuration"
                 ),
@@ -271,10 +271,19 @@ pub enum TimeSpec {
 }
 
 impl TimeArgs {
-    /// Resolves the flags against `now`.
+    /// Resolves the flags against `now`, plain dates in UTC.
     pub(crate) fn resolve(&self, now: DateTime<Utc>) -> Result<TimeSpec, Failure> {
+        self.resolve_in(now, &Utc)
+    }
+
+    /// Resolves the flags against `now`, plain dates (`2026-11-18`) at midnight in `zone`.
+    pub(crate) fn resolve_in<Z: chrono::TimeZone>(
+        &self,
+        now: DateTime<Utc>,
+        zone: &Z,
+    ) -> Result<TimeSpec, Failure> {
         let time = |flag: &str, s: &str| {
-            parse_time(s, now).map_err(|e| Failure::usage(format!("{flag}: {e}")))
+            parse_time_in(s, now, zone).map_err(|e| Failure::usage(format!("{flag}: {e}")))
         };
         let step = self
             .step
@@ -295,7 +304,10 @@ impl TimeArgs {
                 if d.millis() == 0 {
                     return Err(Failure::usage("--since must be longer than zero"));
                 }
-                (now - d.to_chrono(), now)
+                let start = now.checked_sub_signed(d.to_chrono()).ok_or_else(|| {
+                    Failure::usage(format!("--since {since}: reaches before the year 0"))
+                })?;
+                (start, now)
             }
             (None, Some(from), to) => {
                 let start = time("--from", from)?;
@@ -312,7 +324,8 @@ impl TimeArgs {
                     ));
                 }
                 let at = match &self.at {
-                    Some(a) => time("--at", a)?,
+                    Some(a) => parse_instant_in(a, now, zone)
+                        .map_err(|e| Failure::usage(format!("--at: {e}")))?,
                     None => now,
                 };
                 return Ok(TimeSpec::At(at));

@@ -599,11 +599,14 @@ pub(crate) const LOW_COVERAGE: f64 = 0.9;
 
 /// The query for the earliest time Prometheus has data over the longest budget window
 /// (the first step at which any scrape target has a sample), or None without budget SLOs.
-fn data_start_request(slos: &[Slo], at: DateTime<Utc>) -> Option<Request> {
+/// At least a minute, as the SLOs' own queries: a calendar window judged at its first
+/// instant has elapsed 0s, and `[0s:1m]` is not PromQL.
+pub(crate) fn data_start_request(slos: &[Slo], at: DateTime<Utc>) -> Option<Request> {
     let longest = slos
         .iter()
         .filter_map(|s| budget_plan(s, at).map(|p| p.window.elapsed))
-        .max()?;
+        .max()?
+        .max(Duration::from_secs(60));
     let step = crate::prom::auto_step(longest.to_chrono(), 250, Duration::from_secs(60));
     Some(Request::instant(
         "slo data coverage",

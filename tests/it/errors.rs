@@ -452,3 +452,203 @@ pub fn concurrency_bounds_the_queries_in_flight() -> TestResult {
     }
     Ok(())
 }
+
+/// No panic (exit 101) and no request: a usage error, exit 2, naming the flag.
+fn expect_usage_error(r: &crate::support::Run, needle: &str) {
+    r.expect_code(2);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    assert!(r.stderr.contains(needle), "{needle:?} not in: {}", r.stderr);
+}
+
+pub fn very_long_ranges_and_far_times_are_usage_errors_not_panics() -> TestResult {
+    let mock = Mock::start(|_| Reply::json(200, EMPTY_VECTOR));
+    // Each of these ended in `DateTime - TimeDelta overflowed` (exit 101).
+    for args in [
+        &["chart", "api.rps", "--since", "300000y"][..],
+        &["incidents", "--since", "300000y"],
+        &["query", "api.rps", "--since", "300000y"],
+        &["query", "api.rps", "--from", "now-300000y"],
+    ] {
+        let r = vitals(args).prometheus(&mock.url).run();
+        expect_usage_error(&r, "too large (at most 292y");
+    }
+    let r = vitals(&["query", "api.rps", "--from", "99999999999999"])
+        .prometheus(&mock.url)
+        .run();
+    expect_usage_error(&r, "out of range");
+    let r = vitals(&["report", "--from", "0000-01-01T00:00:00+01:00"])
+        .prometheus(&mock.url)
+        .run();
+    expect_usage_error(&r, "out of range");
+    assert_eq!(mock.hits(), 0, "nothing may be sent for a usage error");
+    Ok(())
+}
+
+pub fn the_longest_slo_window_lint_accepts_is_evaluated_by_every_command() -> TestResult {
+    let mock = Mock::start(|_| Reply::json(200, EMPTY_VECTOR));
+    let dir = scratch();
+    let repo = crate::support::repo();
+    let slo = std::fs::read_to_string(repo.join("slo.toml")).expect("slo.toml");
+    let site = std::fs::read_to_string(repo.join("site.toml")).expect("site.toml");
+    write(dir.path(), "site.toml", &site);
+    let longest = slo.replace("window = \"28d\"", "window = \"3660d\"");
+    assert_ne!(longest, slo);
+    let p = write(dir.path(), "slo.toml", &longest);
+    let config = p.to_str().unwrap();
+    vitals(&["lint", "--config", config]).run().expect_code(0);
+    for args in [
+        &["check", "--config", config][..],
+        &["status", "--config", config],
+        &["incidents", "--config", config, "--since", "292y"],
+        &["chart", "api.rps", "--config", config, "--since", "292y"],
+        &["report", "--config", config, "--month", "2026-10"],
+    ] {
+        let r = vitals(args).prometheus(&mock.url).run();
+        assert!(!r.stderr.contains("panicked"), "{args:?}: {}", r.stderr);
+        assert!([0, 1, 3].contains(&r.code), "{args:?}: {}", r.code);
+    }
+    let too_long = slo.replace("window = \"28d\"", "window = \"3661d\"");
+    let p = write(dir.path(), "slo.toml", &too_long);
+    let r = vitals(&["lint", "--config", p.to_str().unwrap()]).run();
+    r.expect_code(2);
+    assert!(r.stdout.contains("is longer than 3660d"), "{}", r.stdout);
+    Ok(())
+}
+
+pub fn a_plain_date_is_a_time_and_a_future_instant_is_refused() -> TestResult {
+    let mock = Mock::start(|_| Reply::json(200, EMPTY_VECTOR));
+    vitals(&["query", "api.rps", "--at", "2026-11-18"])
+        .prometheus(&mock.url)
+        .run()
+        .expect_code(0);
+    // Midnight UTC.
+    let sent = mock.requests().join("\n");
+    assert!(sent.contains("time=2026-11-18T00%3A00%3A00Z"), "{sent}");
+    // With --time-zone, midnight there (Moscow is UTC+3).
+    vitals(&[
+        "chart",
+        "api.rps",
+        "--from",
+        "2026-11-18",
+        "--to",
+        "2026-11-19",
+        "--time-zone",
+        "Europe/Moscow",
+        "--out",
+        scratch().path().join("c.svg").to_str().unwrap(),
+    ])
+    .prometheus(&mock.url)
+    .run();
+    let sent = mock.requests().join("\n");
+    assert!(sent.contains("start=2026-11-17T21%3A00%3A00Z"), "{sent}");
+    let before = mock.hits();
+    for args in [
+        &["check", "--at", "2999-01-01"][..],
+        &["status", "--at", "now+1h"],
+        &["query", "api.rps", "--at", "2999-01-01T00:00:00Z"],
+    ] {
+        let r = vitals(args).prometheus(&mock.url).run();
+        expect_usage_error(&r, "is in the future");
+    }
+    assert_eq!(mock.hits(), before, "nothing may be sent for a usage error");
+    Ok(())
+}
+
+pub fn a_missing_config_file_is_file_not_found_without_the_lint_hint() -> TestResult {
+    for cmd in ["lint", "check", "status"] {
+        let r = vitals(&[cmd, "--config", "/nonexistent/slo.toml"]).run();
+        r.expect_code(2);
+        assert!(
+            r.stderr
+                .contains("error: --config /nonexistent/slo.toml: file not found"),
+            "{}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("vitals lint"), "{}", r.stderr);
+    }
+    Ok(())
+}
+
+/// Random time flags on every command that takes them: a result or a clear error, never a
+/// panic (exit 101). One command per case, against the mock.
+pub fn random_time_flags_never_panic_any_command() -> TestResult {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let mock = Mock::start(|_| Reply::json(200, EMPTY_VECTOR));
+    let time = prop_oneof![
+        "now(-|\\+)[0-9]{1,22}(ms|s|m|h|d|w|y)",
+        "[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[-+][0-9]{2}:[0-9]{2}))?",
+        "[0-9.]{1,22}",
+        "\\PC{0,12}",
+    ];
+    let duration = "[0-9]{1,22}(ms|s|m|h|d|w|y)";
+    let command = (
+        0..6usize,
+        time.clone(),
+        time,
+        duration,
+        prop_oneof![Just("UTC"), Just("Europe/Berlin"), Just("America/Santiago")],
+    );
+    let mut runner = TestRunner::new(Config {
+        cases: 128,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&command, |(which, t1, t2, d, tz)| {
+        let args: Vec<String> = match which {
+            0 => vec!["query", "api.rps", "--from", &t1, "--to", &t2, "--step", &d],
+            1 => vec!["query", "api.rps", "--at", &t1],
+            2 => vec!["chart", "api.rps", "--since", &d, "--time-zone", tz],
+            3 => vec!["incidents", "--from", &t1, "--to", &t2, "--step", &d],
+            4 => vec!["check", "--at", &t1],
+            _ => vec!["report", "--from", &t1, "--to", &t2, "--time-zone", tz],
+        }
+        .into_iter()
+        .map(String::from)
+        .collect();
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = vitals(&argv).prometheus(&mock.url).run();
+        prop_assert!(
+            [0, 1, 2, 3].contains(&r.code) && !r.stderr.contains("panicked"),
+            "{argv:?}: exit {}\n{}",
+            r.code,
+            r.stderr
+        );
+        if r.code == 2 {
+            prop_assert!(r.stderr.starts_with("error: "), "{argv:?}: {}", r.stderr);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    Ok(())
+}
+
+pub fn a_site_without_signals_sends_no_empty_query() -> TestResult {
+    // Found by the property tests: an SLO file with no site.toml beside it (its components
+    // are the site, without signals) made `status` send an empty expression, which
+    // Prometheus refuses (HTTP 400 "no expression found in input").
+    let mock = Mock::start(|_| Reply::json(200, EMPTY_VECTOR));
+    let dir = scratch();
+    let p = write(
+        dir.path(),
+        "slo.toml",
+        "[[slo]]\nname = \"m\"\ncomponent = \"c\"\nkind = \"ratio\"\nbad = 'sum(rate(x[{{window}}]))'\ntotal = 'sum(rate(y[{{window}}]))'\nobjective = 99\ncalendar = \"month\"\n",
+    );
+    let r = vitals(&["status", "--config", p.to_str().unwrap()])
+        .prometheus(&mock.url)
+        .run();
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let requests = mock.requests();
+    assert!(!requests.is_empty());
+    for req in &requests {
+        let body = req.rsplit("\r\n\r\n").next().unwrap_or(req);
+        assert!(
+            !body.starts_with("query=&") && !body.contains("&query=&"),
+            "an empty query was sent: {req}"
+        );
+    }
+    Ok(())
+}

@@ -42,6 +42,12 @@ fn main() {
     let args = Arguments::from_args();
     let mut tests = trials![
         errors::unknown_query_is_a_usage_error_with_a_suggestion,
+        errors::very_long_ranges_and_far_times_are_usage_errors_not_panics,
+        errors::the_longest_slo_window_lint_accepts_is_evaluated_by_every_command,
+        errors::a_plain_date_is_a_time_and_a_future_instant_is_refused,
+        errors::a_missing_config_file_is_file_not_found_without_the_lint_hint,
+        errors::random_time_flags_never_panic_any_command,
+        errors::a_site_without_signals_sends_no_empty_query,
         errors::injected_label_matcher_is_rejected_before_any_request,
         errors::malformed_query_toml_is_reported_with_file_line_and_column,
         errors::malformed_slo_toml_is_reported_with_file_line_and_column,
