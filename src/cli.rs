@@ -311,6 +311,11 @@ pub struct StatusArgs {
     /// Refresh in place every DURATION until Ctrl-C (e.g. 15s)
     #[arg(long, value_name = "DURATION")]
     pub watch: Option<String>,
+
+    /// Also show this Alertmanager's firing alerts and active silences, and where they
+    /// disagree with vitals (an SLO failing with no alert firing, an alert silenced)
+    #[arg(long, value_name = "URL", env = "VITALS_ALERTMANAGER_URL")]
+    pub alertmanager: Option<String>,
 }
 
 #[derive(Debug, Args)]

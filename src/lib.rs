@@ -7,6 +7,7 @@
 
 // The modules are private: the compiler then finds what nothing uses. What the binary,
 // the simulator crate and the integration tests need is exported below.
+mod alertmanager;
 mod catalog;
 mod chart;
 mod cli;

@@ -131,6 +131,9 @@ pub struct StatusReport {
     /// Queries that failed (the affected components are UNKNOWN).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// With `--alertmanager`: its alerts and silences, and where it disagrees with vitals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alertmanager: Option<crate::alertmanager::View>,
 }
 
 /// The tag of a query's series in the combined answers.
@@ -624,6 +627,7 @@ pub(crate) fn assemble(
         verdict_line: line,
         components,
         errors,
+        alertmanager: None,
     }
 }
 

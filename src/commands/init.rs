@@ -531,7 +531,10 @@ mod tests {
         assert!(component_name("shop-db"));
         assert!(!component_name("a b"));
         assert!(!component_name("x\"y"));
-        assert_eq!(q("a\"b"), "\"a\\\"b\"");
+        for odd in ["a\"b", "it's", "back\\slash", "new\nline"] {
+            let doc: toml::Value = toml::from_str(&format!("x = {}", q(odd))).unwrap();
+            assert_eq!(doc["x"].as_str(), Some(odd));
+        }
         assert_eq!(slug("shop.orders"), "shop-orders");
     }
 }

@@ -87,7 +87,14 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
         for a in [&signals, &sparks].into_iter().flatten() {
             super::warn_prometheus(settings, "status", &a.warnings);
         }
-        let report = status::assemble(&config, &rows, signals.as_ref(), sparks.as_ref(), at);
+        let mut report = status::assemble(&config, &rows, signals.as_ref(), sparks.as_ref(), at);
+        if let Some(url) = &args.alertmanager {
+            let alerting = |n: &str| config.alerts(n);
+            match crate::alertmanager::view(url, &rows, &alerting, fixed_at.is_some()).await {
+                Ok(v) => report.alertmanager = Some(v),
+                Err(e) => report.errors.push(e),
+            }
+        }
         let code = exit_status(&report, &rows, &config);
         let footer = match watch {
             None => format!("at {}", report.at),

@@ -438,6 +438,23 @@ fn details(report: &StatusReport, cols: usize) -> Vec<String> {
     out
 }
 
+/// With `--alertmanager`: what it has, and where it disagrees with vitals (first: it is why
+/// the flag was given).
+fn alertmanager_lines(report: &StatusReport, cols: usize) -> Vec<String> {
+    let Some(v) = &report.alertmanager else {
+        return Vec::new();
+    };
+    let mut out = vec![fitting(&[v.summary()], cols)];
+    for d in &v.disagreements {
+        out.push(fitting(&[format!("  disagrees: {d}"), format!("  {d}")], cols));
+    }
+    if let Some(n) = &v.note {
+        out.push(fitting(&[format!("  ({n})")], cols));
+    }
+    out.retain(|l| !l.is_empty());
+    out
+}
+
 /// The screen: verdict, header, one line per component, then as many details as fit above
 /// the footer (the evaluation time, or what `--watch` says).
 pub(crate) fn screen(report: &StatusReport, room: Room, footer: &str) -> String {
@@ -464,7 +481,8 @@ pub(crate) fn screen(report: &StatusReport, room: Room, footer: &str) -> String 
     for c in &report.components {
         lines.push(row(c, &cols, room));
     }
-    let mut more = details(report, room.cols);
+    let mut more = alertmanager_lines(report, room.cols);
+    more.extend(details(report, room.cols));
     if let Some(rows) = room.rows {
         let free = rows.saturating_sub(lines.len() + 1);
         if more.len() > free {

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, real Prometheus servers started once and stopped at
 //! the end, tests named as sentences.
 
+mod alerting;
 mod auth;
 mod catalog;
 mod chart;
@@ -103,6 +104,7 @@ fn main() {
         status::a_component_without_metrics_says_no_data_not_zero,
         status::status_plain_text_snapshot,
         status::watch_fits_an_80x24_tmux_pane,
+        alerting::status_shows_alertmanager_alerts_silences_and_where_they_disagree,
         status::unreachable_status_fits_80x24_and_every_slo_cell_says_inconclusive,
         status::status_sends_few_queries,
         status::watch_refreshes_until_interrupted,

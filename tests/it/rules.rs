@@ -548,7 +548,7 @@ pub fn a_live_outage_fires_the_page_alert_and_incidents_lists_it() -> TestResult
 
 /// Alertmanager on a free loopback port with the configuration of docs/alerting.md, its
 /// receivers pointed at `hook` and its timers shortened; the port.
-fn alertmanager(dir: &Path, hook: &str) -> Result<u16, crate::support::Skip> {
+pub(crate) fn alertmanager(dir: &Path, hook: &str) -> Result<u16, crate::support::Skip> {
     let Some(bin) = crate::support::prometheus::which("prometheus-alertmanager") else {
         if crate::support::in_ci() {
             panic!("prometheus-alertmanager is missing (scripts/test installs it)");
