@@ -290,6 +290,12 @@ pub struct StatusArgs {
     /// Refresh in place every DURATION until Ctrl-C (e.g. 15s)
     #[arg(long, value_name = "DURATION")]
     pub watch: Option<String>,
+
+    /// Where budget SLOs' windows of a day or more are read from: auto (the recorded series
+    /// of `vitals rules` when they exist with the SLO's current fingerprint and cover the
+    /// window, else raw), recorded, or raw
+    #[arg(long, value_enum, default_value_t = SliSource::Auto, value_name = "SOURCE")]
+    pub source: SliSource,
 }
 
 #[derive(Debug, Args)]
@@ -309,6 +315,23 @@ pub struct CheckArgs {
     /// Which status fails the run (exit 1)
     #[arg(long, value_enum, default_value_t = FailOn::Fail, value_name = "LEVEL")]
     pub fail_on: FailOn,
+
+    /// Where budget SLOs' windows of a day or more are read from: auto (the recorded series
+    /// of `vitals rules` when they exist with the SLO's current fingerprint and cover the
+    /// window, else raw), recorded, or raw
+    #[arg(long, value_enum, default_value_t = SliSource::Auto, value_name = "SOURCE")]
+    pub source: SliSource,
+}
+
+/// `--source`: where SLIs over long windows are read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SliSource {
+    /// Recorded series when they are current and cover the window, else raw
+    Auto,
+    /// The recorded series with the SLO's current fingerprint, whatever they cover
+    Recorded,
+    /// The raw series
+    Raw,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -381,6 +404,12 @@ pub struct ReportArgs {
     /// Write the report (and, for Markdown, its PNG charts) into this directory instead of stdout
     #[arg(long, value_name = "DIR")]
     pub out: Option<std::path::PathBuf>,
+
+    /// Where budget SLOs' windows of a day or more are read from: auto (the recorded series
+    /// of `vitals rules` when they exist with the SLO's current fingerprint and cover the
+    /// window, else raw), recorded, or raw
+    #[arg(long, value_enum, default_value_t = SliSource::Auto, value_name = "SOURCE")]
+    pub source: SliSource,
 }
 
 #[derive(Debug, Args)]

@@ -86,6 +86,8 @@ pub struct SloState {
     pub budget_left: Option<f64>,
     /// The SLO (or group) that budget belongs to.
     pub budget_slo: Option<String>,
+    /// Where each of these SLOs was read from (`--source`): `recorded` or `raw`.
+    pub sources: BTreeMap<String, crate::slo::eval::Source>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -128,6 +130,10 @@ pub struct StatusReport {
     /// Queries that failed (the affected components are UNKNOWN).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// Which SLOs were read from recorded series, and why others were not (stale rules,
+    /// short coverage); empty when every SLO read raw series with nothing to say.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slo_sources: Vec<String>,
 }
 
 /// The tag of a query's series in the combined answers.
@@ -422,6 +428,7 @@ fn slo_state(config: &Config, c: &Component, rows: &[Row], out: &mut ComponentSt
         kpi_problems: describe(&kpis, true),
         budget_left: least.as_ref().map(|l| l.0),
         budget_slo: least.map(|l| l.1),
+        sources: mine.iter().map(|r| (r.name.clone(), r.source)).collect(),
     });
 }
 
@@ -644,6 +651,7 @@ pub(crate) fn assemble(
         verdict_line: line,
         components,
         errors,
+        slo_sources: crate::slo::eval::source_lines(slo_rows),
     }
 }
 

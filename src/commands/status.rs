@@ -60,7 +60,7 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
         let progress = Progress::new(
             settings,
             format,
-            (2 + eval::query_count(&config.slos)) as u64,
+            (2 + eval::query_count(&config.slos, args.source)) as u64,
             "reading the system",
         );
         let tick = || progress.tick();
@@ -68,7 +68,7 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
         let (signals, sparks, rows) = tokio::join!(
             prom.run(&signals_req),
             prom.run(&sparks_req),
-            eval::evaluate(&config.slos, &prom, at, &tick)
+            eval::evaluate(&config.slos, &prom, at, args.source, &tick)
         );
         tick();
         tick();
@@ -124,7 +124,11 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
 /// The terminal's size on a terminal; else `COLUMNS` and `LINES` when set (a script that
 /// wants a given layout), else wide and as long as it takes.
 fn room(settings: &Settings) -> render::status::Room {
-    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.trim().parse::<usize>().ok());
+    let env = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+    };
     let (cols, rows) = if settings.stdout_tty {
         match console::Term::stdout().size_checked() {
             Some((r, c)) => (c as usize, Some(r as usize)),

@@ -27,7 +27,11 @@ struct Columns {
 impl Columns {
     /// Room left for the signals in a line `total` wide.
     fn signals(&self, total: usize) -> usize {
-        let spark = if self.spark > 0 { 1 + self.spark + 12 } else { 0 };
+        let spark = if self.spark > 0 {
+            1 + self.spark + 12
+        } else {
+            0
+        };
         total
             .saturating_sub(self.name + 1 + 9 + 1 + self.slo + spark)
             .max(12)
@@ -110,7 +114,11 @@ fn fit_list(items: &[String], sep: &str, w: usize) -> (String, usize) {
     let mut out = String::new();
     for (i, it) in items.iter().enumerate() {
         let left = items.len() - i - 1;
-        let more = if left > 0 { format!(" +{left}") } else { String::new() };
+        let more = if left > 0 {
+            format!(" +{left}")
+        } else {
+            String::new()
+        };
         let candidate = if out.is_empty() {
             it.clone()
         } else {
@@ -153,12 +161,17 @@ fn slo_texts(s: &SloState) -> Vec<String> {
     let pass = s.count - s.problems.len();
     let worst = s.problems.first().map(|p| problem_name(p).to_string());
     let more = s.problems.len().saturating_sub(1);
-    let more = if more > 0 { format!(" +{more}") } else { String::new() };
+    let more = if more > 0 {
+        format!(" +{more}")
+    } else {
+        String::new()
+    };
     let kpi = (!s.kpi_problems.is_empty()).then(|| {
         let names: Vec<&str> = s.kpi_problems.iter().map(|p| problem_name(p)).collect();
         format!("KPI off: {}", names.join(", "))
     });
-    let kpi_short = (!s.kpi_problems.is_empty()).then(|| format!("KPI off {}", s.kpi_problems.len()));
+    let kpi_short =
+        (!s.kpi_problems.is_empty()).then(|| format!("KPI off {}", s.kpi_problems.len()));
     let budget = match (s.budget_left, &s.budget_slo) {
         (Some(b), Some(_)) => Some(format!("budget {}", Unit::Ratio.format(b))),
         _ => None,
@@ -297,10 +310,16 @@ fn verdict_line(report: &StatusReport, cols: usize) -> String {
         }
     }
     if parts.is_empty() {
-        parts.push(format!("HEALTHY: all {} components OK", report.components.len()));
+        parts.push(format!(
+            "HEALTHY: all {} components OK",
+            report.components.len()
+        ));
     }
     if !report.kpis_off_target.is_empty() {
-        parts.push(format!("KPI off target: {}", report.kpis_off_target.join(", ")));
+        parts.push(format!(
+            "KPI off target: {}",
+            report.kpis_off_target.join(", ")
+        ));
     }
     let (line, _) = fit_list(&parts, " · ", cols);
     line
@@ -313,7 +332,11 @@ fn details(report: &StatusReport, cols: usize) -> Vec<String> {
     let blind = report
         .verdict_line
         .starts_with("UNKNOWN: nothing could be read");
-    for c in report.components.iter().filter(|c| c.status != Health::Ok && !blind) {
+    for c in report
+        .components
+        .iter()
+        .filter(|c| c.status != Health::Ok && !blind)
+    {
         let head = format!("{} {}: ", c.status.word(), c.name);
         let (reasons, _) = fit_list(&c.reasons, "; ", cols.saturating_sub(width(&head)));
         out.push(format!("{head}{reasons}"));
@@ -331,6 +354,12 @@ fn details(report: &StatusReport, cols: usize) -> Vec<String> {
                     l.split(": ").next().unwrap_or(&l).to_string()
                 });
             }
+        }
+    }
+    for s in &report.slo_sources {
+        let (line, _) = fit_list(&[format!("source: {s}")], "", cols);
+        if !line.is_empty() {
+            out.push(line);
         }
     }
     for e in &report.errors {
@@ -392,7 +421,10 @@ pub(crate) fn screen(report: &StatusReport, room: Room, footer: &str) -> String 
         }
     }
     lines.extend(more);
-    lines.push(fitting(&[footer.to_string()], room.cols.max(width(footer).min(room.cols))));
+    lines.push(fitting(
+        &[footer.to_string()],
+        room.cols.max(width(footer).min(room.cols)),
+    ));
     let mut out = lines.join("\n");
     out.push('\n');
     out

@@ -195,6 +195,8 @@ pub struct SloLine {
     /// KPI's value at the end. Null when it cannot be judged.
     pub met: Option<bool>,
     pub previous_met: Option<bool>,
+    /// Where the value at the end was read from (`--source`): `recorded` or `raw`.
+    pub source: crate::slo::eval::Source,
 }
 
 impl SloLine {
@@ -276,6 +278,10 @@ pub struct Report {
     pub charts: Vec<ChartInfo>,
     /// What could not be read: the report is incomplete when this is not empty.
     pub missing: Vec<String>,
+    /// Which SLOs were read from recorded series at the period's end, and why others were
+    /// not (stale rules, short coverage); absent when every SLO read raw series.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slo_sources: Vec<String>,
     /// Warnings Prometheus attached to the answers (shown on stderr).
     #[serde(skip)]
     pub warnings: Vec<String>,
@@ -405,6 +411,7 @@ pub(crate) async fn build(
     period: Period,
     tz: Tz,
     generated_at: DateTime<Utc>,
+    source: crate::cli::SliSource,
     progress: &(dyn Fn() + Sync),
 ) -> Report {
     let plan = Plan::new(period, tz);
@@ -419,8 +426,8 @@ pub(crate) async fn build(
         with_targets: true,
     };
     let (rows, previous_rows, answers, found) = tokio::join!(
-        eval::evaluate_with(slos, prom, at, &buckets, progress),
-        eval::evaluate_with(slos, prom, previous_at, &buckets, progress),
+        eval::evaluate_with(slos, prom, at, &buckets, source, progress),
+        eval::evaluate_with(slos, prom, previous_at, &buckets, source, progress),
         prom.run_batch(plan.batch(config, &buckets), progress),
         crate::incidents::find_with(prom, config, &search, &buckets, progress,),
     );
@@ -439,10 +446,10 @@ pub(crate) async fn build(
 
 /// Every query a report sends, for progress bars: KPIs and charts, the burn-down, the
 /// SLO evaluation at both ends and the incidents.
-pub(crate) fn query_estimate(config: &Config) -> usize {
+pub(crate) fn query_estimate(config: &Config, source: crate::cli::SliSource) -> usize {
     let slos = &config.slos;
     plan::fixed_requests(config)
-        + 2 * eval::query_count(slos)
+        + 2 * eval::query_count(slos, source)
         + crate::incidents::query_estimate(slos)
 }
 

@@ -269,6 +269,7 @@ fn line(config: &Config, inp: &Inputs, r: &Row, prev_row: Option<&Row>) -> SloLi
         None => (None, None, None),
     };
     SloLine {
+        source: r.source,
         met,
         previous_met,
         breached,

@@ -58,15 +58,98 @@ pub struct Parts {
     pub first: Part,
     pub first_promql: String,
     pub total_promql: String,
+    /// Where windows of [`RECORDED_MIN_WINDOW`] or more are read from the recorded
+    /// per-interval increases (`vitals rules`) instead of the raw series; None: raw.
+    pub recorded: Option<Recorded>,
+    /// The counters of both parts, when vitals writes the parts itself (a latency SLO's
+    /// histogram): their increase over an interval is then recorded exactly, as the
+    /// difference of consecutive samples, instead of by `rate()`'s extrapolation.
+    pub counters: Option<[String; 2]>,
+    /// `sum` or `sum by (...)` (for [`Parts::counters`]).
+    pub group: String,
+}
+
+/// How a budget SLO's recorded increases are selected and summed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded {
+    /// `slo="x", vitals_fingerprint="..."`.
+    selector: String,
+    /// `sum` or `sum by (...)`: the SLO's grouping.
+    group: String,
 }
 
 impl Parts {
-    /// Both parts over `window`.
+    /// Both parts over `window`, as per-second rates: from the raw series, or, for long
+    /// windows of an SLO with [`Parts::recorded`], the recorded increases summed over the
+    /// window and divided by its length.
     pub(crate) fn at(&self, window: Duration) -> [(Part, String); 2] {
         [
-            (self.first, fill_window(&self.first_promql, window)),
-            (Part::Total, fill_window(&self.total_promql, window)),
+            (
+                self.first,
+                self.one_at(self.first, &self.first_promql, window),
+            ),
+            (
+                Part::Total,
+                self.one_at(Part::Total, &self.total_promql, window),
+            ),
         ]
+    }
+
+    fn one_at(&self, part: Part, template: &str, window: Duration) -> String {
+        match &self.recorded {
+            Some(r) if window >= RECORDED_MIN_WINDOW => format!(
+                "{} (sum_over_time({}{{{}}}[{window}])) / {}",
+                r.group,
+                increase_record(part),
+                r.selector,
+                window.secs()
+            ),
+            _ => fill_window(template, window),
+        }
+    }
+
+    /// These parts read from the recorded increases of `slo` (rules with its current
+    /// fingerprint).
+    pub(crate) fn reading_recorded(mut self, slo: &Slo) -> Parts {
+        self.recorded = Some(Recorded {
+            selector: format!(
+                "slo=\"{}\", vitals_fingerprint=\"{}\"",
+                escape_promql_string(&slo.name),
+                fingerprint(slo)
+            ),
+            group: group_clause(&slo.group_by),
+        });
+        self
+    }
+
+    /// The rules' expressions of both parts' increase over one [`RECORD_INTERVAL`] (from the
+    /// raw series), with the names they are recorded under.
+    pub(crate) fn increase_rules(&self) -> [(String, String); 2] {
+        let raw = Parts {
+            recorded: None,
+            ..self.clone()
+        };
+        let i = RECORD_INTERVAL;
+        match &self.counters {
+            // Consecutive evaluations' differences telescope: their sum over any window is
+            // the counters' increase between its ends. A counter that went down was reset:
+            // its value is what it counted since.
+            Some([first, total]) => [(self.first, first), (Part::Total, total)].map(|(p, c)| {
+                (
+                    increase_record(p),
+                    format!(
+                        "{g} (\n  ({c} - {c} offset {i}) >= 0\n  or\n  ({c} and {c} < {c} offset {i})\n)",
+                        g = self.group
+                    ),
+                )
+            }),
+            None => raw.at(i).map(|(part, promql)| {
+                (
+                    increase_record(part),
+                    format!("({promql})\n* {}", i.secs()),
+                )
+            }),
+        }
     }
 
     /// Whether the first part counts good events (the bad ones are total - good).
@@ -149,11 +232,17 @@ pub(crate) fn parts(slo: &Slo, le: Le) -> Option<Parts> {
             first: Part::Bad,
             first_promql: bad.clone(),
             total_promql: total.clone(),
+            recorded: None,
+            counters: None,
+            group: group_clause(&slo.group_by),
         },
         Sli::GoodTotal { good, total } => Parts {
             first: Part::Good,
             first_promql: good.clone(),
             total_promql: total.clone(),
+            recorded: None,
+            counters: None,
+            group: group_clause(&slo.group_by),
         },
         Sli::Latency {
             metric,
@@ -172,9 +261,90 @@ pub(crate) fn parts(slo: &Slo, le: Le) -> Option<Parts> {
                 first: Part::Good,
                 first_promql: format!("{g} (rate({metric}_bucket{{{with_le}}}[{{{{window}}}}]))"),
                 total_promql: format!("{g} (rate({metric}_count{{{sel}}}[{{{{window}}}}]))"),
+                recorded: None,
+                counters: Some([
+                    format!("{metric}_bucket{{{with_le}}}"),
+                    format!("{metric}_count{{{sel}}}"),
+                ]),
+                group: g,
             }
         }
     })
+}
+
+/// The evaluation interval of the rule group recording budget SLOs' increases, and the
+/// increase window of every point.
+pub const RECORD_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Windows at least this long are summed from the recorded increases (288 points or more);
+/// shorter ones (the burn-rate windows up to 6 hours) read few raw samples and stay raw:
+/// a recorded sum is late by up to one interval, which is 0.35 % of a day but 8 % of an
+/// hour. See docs/recording.md for the error bound.
+pub const RECORDED_MIN_WINDOW: Duration = Duration::from_secs(86_400);
+
+/// The record name of a part's increase over one interval: `slo:sli_bad:increase5m`.
+pub(crate) fn increase_record(part: Part) -> String {
+    format!("slo:sli_{}:increase{RECORD_INTERVAL}", part.as_str())
+}
+
+/// A budget SLO's definition, normalised: what its recorded series and rules depend on
+/// (name, component, parts as PromQL, grouping, objective, window).
+fn normalised(slo: &Slo) -> String {
+    // The version of the recording rules' form: a new form makes every fingerprint new.
+    let mut s = format!(
+        "recording=1\nname={}\ncomponent={}\n",
+        slo.name, slo.component
+    );
+    if let Objective::Budget { target, window, .. } = &slo.objective {
+        if let Some(p) = parts(slo, Le::AnySpelling) {
+            s.push_str(&format!(
+                "{}={}\ntotal={}\n",
+                p.first.as_str(),
+                p.first_promql.trim(),
+                p.total_promql.trim()
+            ));
+        }
+        s.push_str(&format!("target={}\n", number(*target)));
+        s.push_str(&match window {
+            SloWindow::Rolling(d) => format!("window={d}\n"),
+            SloWindow::Calendar { period, tz } => format!("calendar={period:?} {tz}\n"),
+        });
+    }
+    s.push_str(&format!("group_by={}\n", slo.group_by.join(",")));
+    s
+}
+
+/// The fingerprint of a budget SLO's definition: 16 hex digits of the FNV-1a hash of its
+/// normalised form. `vitals rules` writes it on every recorded increase
+/// (`vitals_fingerprint`); the commands read only series with the current one.
+pub fn fingerprint(slo: &Slo) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in normalised(slo).bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The probe of a budget SLO's recorded increases: how many points each fingerprint has
+/// over `window` before the evaluation time (`vitals_probe="window"`) and over the last two
+/// intervals (`vitals_probe="recent"`), one series per fingerprint.
+pub(crate) fn recorded_probe(slo: &Slo, window: Duration) -> String {
+    let sel = format!("slo=\"{}\"", escape_promql_string(&slo.name));
+    let count = |w: Duration| {
+        format!(
+            "max by (vitals_fingerprint) (count_over_time({}{{{sel}}}[{w}]))",
+            increase_record(Part::Total)
+        )
+    };
+    format!(
+        "{}\n  or {}",
+        tag(&count(window), &[("vitals_probe", "window")]),
+        tag(
+            &count(Duration::from_secs(2 * RECORD_INTERVAL.secs())),
+            &[("vitals_probe", "recent")]
+        )
+    )
 }
 
 /// A threshold SLO's value (None for a budget SLO).
