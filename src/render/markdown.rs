@@ -188,6 +188,9 @@ pub(crate) fn report(r: &crate::report::Report, charts: &[(String, String)]) -> 
         }
         o.push('\n');
     }
+    if let Some(n) = r.sample_note() {
+        o.push_str(&format!("> {n}\n\n"));
+    }
     if !r.slo_sources.is_empty() {
         o.push_str("> **Sources** of the SLOs at the period's end:\n");
         for s in &r.slo_sources {

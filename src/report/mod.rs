@@ -187,7 +187,7 @@ pub struct SloLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub period_sli: Option<Kpi>,
     /// Threshold SLOs that alert: how long (seconds) the value was past its limit in the
-    /// period, at one-minute resolution.
+    /// period, sampled every `sample_step` of the report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breached: Option<Kpi>,
     /// Whether the SLO was met over the period: a budget SLO's SLI over the period against
@@ -282,6 +282,9 @@ pub struct Report {
     /// not (stale rules, short coverage); absent when every SLO read raw series.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub slo_sources: Vec<String>,
+    /// The step at which peaks and the time thresholds were broken are sampled: `1m` up to a
+    /// week, `5m` for a month (as many samples as a week at one minute).
+    pub sample_step: crate::duration::Duration,
     /// Warnings Prometheus attached to the answers (shown on stderr).
     #[serde(skip)]
     pub warnings: Vec<String>,
@@ -386,6 +389,16 @@ impl Report {
             z.format(self.previous_period.start, "%Y-%m-%d %H:%M"),
             z.format(self.previous_period.end, "%Y-%m-%d %H:%M"),
         )
+    }
+
+    /// What sampling peaks and breaches coarser than a minute means, or None at a minute.
+    pub(crate) fn sample_note(&self) -> Option<String> {
+        let s = self.sample_step;
+        (s > crate::duration::Duration::from_secs(60)).then(|| {
+            format!(
+                "Peaks and the time thresholds were broken are sampled every {s} over a period this long (every minute up to a week): a peak shorter than {s} can be missed, and each breach is counted to within {s} at either end."
+            )
+        })
     }
 
     /// `12 of 17 SLOs met over the period`.

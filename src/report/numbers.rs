@@ -173,6 +173,7 @@ pub(super) fn assemble(
         incidents: super::IncidentSection::empty(),
         charts: Vec::new(),
         slo_sources: crate::slo::eval::source_lines(evaluated.rows),
+        sample_step: plan.sample_step,
         missing: r.missing,
         warnings: Vec::new(),
     }

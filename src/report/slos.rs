@@ -303,7 +303,7 @@ pub(super) fn add(
         }
         None => None,
     };
-    // Minutes broken at one-minute resolution, as seconds.
+    // Minutes broken (sampled every `plan.sample_step`), as seconds.
     let breaches = [
         by_slo(
             answers.take(&Ask::Breach(Which::Current)),

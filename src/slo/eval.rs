@@ -947,6 +947,61 @@ mod tests {
         );
         assert_eq!(Status::overall([]), Status::Pass);
     }
+
+    fn probe(window: &[(&str, f64)], recent: &[(&str, f64)]) -> Probe {
+        let m = |v: &[(&str, f64)]| v.iter().map(|(k, n)| (k.to_string(), *n)).collect();
+        Probe {
+            window: m(window),
+            recent: m(recent),
+        }
+    }
+
+    #[test]
+    fn recorded_series_are_used_only_when_current_and_covering() {
+        let day = Duration::from_secs(86_400);
+        // 288 points a day; two may be missing at the ends.
+        let full = probe(&[("new", 286.0)], &[("new", 2.0)]);
+        assert_eq!(
+            choose(SliSource::Auto, "new", day, Ok(&full)),
+            Choice::Recorded { note: None }
+        );
+        assert_eq!(
+            choose(SliSource::Raw, "new", day, Ok(&full)),
+            Choice::Raw { note: None }
+        );
+        // Short coverage: raw, and why.
+        let short = probe(&[("new", 200.0)], &[("new", 2.0)]);
+        let Choice::Raw { note: Some(n) } = choose(SliSource::Auto, "new", day, Ok(&short)) else {
+            panic!("short coverage is read raw");
+        };
+        assert!(n.contains("cover 16h40m of the 1d needed"), "{n}");
+        // Not recent: the rules stopped.
+        let old = probe(&[("new", 288.0)], &[]);
+        assert!(matches!(
+            choose(SliSource::Auto, "new", day, Ok(&old)),
+            Choice::Raw { note: Some(n) } if n.contains("none is recent")
+        ));
+        // Stale: another fingerprint only.
+        let stale = probe(&[("old", 288.0)], &[("old", 2.0)]);
+        let Choice::Raw { note: Some(n) } = choose(SliSource::Auto, "new", day, Ok(&stale)) else {
+            panic!("stale series are not used");
+        };
+        assert!(n.contains("stale") && n.contains("old") && n.contains("raw series used"));
+        assert!(matches!(
+            choose(SliSource::Recorded, "new", day, Ok(&stale)),
+            Choice::Missing { note } if note.contains("stale")
+        ));
+        // Nothing recorded: raw without a word; forced, missing.
+        let none = probe(&[], &[]);
+        assert_eq!(
+            choose(SliSource::Auto, "new", day, Ok(&none)),
+            Choice::Raw { note: None }
+        );
+        assert!(matches!(
+            choose(SliSource::Recorded, "new", day, Ok(&none)),
+            Choice::Missing { .. }
+        ));
+    }
 }
 
 /// `vitals check --format json`: every evaluated SLO and the overall status.

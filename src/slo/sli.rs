@@ -418,10 +418,33 @@ pub(crate) fn threshold_over(slo: &Slo, catalog: &Catalog, window: Duration) -> 
     Some(worst(slo, *op, &e.promql))
 }
 
-/// Minutes (a count of one-minute samples) in which a threshold SLO was violated during
-/// the `window` before the evaluation time, per group.
-pub(crate) fn minutes_violated(slo: &Slo, window: Duration) -> Option<String> {
-    violated_bool(slo).map(|v| format!("sum_over_time(({v})[{window}:1m])"))
+/// Minutes in which a threshold SLO was violated during the `window` before the evaluation
+/// time, per group: its violation sampled every `step` (see [`sample_step`]), each sample
+/// counting for `step`. A breach is counted to within one step at each of its ends.
+pub(crate) fn minutes_violated(slo: &Slo, window: Duration, step: Duration) -> Option<String> {
+    violated_bool(slo).map(|v| {
+        let per = step.secs_f64() / 60.0;
+        if step == Duration::from_secs(60) {
+            format!("sum_over_time(({v})[{window}:1m])")
+        } else {
+            format!("sum_over_time(({v})[{window}:{step}]) * {}", number(per))
+        }
+    })
+}
+
+/// The most samples a subquery over a period takes (a week and its daylight-saving hour at
+/// one minute): what a period's peaks and breaches cost does not grow with its length.
+pub const MAX_SAMPLES: u64 = 10_200;
+
+/// The step at which a subquery samples a period of length `len` (peaks, time broken): one
+/// minute up to a week, then the shortest of 2, 5, 10, 15, 30 minutes or an hour that keeps
+/// it under [`MAX_SAMPLES`] (5 minutes for a month).
+pub fn sample_step(len: Duration) -> Duration {
+    [60u64, 120, 300, 600, 900, 1800, 3600]
+        .into_iter()
+        .map(Duration::from_secs)
+        .find(|s| len.secs() / s.secs() <= MAX_SAMPLES)
+        .unwrap_or(Duration::from_secs(3600))
 }
 
 /// A number as PromQL reads it, without the binary noise of `1 - 0.995`
@@ -643,6 +666,74 @@ mod tests {
         assert!(q.contains(r#""vitals_part", "good""#), "{q}");
         assert!(q.contains("[1d]"), "{q}");
         assert!(promql_parser::parser::parse(&q).is_ok());
+    }
+
+    #[test]
+    fn long_windows_read_recorded_increases_and_short_ones_raw() {
+        let slo = latency_slo(&["handler"]);
+        let p = parts(&slo, Le::Found("0.5"))
+            .unwrap()
+            .reading_recorded(&slo);
+        let fp = fingerprint(&slo);
+        let [(_, good), (_, total)] = p.at(Duration::from_secs(28 * 86_400));
+        assert_eq!(
+            good,
+            format!(
+                "sum by (handler) (sum_over_time(slo:sli_good:increase5m{{slo=\"x\", vitals_fingerprint=\"{fp}\"}}[28d])) / 2419200"
+            )
+        );
+        assert!(total.starts_with("sum by (handler) (sum_over_time(slo:sli_total:increase5m"));
+        let [(_, short), _] = p.at(Duration::from_secs(3600));
+        assert!(
+            short.contains("rate(http_request_duration_seconds_bucket"),
+            "{short}"
+        );
+        for (_, e) in p.increase_rules() {
+            assert!(promql_parser::parser::parse(&e).is_ok(), "{e}");
+            assert!(
+                e.contains("offset 5m"),
+                "latency SLOs record exact differences: {e}"
+            );
+        }
+        // Another objective, another fingerprint.
+        let mut edited = slo.clone();
+        if let Objective::Budget { target, .. } = &mut edited.objective {
+            *target = 0.96;
+        }
+        assert_ne!(fingerprint(&edited), fp);
+        assert_eq!(fingerprint(&slo.clone()), fp);
+    }
+
+    #[test]
+    fn subqueries_take_as_many_samples_for_a_month_as_for_a_week() {
+        let d = |days: u64| Duration::from_secs(days * 86_400);
+        assert_eq!(sample_step(d(1)), Duration::from_secs(60));
+        assert_eq!(
+            sample_step(Duration::from_secs(7 * 86_400 + 3600)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(sample_step(d(31)), Duration::from_secs(300));
+        assert!(d(31).secs() / 300 <= MAX_SAMPLES);
+        let slo = Slo {
+            objective: Objective::Threshold {
+                expr: ThresholdExpr {
+                    promql: "x".into(),
+                    unit: crate::units::Unit::Ratio,
+                    query: None,
+                    window: None,
+                },
+                op: Op::Le,
+                value: 0.05,
+                warn: None,
+                for_: None,
+                severity: Default::default(),
+            },
+            ..latency_slo(&[])
+        };
+        assert_eq!(
+            minutes_violated(&slo, d(30), Duration::from_secs(300)).unwrap(),
+            "sum_over_time((max ((x) > bool 0.05))[30d:5m]) * 5"
+        );
     }
 
     #[test]
