@@ -691,6 +691,7 @@ async fn choose_sources(
         return (choices, None);
     }
     let mut batch = Batch::new();
+    let mut probes: Vec<String> = Vec::new();
     let mut longest: BTreeMap<usize, (Duration, DateTime<Utc>)> = BTreeMap::new();
     for (i, slo) in slos.iter().enumerate() {
         let Some(plan) = budget_plan(slo, at) else {
@@ -698,14 +699,7 @@ async fn choose_sources(
         };
         match recorded_window(&plan) {
             Some(w) => {
-                batch.add(
-                    i,
-                    Request::instant(
-                        format!("slo {} recorded series", slo.name),
-                        sli::recorded_probe(slo, w),
-                        at,
-                    ),
-                );
+                probes.push(sli::recorded_probe(slo, w));
                 longest.insert(i, (w, at - w.to_chrono()));
             }
             None => {
@@ -723,11 +717,17 @@ async fn choose_sources(
     if longest.is_empty() {
         return (choices, None);
     }
+    // One query for every SLO's probe (each SLO's series carry its `slo` label).
+    batch.add(
+        usize::MAX - 1,
+        Request::instant("slo recorded series", probes.join("\n  or "), at),
+    );
     if let Some(req) = data_start_request(slos, at) {
         batch.add(usize::MAX, req);
     }
     let mut answers = prom.run_batch(batch, progress).await;
     let data_start = data_start_of(answers.take(&usize::MAX));
+    let probed = answers.take(&(usize::MAX - 1));
     for (i, (w, start)) in longest {
         let slo = &slos[i];
         let from = match data_start {
@@ -736,8 +736,16 @@ async fn choose_sources(
         };
         let needed =
             Duration::from_secs((crate::timespec::unix_seconds(at) - from).max(0.0) as u64).min(w);
-        let probe = match answers.take(&i) {
-            Some(Ok(a)) => Ok(Probe::from_series(&a.series)),
+        let probe = match &probed {
+            Some(Ok(a)) => {
+                let mine: Vec<Series> = a
+                    .series
+                    .iter()
+                    .filter(|s| s.labels.get("slo") == Some(&slo.name))
+                    .cloned()
+                    .collect();
+                Ok(Probe::from_series(&mine))
+            }
             Some(Err(e)) => Err(e.to_string()),
             None => Err("no answer".to_string()),
         };
@@ -917,7 +925,7 @@ fn op_objective(slo: &Slo) -> (Op, f64) {
 
 /// How many queries an evaluation sends (for progress bars): one per SLO, two per latency
 /// SLO, and one for the data coverage when there is a budget SLO; with recorded series
-/// allowed, one more per budget SLO (the probe of its recorded series).
+/// allowed, one more (the probe of every budget SLO's recorded series).
 pub(crate) fn query_count(slos: &[Slo], source: SliSource) -> usize {
     let budgets = slos
         .iter()
@@ -927,7 +935,7 @@ pub(crate) fn query_count(slos: &[Slo], source: SliSource) -> usize {
         .map(|s| if sli::bucket_query(s).is_some() { 2 } else { 1 })
         .sum::<usize>()
         + usize::from(budgets > 0)
-        + if source == SliSource::Raw { 0 } else { budgets }
+        + usize::from(budgets > 0 && source != SliSource::Raw)
 }
 
 #[cfg(test)]

@@ -328,12 +328,13 @@ pub fn fingerprint(slo: &Slo) -> String {
 
 /// The probe of a budget SLO's recorded increases: how many points each fingerprint has
 /// over `window` before the evaluation time (`vitals_probe="window"`) and over the last two
-/// intervals (`vitals_probe="recent"`), one series per fingerprint.
+/// intervals (`vitals_probe="recent"`), one series per SLO and fingerprint. The probes of
+/// every SLO are joined with `or` into one query.
 pub(crate) fn recorded_probe(slo: &Slo, window: Duration) -> String {
     let sel = format!("slo=\"{}\"", escape_promql_string(&slo.name));
     let count = |w: Duration| {
         format!(
-            "max by (vitals_fingerprint) (count_over_time({}{{{sel}}}[{w}]))",
+            "max by (slo, vitals_fingerprint) (count_over_time({}{{{sel}}}[{w}]))",
             increase_record(Part::Total)
         )
     };

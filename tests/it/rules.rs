@@ -342,7 +342,9 @@ pub fn rules_and_check_agree_on_windows_factors_and_burn_rates() -> TestResult {
     let burns = doc["slos"][0]["burn_rates"].as_array().unwrap();
     let mut compared = 0;
     for (name, expr) in recordings(&yaml) {
-        let window = name.strip_prefix("slo:sli_error:ratio_rate").unwrap();
+        let Some(window) = name.strip_prefix("slo:sli_error:ratio_rate") else {
+            continue; // the increases that check reads: compared in tests/it/recorded.rs
+        };
         let Some(check_rate) = burns.iter().find_map(|b| {
             if b["long"] == window {
                 b["long_rate"].as_f64()
