@@ -226,7 +226,7 @@ pub enum Command {
 
     /// Evaluate the SLOs of slo.toml: the CI gate (exit 0 pass, 1 breach, 2 config, 3 undecided)
     #[command(
-        after_help = "Examples:\n  vitals check\n  vitals check --slo mes-availability --at 2026-11-18T14:30:00Z --format json\n  vitals check --component shop --fail-on warn --format junit > slo.xml\n\nStatuses: pass; warn (meets the objective but a burn-rate alert condition holds, or a threshold is past its warn level); fail (objective missed: exit 1); inconclusive (no data, too few events, or a query failed: exit 3).\nFormats: table (default), json, junit, markdown."
+        after_help = "Examples:\n  vitals check\n  vitals check --slo mes-availability --at 2026-11-18T14:30:00Z --format json\n  vitals check --component shop --fail-on warn --format junit > slo.xml\n\n--source: windows of a day or more come from the recorded series of `vitals rules` when they exist with the SLO's current fingerprint and cover the window (auto), always (recorded), or never (raw); the output says which each SLO used, and why not recorded (stale rules, short coverage).\nStatuses: pass; warn (meets the objective but a burn-rate alert condition holds, or a threshold is past its warn level); fail (objective missed: exit 1); inconclusive (no data, too few events, or a query failed: exit 3).\nFormats: table (default), json, junit, markdown."
     )]
     Check(CheckArgs),
 
@@ -256,7 +256,7 @@ pub enum Command {
 
     /// Generate Prometheus recording and alerting rules (multi-window multi-burn-rate) from slo.toml
     #[command(
-        after_help = "Examples:\n  vitals rules --out /etc/prometheus/rules/vitals.yml --check\n  vitals rules --slo mes-availability\n\nPer ratio or latency SLO: recording rules slo:sli_error:ratio_rate<window> for every burn-rate window (scaled to the SLO window as `vitals check` scales them) and for the SLO window (in a group evaluated every 5m); alerts <Slo>BudgetBurn with severity page (14.4x over 1h/5m or 6x over 6h/30m) and ticket (3x over 1d/2h or 1x over 3d/6h). Per threshold SLO (unless severity = \"none\"): an alert after its `for` (default 5m). Without --slo, also TargetDown, ComponentDown and ComponentAbsent for the scrape targets.\n--check runs `promtool check rules` on the result.\nExit codes: 0 written (and checked), 2 bad flags or promtool rejected the rules, 3 --check without promtool."
+        after_help = "Examples:\n  vitals rules --out /etc/prometheus/rules/vitals.yml --check\n  vitals rules --slo mes-availability\n\nPer ratio or latency SLO: recording rules slo:sli_error:ratio_rate<window> for every burn-rate window (scaled to the SLO window as `vitals check` scales them) and for the SLO window (in a group evaluated every 5m); alerts <Slo>BudgetBurn with severity page (14.4x over 1h/5m or 6x over 6h/30m) and ticket (3x over 1d/2h or 1x over 3d/6h). Per threshold SLO (unless severity = \"none\"): an alert after its `for` (default 5m). Without --slo, also TargetDown, ComponentDown and ComponentAbsent for the scrape targets. A group evaluated every 5m records each budget SLO's events per 5 minutes (slo:sli_bad:increase5m or slo:sli_good:increase5m, slo:sli_total:increase5m) with a vitals_fingerprint of its definition, which check, status and report read with --source auto|recorded (docs/recording.md).\n--check runs `promtool check rules` on the result.\nExit codes: 0 written (and checked), 2 bad flags or promtool rejected the rules, 3 --check without promtool."
     )]
     Rules(RulesArgs),
 
@@ -316,6 +316,11 @@ pub struct StatusArgs {
     /// disagree with vitals (an SLO failing with no alert firing, an alert silenced)
     #[arg(long, value_name = "URL", env = "VITALS_ALERTMANAGER_URL")]
     pub alertmanager: Option<String>,
+    /// Where budget SLOs' windows of a day or more are read from: auto (the recorded series
+    /// of `vitals rules` when they exist with the SLO's current fingerprint and cover the
+    /// window, else raw), recorded, or raw
+    #[arg(long, value_enum, default_value_t = SliSource::Auto, value_name = "SOURCE")]
+    pub source: SliSource,
 }
 
 #[derive(Debug, Args)]
@@ -336,6 +341,23 @@ pub struct CheckArgs {
     /// Which status fails the run (exit 1)
     #[arg(long, value_enum, default_value_t = FailOn::Fail, value_name = "LEVEL")]
     pub fail_on: FailOn,
+
+    /// Where budget SLOs' windows of a day or more are read from: auto (the recorded series
+    /// of `vitals rules` when they exist with the SLO's current fingerprint and cover the
+    /// window, else raw), recorded, or raw
+    #[arg(long, value_enum, default_value_t = SliSource::Auto, value_name = "SOURCE")]
+    pub source: SliSource,
+}
+
+/// `--source`: where SLIs over long windows are read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SliSource {
+    /// Recorded series when they are current and cover the window, else raw
+    Auto,
+    /// The recorded series with the SLO's current fingerprint, whatever they cover
+    Recorded,
+    /// The raw series
+    Raw,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -440,6 +462,12 @@ pub struct ReportArgs {
     /// Write the report (and, for Markdown, its PNG charts) into this directory instead of stdout
     #[arg(long, value_name = "DIR")]
     pub out: Option<std::path::PathBuf>,
+
+    /// Where budget SLOs' windows of a day or more are read from: auto (the recorded series
+    /// of `vitals rules` when they exist with the SLO's current fingerprint and cover the
+    /// window, else raw), recorded, or raw
+    #[arg(long, value_enum, default_value_t = SliSource::Auto, value_name = "SOURCE")]
+    pub source: SliSource,
 }
 
 #[derive(Debug, Args)]

@@ -89,6 +89,8 @@ pub struct SloState {
     pub budget_left: Option<f64>,
     /// The SLO (or group) that budget belongs to.
     pub budget_slo: Option<String>,
+    /// Where each of these SLOs was read from (`--source`): `recorded` or `raw`.
+    pub sources: BTreeMap<String, crate::slo::eval::Source>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -134,6 +136,10 @@ pub struct StatusReport {
     /// With `--alertmanager`: its alerts and silences, and where it disagrees with vitals.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alertmanager: Option<crate::alertmanager::View>,
+    /// Which SLOs were read from recorded series, and why others were not (stale rules,
+    /// short coverage); empty when every SLO read raw series with nothing to say.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slo_sources: Vec<String>,
 }
 
 /// The tag of a query's series in the combined answers.
@@ -430,6 +436,7 @@ fn slo_state(config: &Config, c: &Component, rows: &[Row], out: &mut ComponentSt
         kpi_status: (!kpis.is_empty()).then(|| Status::overall(kpis.iter().map(|r| r.status))),
         budget_left: least.as_ref().map(|l| l.0),
         budget_slo: least.map(|l| l.1),
+        sources: mine.iter().map(|r| (r.name.clone(), r.source)).collect(),
     });
 }
 
@@ -628,6 +635,7 @@ pub(crate) fn assemble(
         components,
         errors,
         alertmanager: None,
+        slo_sources: crate::slo::eval::source_lines(slo_rows),
     }
 }
 

@@ -25,11 +25,11 @@ pub(crate) async fn run(settings: &Settings, args: &CheckArgs) -> Result<ExitSta
     let progress = Progress::new(
         settings,
         format,
-        eval::query_count(&slos) as u64,
+        eval::query_count(&slos, args.source) as u64,
         "evaluating SLOs",
     );
     let started = std::time::Instant::now();
-    let rows = eval::evaluate(&slos, &prom, at, &|| progress.tick()).await;
+    let rows = eval::evaluate(&slos, &prom, at, args.source, &|| progress.tick()).await;
     let elapsed = started.elapsed();
     progress.finish();
     for r in &rows {

@@ -40,12 +40,18 @@ pub(crate) async fn run(settings: &Settings, args: &ReportArgs) -> Result<ExitSt
     let progress = Progress::new(
         settings,
         format,
-        report::query_estimate(&config) as u64,
+        report::query_estimate(&config, args.source) as u64,
         "building the report",
     );
-    let mut report = report::build(&prom, &config, period, tz, settings.now, &|| {
-        progress.tick()
-    })
+    let mut report = report::build(
+        &prom,
+        &config,
+        period,
+        tz,
+        settings.now,
+        args.source,
+        &|| progress.tick(),
+    )
     .await;
     progress.finish();
     super::warn_prometheus(settings, "report", &report.warnings);

@@ -64,7 +64,7 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
             Progress::new(
                 settings,
                 format,
-                (2 + eval::query_count(&config.slos)) as u64,
+                (2 + eval::query_count(&config.slos, args.source)) as u64,
                 "reading the system",
             )
         } else {
@@ -76,7 +76,7 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
         let (signals, sparks, rows) = tokio::join!(
             prom.run(&signals_req),
             prom.run(&sparks_req),
-            eval::evaluate(&config.slos, &prom, at, &tick)
+            eval::evaluate(&config.slos, &prom, at, args.source, &tick)
         );
         tick();
         tick();

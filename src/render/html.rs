@@ -199,6 +199,18 @@ fn head(o: &mut String, r: &Report) {
         }
         o.push_str("</ul></div>\n");
     }
+    if let Some(n) = r.sample_note() {
+        o.push_str(&format!("<p class=\"muted\">{}</p>\n", esc(&n)));
+    }
+    if !r.slo_sources.is_empty() {
+        o.push_str(
+            "<p class=\"muted\">Sources of the SLOs at the period's end:</p><ul class=\"muted\">\n",
+        );
+        for s in &r.slo_sources {
+            o.push_str(&format!("<li>{}</li>\n", esc(s)));
+        }
+        o.push_str("</ul>\n");
+    }
 }
 
 /// 1. The verdict and every SLO over the period.

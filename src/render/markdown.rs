@@ -90,6 +90,13 @@ pub(crate) fn check(report: &CheckReport) -> String {
             out.push('\n');
         }
     }
+    let sources = crate::slo::eval::source_lines(&report.slos);
+    if !sources.is_empty() {
+        out.push_str("\n### Sources\n\n");
+        for l in sources {
+            out.push_str(&format!("- {l}\n"));
+        }
+    }
     out
 }
 
@@ -185,6 +192,16 @@ pub(crate) fn report(r: &crate::report::Report, charts: &[(String, String)]) -> 
         o.push_str("> **Incomplete**: some numbers could not be read:\n");
         for m in &r.missing {
             o.push_str(&format!("> - {}\n", m.replace('\n', " ")));
+        }
+        o.push('\n');
+    }
+    if let Some(n) = r.sample_note() {
+        o.push_str(&format!("> {n}\n\n"));
+    }
+    if !r.slo_sources.is_empty() {
+        o.push_str("> **Sources** of the SLOs at the period's end:\n");
+        for s in &r.slo_sources {
+            o.push_str(&format!("> - {s}\n"));
         }
         o.push('\n');
     }

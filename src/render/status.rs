@@ -410,6 +410,12 @@ fn details(report: &StatusReport, cols: usize) -> Vec<String> {
             }
         }
     }
+    for s in &report.slo_sources {
+        let (line, _) = fit_list(&[format!("source: {s}")], "", cols);
+        if !line.is_empty() {
+            out.push(line);
+        }
+    }
     for e in &report.errors {
         // `who: cause (hint: ...)`: in full, else the cause and hint, else the cause, else
         // the cause cut at a word with an ellipsis (a message, not a value).

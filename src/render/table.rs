@@ -91,6 +91,9 @@ pub(crate) fn check(report: &CheckReport, color: bool, wrap: bool) -> String {
         s["fail"],
         s["inconclusive"]
     );
+    for l in crate::slo::eval::source_lines(&report.slos) {
+        out.push_str(&format!("{l}\n"));
+    }
     for r in report.slos.iter().filter(|r| r.status != Status::Pass) {
         out.push_str(&format!(
             "{} {}: {}\n",

@@ -187,7 +187,7 @@ pub struct SloLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub period_sli: Option<Kpi>,
     /// Threshold SLOs that alert: how long (seconds) the value was past its limit in the
-    /// period, at one-minute resolution.
+    /// period, sampled every `sample_step` of the report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breached: Option<Kpi>,
     /// Whether the SLO was met over the period: a budget SLO's SLI over the period against
@@ -195,6 +195,8 @@ pub struct SloLine {
     /// KPI's value at the end. Null when it cannot be judged.
     pub met: Option<bool>,
     pub previous_met: Option<bool>,
+    /// Where the value at the end was read from (`--source`): `recorded` or `raw`.
+    pub source: crate::slo::eval::Source,
 }
 
 impl SloLine {
@@ -276,6 +278,13 @@ pub struct Report {
     pub charts: Vec<ChartInfo>,
     /// What could not be read: the report is incomplete when this is not empty.
     pub missing: Vec<String>,
+    /// Which SLOs were read from recorded series at the period's end, and why others were
+    /// not (stale rules, short coverage); absent when every SLO read raw series.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slo_sources: Vec<String>,
+    /// The step at which peaks and the time thresholds were broken are sampled: `1m` up to a
+    /// week, `5m` for a month (as many samples as a week at one minute).
+    pub sample_step: crate::duration::Duration,
     /// Warnings Prometheus attached to the answers (shown on stderr).
     #[serde(skip)]
     pub warnings: Vec<String>,
@@ -382,6 +391,16 @@ impl Report {
         )
     }
 
+    /// What sampling peaks and breaches coarser than a minute means, or None at a minute.
+    pub(crate) fn sample_note(&self) -> Option<String> {
+        let s = self.sample_step;
+        (s > crate::duration::Duration::from_secs(60)).then(|| {
+            format!(
+                "Peaks and the time thresholds were broken are sampled every {s} over a period this long (every minute up to a week): a peak shorter than {s} can be missed, and each breach is counted to within {s} at either end."
+            )
+        })
+    }
+
     /// `12 of 17 SLOs met over the period`.
     pub(crate) fn compliance_line(&self) -> String {
         let met = self.slos.iter().filter(|s| s.met == Some(true)).count();
@@ -405,6 +424,7 @@ pub(crate) async fn build(
     period: Period,
     tz: Tz,
     generated_at: DateTime<Utc>,
+    source: crate::cli::SliSource,
     progress: &(dyn Fn() + Sync),
 ) -> Report {
     let plan = Plan::new(period, tz);
@@ -419,8 +439,8 @@ pub(crate) async fn build(
         with_targets: true,
     };
     let (rows, previous_rows, answers, found) = tokio::join!(
-        eval::evaluate_with(slos, prom, at, &buckets, progress),
-        eval::evaluate_with(slos, prom, previous_at, &buckets, progress),
+        eval::evaluate_with(slos, prom, at, &buckets, source, progress),
+        eval::evaluate_with(slos, prom, previous_at, &buckets, source, progress),
         prom.run_batch(plan.batch(config, &buckets), progress),
         crate::incidents::find_with(prom, config, &search, &buckets, progress,),
     );
@@ -439,10 +459,10 @@ pub(crate) async fn build(
 
 /// Every query a report sends, for progress bars: KPIs and charts, the burn-down, the
 /// SLO evaluation at both ends and the incidents.
-pub(crate) fn query_estimate(config: &Config) -> usize {
+pub(crate) fn query_estimate(config: &Config, source: crate::cli::SliSource) -> usize {
     let slos = &config.slos;
     plan::fixed_requests(config)
-        + 2 * eval::query_count(slos)
+        + 2 * eval::query_count(slos, source)
         + crate::incidents::query_estimate(slos)
 }
 

@@ -109,7 +109,7 @@ pub(super) fn assemble(
     plan: &Plan,
     config: &Config,
     answers: &mut Answers<Ask>,
-    _evaluated: &Evaluated<'_>,
+    evaluated: &Evaluated<'_>,
 ) -> Report {
     let ([coverage, previous_coverage], mut missing) = coverage(plan, answers.take(&Ask::Coverage));
     let cur = Kpis::new(
@@ -172,6 +172,8 @@ pub(super) fn assemble(
         components,
         incidents: super::IncidentSection::empty(),
         charts: Vec::new(),
+        slo_sources: crate::slo::eval::source_lines(evaluated.rows),
+        sample_step: plan.sample_step,
         missing: r.missing,
         warnings: Vec::new(),
     }

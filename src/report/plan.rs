@@ -50,6 +50,9 @@ pub struct Plan {
     pub(super) tz: Tz,
     /// The budget burn-down's step (and the per-step increases its SLIs are summed from).
     pub(super) chart_step: Duration,
+    /// The step peaks and time broken are sampled at ([`sli::sample_step`]): one minute up
+    /// to a week, five minutes for a month.
+    pub(super) sample_step: Duration,
 }
 
 /// The tag of a number's series in a KPI answer.
@@ -78,6 +81,7 @@ impl Plan {
             .unwrap_or(86400);
         Plan {
             chart_step: Duration::from_secs(chart),
+            sample_step: sli::sample_step(period.length()),
             period,
             previous,
             tz,
@@ -102,8 +106,14 @@ impl Plan {
     pub(super) fn batch(&self, config: &Config, buckets: &sli::Buckets) -> Batch<Ask> {
         let mut b = Batch::new();
         for w in [Which::Current, Which::Previous] {
-            b.add(Ask::Kpis(w), kpi_request(config, self.of(w)));
-            b.add(Ask::Breach(w), breach_request(config, self.of(w)));
+            b.add(
+                Ask::Kpis(w),
+                kpi_request(config, self.of(w), self.sample_step),
+            );
+            b.add(
+                Ask::Breach(w),
+                breach_request(config, self.of(w), self.sample_step),
+            );
             b.add(
                 Ask::PeriodValues(w),
                 period_value_request(config, self.of(w)),
@@ -133,6 +143,7 @@ impl Plan {
         let hour = Duration::from_secs(3600);
         let step = self.chart_step;
         let w = step.to_string();
+        let fine = self.sample_step;
         let expand = |u: &Use, window: &str| -> String {
             u.expand(&config.catalog, &[("window", window.to_string())])
                 .map(|e| e.promql)
@@ -159,7 +170,7 @@ impl Plan {
                     ChartKind::Series { source, at, .. } => {
                         let q = expand(source, &w);
                         let promql = match at {
-                            At::Peak => format!("max_over_time(({q})[{w}:1m])"),
+                            At::Peak => format!("max_over_time(({q})[{w}:{fine}])"),
                             _ => q,
                         };
                         Request::range(label, promql, p.start + step.to_chrono(), p.end, step)
@@ -228,7 +239,7 @@ impl Plan {
 
 /// The one instant query with every number of a period (KPIs, component figures,
 /// breakdowns), each distinct query once, tagged `vitals_kpi`.
-fn kpi_request(config: &Config, period: &Period) -> Request {
+fn kpi_request(config: &Config, period: &Period, fine: Duration) -> Request {
     let window = period.length().to_string();
     let site = &config.site;
     let mut wanted: BTreeMap<String, (&Use, At)> = BTreeMap::new();
@@ -253,8 +264,9 @@ fn kpi_request(config: &Config, period: &Period) -> Request {
             };
             let e = u.expand(&config.catalog, &extra).ok()?;
             let promql = match at {
-                // The highest value the query had, at one-minute resolution.
-                At::Peak => format!("max_over_time(({})[{window}:1m])", e.promql),
+                // The highest value the query had, sampled every `fine` (a minute up to a
+                // week): as many samples for a month as for a week.
+                At::Peak => format!("max_over_time(({})[{window}:{fine}])", e.promql),
                 _ => e.promql,
             };
             Some(tag(&promql, &[("vitals_kpi", key)]))
@@ -307,13 +319,13 @@ pub(super) fn is_period_kpi(slo: &crate::slo::model::Slo) -> bool {
 
 /// Minutes each threshold SLO that alerts was broken during a period (one series per group,
 /// or one for the SLO), tagged `vitals_slo`.
-fn breach_request(config: &Config, period: &Period) -> Request {
+fn breach_request(config: &Config, period: &Period, fine: Duration) -> Request {
     let terms: Vec<String> = config
         .slos
         .iter()
         .filter(|s| sli::threshold(s).is_some() && !is_period_kpi(s))
         .filter_map(|slo| {
-            let q = sli::minutes_violated(slo, period.length())?;
+            let q = sli::minutes_violated(slo, period.length(), fine)?;
             Some(tag(&q, &[("vitals_slo", &slo.name)]))
         })
         .collect();

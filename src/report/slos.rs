@@ -269,6 +269,7 @@ fn line(config: &Config, inp: &Inputs, r: &Row, prev_row: Option<&Row>) -> SloLi
         None => (None, None, None),
     };
     SloLine {
+        source: r.source,
         met,
         previous_met,
         breached,
@@ -302,7 +303,7 @@ pub(super) fn add(
         }
         None => None,
     };
-    // Minutes broken at one-minute resolution, as seconds.
+    // Minutes broken (sampled every `plan.sample_step`), as seconds.
     let breaches = [
         by_slo(
             answers.take(&Ask::Breach(Which::Current)),

@@ -14,8 +14,9 @@ use serde::Serialize;
 
 use super::math::{self, Budget, BurnPair};
 use super::model::{Objective, OnNoData, Op, Slo, SloKind};
-use super::sli::{self, BucketProblem, Parts};
+use super::sli::{self, BucketProblem, Parts, RECORD_INTERVAL, RECORDED_MIN_WINDOW};
 use super::window::{Resolved, resolve};
+use crate::cli::SliSource;
 use crate::duration::Duration;
 use crate::prom::{Answer, Batch, Prom, PromError, Request, Series};
 use crate::units::Unit;
@@ -134,6 +135,30 @@ pub struct Row {
     /// The `le` label of a latency SLO's threshold bucket, as Prometheus spells it.
     #[serde(skip)]
     pub le: Option<String>,
+    /// Where the SLI's windows of a day or more were read from: `recorded` (the per-interval
+    /// increases `vitals rules` records, with the SLO's current fingerprint) or `raw`.
+    pub source: Source,
+    /// Why the recorded series were not used, or what is wrong with them (stale rules,
+    /// short coverage).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_note: Option<String>,
+}
+
+/// Where an SLO's long windows were read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Raw,
+    Recorded,
+}
+
+impl Source {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Source::Raw => "raw",
+            Source::Recorded => "recorded",
+        }
+    }
 }
 
 impl Row {
@@ -163,6 +188,8 @@ impl Row {
             config_error: false,
             warnings: Vec::new(),
             le: None,
+            source: Source::Raw,
+            source_note: None,
         }
     }
 
@@ -509,15 +536,233 @@ fn bucket_problem_row(slo: &Slo, target: f64, problem: &BucketProblem) -> Row {
     }
 }
 
-/// Evaluates SLOs at `at`. `progress` is called once per finished query.
+/// Evaluates SLOs at `at`, reading long windows from `source`. `progress` is called once
+/// per finished query.
 pub(crate) async fn evaluate(
     slos: &[Slo],
     prom: &Prom,
     at: DateTime<Utc>,
+    source: SliSource,
     progress: &(dyn Fn() + Sync),
 ) -> Vec<Row> {
     let buckets = sli::resolve_buckets(slos, prom, at, progress).await;
-    evaluate_with(slos, prom, at, &buckets, progress).await
+    evaluate_with(slos, prom, at, &buckets, source, progress).await
+}
+
+/// What the probe of the recorded series decided for one budget SLO.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Choice {
+    /// Read the SLI's long windows from the recorded increases.
+    Recorded { note: Option<String> },
+    /// Read every window raw.
+    Raw { note: Option<String> },
+    /// `--source recorded` and there are no recorded series with the current fingerprint.
+    Missing { note: String },
+}
+
+/// Points of each fingerprint's recorded increases, over the longest recorded window and
+/// over the last two intervals.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Probe {
+    pub window: BTreeMap<String, f64>,
+    pub recent: BTreeMap<String, f64>,
+}
+
+impl Probe {
+    fn from_series(series: &[Series]) -> Probe {
+        let mut p = Probe::default();
+        for s in series {
+            let fp = s
+                .labels
+                .get("vitals_fingerprint")
+                .cloned()
+                .unwrap_or_default();
+            let v = s.value().unwrap_or(0.0);
+            match s.labels.get("vitals_probe").map(String::as_str) {
+                Some("window") => p.window.insert(fp, v),
+                Some("recent") => p.recent.insert(fp, v),
+                _ => None,
+            };
+        }
+        p
+    }
+}
+
+/// The longest window of `plan` that recorded series would serve (None: all are shorter
+/// than [`RECORDED_MIN_WINDOW`] and read raw).
+fn recorded_window(plan: &BudgetPlan) -> Option<Duration> {
+    windows_of(plan)
+        .into_iter()
+        .map(|(_, d)| d)
+        .filter(|d| *d >= RECORDED_MIN_WINDOW)
+        .max()
+}
+
+/// Decides where one SLO's long windows come from. `needed` is how much of its longest
+/// recorded window has raw data (from the data start), the span the recorded series must
+/// cover.
+pub(crate) fn choose(
+    source: SliSource,
+    current: &str,
+    needed: Duration,
+    probe: Result<&Probe, String>,
+) -> Choice {
+    let probe = match probe {
+        Ok(p) => p,
+        Err(e) => {
+            let note = format!("could not read the recorded series ({e}): raw series used");
+            return match source {
+                SliSource::Recorded => Choice::Missing { note },
+                _ => Choice::Raw { note: Some(note) },
+            };
+        }
+    };
+    let interval = RECORD_INTERVAL.secs_f64();
+    let have = probe.window.get(current).copied().unwrap_or(0.0);
+    let recent = probe.recent.get(current).copied().unwrap_or(0.0);
+    // One point per interval: allow the first and the last to fall outside the span.
+    let covered = have >= (needed.secs_f64() / interval).floor() - 2.0 && recent >= 1.0;
+    let mut others: Vec<&String> = probe
+        .window
+        .keys()
+        .chain(probe.recent.keys())
+        .filter(|fp| fp.as_str() != current)
+        .collect();
+    others.sort();
+    others.dedup();
+    let stale = (!others.is_empty()).then(|| {
+        format!(
+            "stale recorded series: rules with fingerprint {} do not match slo.toml ({current}); regenerate them with `vitals rules`",
+            others
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    });
+    let have_text = crate::incidents::duration_text(have * interval, false);
+    let needed_text = crate::incidents::duration_text(needed.secs_f64(), false);
+    let short = format!(
+        "recorded series with the current fingerprint cover {have_text} of the {needed_text} needed{}",
+        if recent < 1.0 && have > 0.0 {
+            ", and none is recent"
+        } else {
+            ""
+        }
+    );
+    match source {
+        SliSource::Raw => Choice::Raw { note: None },
+        SliSource::Auto if covered => Choice::Recorded { note: stale },
+        SliSource::Auto => {
+            let why: Vec<String> = [(have > 0.0).then_some(short), stale]
+                .into_iter()
+                .flatten()
+                .collect();
+            Choice::Raw {
+                note: (!why.is_empty()).then(|| format!("{}: raw series used", why.join("; "))),
+            }
+        }
+        SliSource::Recorded if have > 0.0 => Choice::Recorded {
+            note: [(!covered).then_some(short), stale]
+                .into_iter()
+                .flatten()
+                .reduce(|a, b| format!("{a}; {b}")),
+        },
+        SliSource::Recorded => Choice::Missing {
+            note: match stale {
+                Some(s) => format!("no recorded series with the current fingerprint; {s}"),
+                None => "no recorded series: load the rules of `vitals rules` into Prometheus (or backfill them)".into(),
+            },
+        },
+    }
+}
+
+/// The first phase of an evaluation with recorded series allowed: the probe of every budget
+/// SLO's recorded increases and the data start, asked together; then a choice per SLO.
+async fn choose_sources(
+    slos: &[Slo],
+    prom: &Prom,
+    at: DateTime<Utc>,
+    source: SliSource,
+    progress: &(dyn Fn() + Sync),
+) -> (BTreeMap<usize, Choice>, Option<Option<f64>>) {
+    let mut choices = BTreeMap::new();
+    if source == SliSource::Raw {
+        return (choices, None);
+    }
+    let mut batch = Batch::new();
+    let mut probes: Vec<String> = Vec::new();
+    let mut longest: BTreeMap<usize, (Duration, DateTime<Utc>)> = BTreeMap::new();
+    for (i, slo) in slos.iter().enumerate() {
+        let Some(plan) = budget_plan(slo, at) else {
+            continue;
+        };
+        match recorded_window(&plan) {
+            Some(w) => {
+                probes.push(sli::recorded_probe(slo, w));
+                longest.insert(i, (w, at - w.to_chrono()));
+            }
+            None => {
+                choices.insert(
+                    i,
+                    Choice::Raw {
+                        note: (source == SliSource::Recorded).then(|| {
+                            "its windows are shorter than a day so far: raw series used".into()
+                        }),
+                    },
+                );
+            }
+        }
+    }
+    if longest.is_empty() {
+        return (choices, None);
+    }
+    // One query for every SLO's probe (each SLO's series carry its `slo` label).
+    batch.add(
+        usize::MAX - 1,
+        Request::instant("slo recorded series", probes.join("\n  or "), at),
+    );
+    if let Some(req) = data_start_request(slos, at) {
+        batch.add(usize::MAX, req);
+    }
+    let mut answers = prom.run_batch(batch, progress).await;
+    let data_start = data_start_of(answers.take(&usize::MAX));
+    let probed = answers.take(&(usize::MAX - 1));
+    for (i, (w, start)) in longest {
+        let slo = &slos[i];
+        let from = match data_start {
+            Some(first) => crate::timespec::unix_seconds(start).max(first),
+            None => crate::timespec::unix_seconds(start),
+        };
+        let needed =
+            Duration::from_secs((crate::timespec::unix_seconds(at) - from).max(0.0) as u64).min(w);
+        let probe = match &probed {
+            Some(Ok(a)) => {
+                let mine: Vec<Series> = a
+                    .series
+                    .iter()
+                    .filter(|s| s.labels.get("slo") == Some(&slo.name))
+                    .cloned()
+                    .collect();
+                Ok(Probe::from_series(&mine))
+            }
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err("no answer".to_string()),
+        };
+        let fp = sli::fingerprint(slo);
+        choices.insert(
+            i,
+            choose(source, &fp, needed, probe.as_ref().map_err(|e| e.clone())),
+        );
+    }
+    (choices, Some(data_start))
+}
+
+fn data_start_of(answer: Option<Result<Answer, PromError>>) -> Option<f64> {
+    answer
+        .and_then(|a| a.ok())
+        .and_then(|a| a.series.first().and_then(Series::value))
+        .filter(|v| v.is_finite())
 }
 
 /// Evaluates SLOs at `at` with the latency buckets already found (a report asks once for
@@ -527,8 +772,10 @@ pub(crate) async fn evaluate_with(
     prom: &Prom,
     at: DateTime<Utc>,
     buckets: &sli::Buckets,
+    source: SliSource,
     progress: &(dyn Fn() + Sync),
 ) -> Vec<Row> {
+    let (choices, known_start) = choose_sources(slos, prom, at, source, progress).await;
     let mut rows: BTreeMap<usize, Vec<Row>> = BTreeMap::new();
     let mut batch = Batch::new();
     let mut parts_of: BTreeMap<usize, Parts> = BTreeMap::new();
@@ -538,8 +785,21 @@ pub(crate) async fn evaluate_with(
             (Objective::Budget { target, .. }, Err(p)) => {
                 rows.insert(i, vec![bucket_problem_row(slo, *target, &p)]);
             }
-            (Objective::Budget { .. }, Ok(Some(parts))) => {
+            (Objective::Budget { target, .. }, Ok(Some(parts))) => {
                 let plan = budget_plan(slo, at).expect("budget SLO");
+                let parts = match choices.get(&i) {
+                    Some(Choice::Recorded { .. }) => parts.reading_recorded(slo),
+                    Some(Choice::Missing { note }) => {
+                        let mut r = Row::new(slo, Unit::Ratio, Op::Ge, *target);
+                        r.window = Some(plan.window.clone());
+                        r.source = Source::Recorded;
+                        r.reason = "--source recorded, and there are no recorded series".into();
+                        r.error = Some(note.clone());
+                        rows.insert(i, vec![r]);
+                        continue;
+                    }
+                    _ => parts,
+                };
                 batch.add(
                     i,
                     Request::instant(label, parts.over_windows(&windows_of(&plan)), at),
@@ -552,22 +812,24 @@ pub(crate) async fn evaluate_with(
             (Objective::Budget { .. }, Ok(None)) => unreachable!("a budget SLO has parts"),
         }
     }
-    let coverage = data_start_request(slos, at);
+    let coverage = match known_start {
+        Some(_) => None,
+        None => data_start_request(slos, at),
+    };
     if let Some(req) = &coverage {
         batch.add(usize::MAX, req.clone());
     }
     let mut answers = prom.run_batch(batch, progress).await;
-    let data_start = answers
-        .take(&usize::MAX)
-        .and_then(|a| a.ok())
-        .and_then(|a| a.series.first().and_then(Series::value))
-        .filter(|v| v.is_finite());
+    let data_start = match known_start {
+        Some(s) => s,
+        None => data_start_of(answers.take(&usize::MAX)),
+    };
     for (i, slo) in slos.iter().enumerate() {
         let Some(answer) = answers.take(&i) else {
             continue;
         };
         let unit = unit_of(slo);
-        let r = match answer {
+        let mut r = match answer {
             Err(e) => {
                 let (op, objective) = op_objective(slo);
                 vec![Row::new(slo, unit, op, objective).failed(&e)]
@@ -585,6 +847,15 @@ pub(crate) async fn evaluate_with(
                 None => threshold_rows(slo, unit, &a),
             },
         };
+        let (source, note) = match choices.get(&i) {
+            Some(Choice::Recorded { note }) => (Source::Recorded, note.clone()),
+            Some(Choice::Raw { note }) => (Source::Raw, note.clone()),
+            _ => (Source::Raw, None),
+        };
+        for row in &mut r {
+            row.source = source;
+            row.source_note = note.clone();
+        }
         rows.insert(i, r);
     }
     let mut rows: Vec<Row> = rows.into_values().flatten().collect();
@@ -656,15 +927,18 @@ fn op_objective(slo: &Slo) -> (Op, f64) {
 }
 
 /// How many queries an evaluation sends (for progress bars): one per SLO, two per latency
-/// SLO, and one for the data coverage when there is a budget SLO.
-pub(crate) fn query_count(slos: &[Slo]) -> usize {
-    let coverage = slos
+/// SLO, and one for the data coverage when there is a budget SLO; with recorded series
+/// allowed, one more (the probe of every budget SLO's recorded series).
+pub(crate) fn query_count(slos: &[Slo], source: SliSource) -> usize {
+    let budgets = slos
         .iter()
-        .any(|s| matches!(s.objective, Objective::Budget { .. }));
+        .filter(|s| matches!(s.objective, Objective::Budget { .. }))
+        .count();
     slos.iter()
         .map(|s| if sli::bucket_query(s).is_some() { 2 } else { 1 })
         .sum::<usize>()
-        + usize::from(coverage)
+        + usize::from(budgets > 0)
+        + usize::from(budgets > 0 && source != SliSource::Raw)
 }
 
 #[cfg(test)]
@@ -683,6 +957,61 @@ mod tests {
             Status::Fail
         );
         assert_eq!(Status::overall([]), Status::Pass);
+    }
+
+    fn probe(window: &[(&str, f64)], recent: &[(&str, f64)]) -> Probe {
+        let m = |v: &[(&str, f64)]| v.iter().map(|(k, n)| (k.to_string(), *n)).collect();
+        Probe {
+            window: m(window),
+            recent: m(recent),
+        }
+    }
+
+    #[test]
+    fn recorded_series_are_used_only_when_current_and_covering() {
+        let day = Duration::from_secs(86_400);
+        // 288 points a day; two may be missing at the ends.
+        let full = probe(&[("new", 286.0)], &[("new", 2.0)]);
+        assert_eq!(
+            choose(SliSource::Auto, "new", day, Ok(&full)),
+            Choice::Recorded { note: None }
+        );
+        assert_eq!(
+            choose(SliSource::Raw, "new", day, Ok(&full)),
+            Choice::Raw { note: None }
+        );
+        // Short coverage: raw, and why.
+        let short = probe(&[("new", 200.0)], &[("new", 2.0)]);
+        let Choice::Raw { note: Some(n) } = choose(SliSource::Auto, "new", day, Ok(&short)) else {
+            panic!("short coverage is read raw");
+        };
+        assert!(n.contains("cover 16h40m of the 1d needed"), "{n}");
+        // Not recent: the rules stopped.
+        let old = probe(&[("new", 288.0)], &[]);
+        assert!(matches!(
+            choose(SliSource::Auto, "new", day, Ok(&old)),
+            Choice::Raw { note: Some(n) } if n.contains("none is recent")
+        ));
+        // Stale: another fingerprint only.
+        let stale = probe(&[("old", 288.0)], &[("old", 2.0)]);
+        let Choice::Raw { note: Some(n) } = choose(SliSource::Auto, "new", day, Ok(&stale)) else {
+            panic!("stale series are not used");
+        };
+        assert!(n.contains("stale") && n.contains("old") && n.contains("raw series used"));
+        assert!(matches!(
+            choose(SliSource::Recorded, "new", day, Ok(&stale)),
+            Choice::Missing { note } if note.contains("stale")
+        ));
+        // Nothing recorded: raw without a word; forced, missing.
+        let none = probe(&[], &[]);
+        assert_eq!(
+            choose(SliSource::Auto, "new", day, Ok(&none)),
+            Choice::Raw { note: None }
+        );
+        assert!(matches!(
+            choose(SliSource::Recorded, "new", day, Ok(&none)),
+            Choice::Missing { .. }
+        ));
     }
 }
 
@@ -723,6 +1052,34 @@ impl CheckReport {
             slos,
         }
     }
+}
+
+/// Which source the SLOs used, for the views: nothing when every SLO read raw series and
+/// there is nothing to say about recorded ones; else one line naming the SLOs read from
+/// recorded series, and one per SLO whose recorded series were not used or are suspect.
+pub(crate) fn source_lines(rows: &[Row]) -> Vec<String> {
+    let mut recorded: Vec<&str> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    for r in rows {
+        if r.source == Source::Recorded && !recorded.contains(&r.name.as_str()) {
+            recorded.push(&r.name);
+        }
+        if let Some(n) = &r.source_note {
+            let line = format!("{}: {} series; {n}", r.name, r.source.as_str());
+            if !notes.contains(&line) {
+                notes.push(line);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if !recorded.is_empty() {
+        out.push(format!(
+            "From recorded series (windows of a day or more): {}",
+            recorded.join(", ")
+        ));
+    }
+    out.extend(notes);
+    out
 }
 
 /// A burn rate as people read it: `0.15x`, `14.4x`, `120x`.

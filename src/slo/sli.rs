@@ -58,15 +58,98 @@ pub struct Parts {
     pub first: Part,
     pub first_promql: String,
     pub total_promql: String,
+    /// Where windows of [`RECORDED_MIN_WINDOW`] or more are read from the recorded
+    /// per-interval increases (`vitals rules`) instead of the raw series; None: raw.
+    pub recorded: Option<Recorded>,
+    /// The counters of both parts, when vitals writes the parts itself (a latency SLO's
+    /// histogram): their increase over an interval is then recorded exactly, as the
+    /// difference of consecutive samples, instead of by `rate()`'s extrapolation.
+    pub counters: Option<[String; 2]>,
+    /// `sum` or `sum by (...)` (for [`Parts::counters`]).
+    pub group: String,
+}
+
+/// How a budget SLO's recorded increases are selected and summed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded {
+    /// `slo="x", vitals_fingerprint="..."`.
+    selector: String,
+    /// `sum` or `sum by (...)`: the SLO's grouping.
+    group: String,
 }
 
 impl Parts {
-    /// Both parts over `window`.
+    /// Both parts over `window`, as per-second rates: from the raw series, or, for long
+    /// windows of an SLO with [`Parts::recorded`], the recorded increases summed over the
+    /// window and divided by its length.
     pub(crate) fn at(&self, window: Duration) -> [(Part, String); 2] {
         [
-            (self.first, fill_window(&self.first_promql, window)),
-            (Part::Total, fill_window(&self.total_promql, window)),
+            (
+                self.first,
+                self.one_at(self.first, &self.first_promql, window),
+            ),
+            (
+                Part::Total,
+                self.one_at(Part::Total, &self.total_promql, window),
+            ),
         ]
+    }
+
+    fn one_at(&self, part: Part, template: &str, window: Duration) -> String {
+        match &self.recorded {
+            Some(r) if window >= RECORDED_MIN_WINDOW => format!(
+                "{} (sum_over_time({}{{{}}}[{window}])) / {}",
+                r.group,
+                increase_record(part),
+                r.selector,
+                window.secs()
+            ),
+            _ => fill_window(template, window),
+        }
+    }
+
+    /// These parts read from the recorded increases of `slo` (rules with its current
+    /// fingerprint).
+    pub(crate) fn reading_recorded(mut self, slo: &Slo) -> Parts {
+        self.recorded = Some(Recorded {
+            selector: format!(
+                "slo=\"{}\", vitals_fingerprint=\"{}\"",
+                escape_promql_string(&slo.name),
+                fingerprint(slo)
+            ),
+            group: group_clause(&slo.group_by),
+        });
+        self
+    }
+
+    /// The rules' expressions of both parts' increase over one [`RECORD_INTERVAL`] (from the
+    /// raw series), with the names they are recorded under.
+    pub(crate) fn increase_rules(&self) -> [(String, String); 2] {
+        let raw = Parts {
+            recorded: None,
+            ..self.clone()
+        };
+        let i = RECORD_INTERVAL;
+        match &self.counters {
+            // Consecutive evaluations' differences telescope: their sum over any window is
+            // the counters' increase between its ends. A counter that went down was reset:
+            // its value is what it counted since.
+            Some([first, total]) => [(self.first, first), (Part::Total, total)].map(|(p, c)| {
+                (
+                    increase_record(p),
+                    format!(
+                        "{g} (\n  ({c} - {c} offset {i}) >= 0\n  or\n  ({c} and {c} < {c} offset {i})\n)",
+                        g = self.group
+                    ),
+                )
+            }),
+            None => raw.at(i).map(|(part, promql)| {
+                (
+                    increase_record(part),
+                    format!("({promql})\n* {}", i.secs()),
+                )
+            }),
+        }
     }
 
     /// Whether the first part counts good events (the bad ones are total - good).
@@ -149,11 +232,17 @@ pub(crate) fn parts(slo: &Slo, le: Le) -> Option<Parts> {
             first: Part::Bad,
             first_promql: bad.clone(),
             total_promql: total.clone(),
+            recorded: None,
+            counters: None,
+            group: group_clause(&slo.group_by),
         },
         Sli::GoodTotal { good, total } => Parts {
             first: Part::Good,
             first_promql: good.clone(),
             total_promql: total.clone(),
+            recorded: None,
+            counters: None,
+            group: group_clause(&slo.group_by),
         },
         Sli::Latency {
             metric,
@@ -172,9 +261,91 @@ pub(crate) fn parts(slo: &Slo, le: Le) -> Option<Parts> {
                 first: Part::Good,
                 first_promql: format!("{g} (rate({metric}_bucket{{{with_le}}}[{{{{window}}}}]))"),
                 total_promql: format!("{g} (rate({metric}_count{{{sel}}}[{{{{window}}}}]))"),
+                recorded: None,
+                counters: Some([
+                    format!("{metric}_bucket{{{with_le}}}"),
+                    format!("{metric}_count{{{sel}}}"),
+                ]),
+                group: g,
             }
         }
     })
+}
+
+/// The evaluation interval of the rule group recording budget SLOs' increases, and the
+/// increase window of every point.
+pub const RECORD_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Windows at least this long are summed from the recorded increases (288 points or more);
+/// shorter ones (the burn-rate windows up to 6 hours) read few raw samples and stay raw:
+/// a recorded sum is late by up to one interval, which is 0.35 % of a day but 8 % of an
+/// hour. See docs/recording.md for the error bound.
+pub const RECORDED_MIN_WINDOW: Duration = Duration::from_secs(86_400);
+
+/// The record name of a part's increase over one interval: `slo:sli_bad:increase5m`.
+pub(crate) fn increase_record(part: Part) -> String {
+    format!("slo:sli_{}:increase{RECORD_INTERVAL}", part.as_str())
+}
+
+/// A budget SLO's definition, normalised: what its recorded series and rules depend on
+/// (name, component, parts as PromQL, grouping, objective, window).
+fn normalised(slo: &Slo) -> String {
+    // The version of the recording rules' form: a new form makes every fingerprint new.
+    let mut s = format!(
+        "recording=1\nname={}\ncomponent={}\n",
+        slo.name, slo.component
+    );
+    if let Objective::Budget { target, window, .. } = &slo.objective {
+        if let Some(p) = parts(slo, Le::AnySpelling) {
+            s.push_str(&format!(
+                "{}={}\ntotal={}\n",
+                p.first.as_str(),
+                p.first_promql.trim(),
+                p.total_promql.trim()
+            ));
+        }
+        s.push_str(&format!("target={}\n", number(*target)));
+        s.push_str(&match window {
+            SloWindow::Rolling(d) => format!("window={d}\n"),
+            SloWindow::Calendar { period, tz } => format!("calendar={period:?} {tz}\n"),
+        });
+    }
+    s.push_str(&format!("group_by={}\n", slo.group_by.join(",")));
+    s
+}
+
+/// The fingerprint of a budget SLO's definition: 16 hex digits of the FNV-1a hash of its
+/// normalised form. `vitals rules` writes it on every recorded increase
+/// (`vitals_fingerprint`); the commands read only series with the current one.
+pub fn fingerprint(slo: &Slo) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in normalised(slo).bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The probe of a budget SLO's recorded increases: how many points each fingerprint has
+/// over `window` before the evaluation time (`vitals_probe="window"`) and over the last two
+/// intervals (`vitals_probe="recent"`), one series per SLO and fingerprint. The probes of
+/// every SLO are joined with `or` into one query.
+pub(crate) fn recorded_probe(slo: &Slo, window: Duration) -> String {
+    let sel = format!("slo=\"{}\"", escape_promql_string(&slo.name));
+    let count = |w: Duration| {
+        format!(
+            "max by (slo, vitals_fingerprint) (count_over_time({}{{{sel}}}[{w}]))",
+            increase_record(Part::Total)
+        )
+    };
+    format!(
+        "{}\n  or {}",
+        tag(&count(window), &[("vitals_probe", "window")]),
+        tag(
+            &count(Duration::from_secs(2 * RECORD_INTERVAL.secs())),
+            &[("vitals_probe", "recent")]
+        )
+    )
 }
 
 /// A threshold SLO's value (None for a budget SLO).
@@ -248,10 +419,33 @@ pub(crate) fn threshold_over(slo: &Slo, catalog: &Catalog, window: Duration) -> 
     Some(worst(slo, *op, &e.promql))
 }
 
-/// Minutes (a count of one-minute samples) in which a threshold SLO was violated during
-/// the `window` before the evaluation time, per group.
-pub(crate) fn minutes_violated(slo: &Slo, window: Duration) -> Option<String> {
-    violated_bool(slo).map(|v| format!("sum_over_time(({v})[{window}:1m])"))
+/// Minutes in which a threshold SLO was violated during the `window` before the evaluation
+/// time, per group: its violation sampled every `step` (see [`sample_step`]), each sample
+/// counting for `step`. A breach is counted to within one step at each of its ends.
+pub(crate) fn minutes_violated(slo: &Slo, window: Duration, step: Duration) -> Option<String> {
+    violated_bool(slo).map(|v| {
+        let per = step.secs_f64() / 60.0;
+        if step == Duration::from_secs(60) {
+            format!("sum_over_time(({v})[{window}:1m])")
+        } else {
+            format!("sum_over_time(({v})[{window}:{step}]) * {}", number(per))
+        }
+    })
+}
+
+/// The most samples a subquery over a period takes (a week and its daylight-saving hour at
+/// one minute): what a period's peaks and breaches cost does not grow with its length.
+pub const MAX_SAMPLES: u64 = 10_200;
+
+/// The step at which a subquery samples a period of length `len` (peaks, time broken): one
+/// minute up to a week, then the shortest of 2, 5, 10, 15, 30 minutes or an hour that keeps
+/// it under [`MAX_SAMPLES`] (5 minutes for a month).
+pub fn sample_step(len: Duration) -> Duration {
+    [60u64, 120, 300, 600, 900, 1800, 3600]
+        .into_iter()
+        .map(Duration::from_secs)
+        .find(|s| len.secs() / s.secs() <= MAX_SAMPLES)
+        .unwrap_or(Duration::from_secs(3600))
 }
 
 /// A number as PromQL reads it, without the binary noise of `1 - 0.995`
@@ -473,6 +667,74 @@ mod tests {
         assert!(q.contains(r#""vitals_part", "good""#), "{q}");
         assert!(q.contains("[1d]"), "{q}");
         assert!(promql_parser::parser::parse(&q).is_ok());
+    }
+
+    #[test]
+    fn long_windows_read_recorded_increases_and_short_ones_raw() {
+        let slo = latency_slo(&["handler"]);
+        let p = parts(&slo, Le::Found("0.5"))
+            .unwrap()
+            .reading_recorded(&slo);
+        let fp = fingerprint(&slo);
+        let [(_, good), (_, total)] = p.at(Duration::from_secs(28 * 86_400));
+        assert_eq!(
+            good,
+            format!(
+                "sum by (handler) (sum_over_time(slo:sli_good:increase5m{{slo=\"x\", vitals_fingerprint=\"{fp}\"}}[28d])) / 2419200"
+            )
+        );
+        assert!(total.starts_with("sum by (handler) (sum_over_time(slo:sli_total:increase5m"));
+        let [(_, short), _] = p.at(Duration::from_secs(3600));
+        assert!(
+            short.contains("rate(http_request_duration_seconds_bucket"),
+            "{short}"
+        );
+        for (_, e) in p.increase_rules() {
+            assert!(promql_parser::parser::parse(&e).is_ok(), "{e}");
+            assert!(
+                e.contains("offset 5m"),
+                "latency SLOs record exact differences: {e}"
+            );
+        }
+        // Another objective, another fingerprint.
+        let mut edited = slo.clone();
+        if let Objective::Budget { target, .. } = &mut edited.objective {
+            *target = 0.96;
+        }
+        assert_ne!(fingerprint(&edited), fp);
+        assert_eq!(fingerprint(&slo.clone()), fp);
+    }
+
+    #[test]
+    fn subqueries_take_as_many_samples_for_a_month_as_for_a_week() {
+        let d = |days: u64| Duration::from_secs(days * 86_400);
+        assert_eq!(sample_step(d(1)), Duration::from_secs(60));
+        assert_eq!(
+            sample_step(Duration::from_secs(7 * 86_400 + 3600)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(sample_step(d(31)), Duration::from_secs(300));
+        assert!(d(31).secs() / 300 <= MAX_SAMPLES);
+        let slo = Slo {
+            objective: Objective::Threshold {
+                expr: ThresholdExpr {
+                    promql: "x".into(),
+                    unit: crate::units::Unit::Ratio,
+                    query: None,
+                    window: None,
+                },
+                op: Op::Le,
+                value: 0.05,
+                warn: None,
+                for_: None,
+                severity: Default::default(),
+            },
+            ..latency_slo(&[])
+        };
+        assert_eq!(
+            minutes_violated(&slo, d(30), Duration::from_secs(300)).unwrap(),
+            "sum_over_time((max ((x) > bool 0.05))[30d:5m]) * 5"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod incidents;
 mod lint;
 mod openslo;
 mod query;
+mod recorded;
 mod report;
 mod rules;
 mod secrets;
@@ -120,6 +121,8 @@ fn main() {
         rules::promtool_unit_tests_fire_where_they_should,
         rules::rules_and_check_agree_on_windows_factors_and_burn_rates,
         rules::a_live_outage_fires_the_page_alert_and_incidents_lists_it,
+        recorded::recorded_and_raw_slis_agree,
+        recorded::stale_rules_are_reported_and_not_used,
         sites::renaming_a_catalog_query_in_the_files_keeps_every_screen_populated,
         sites::the_payments_site_runs_every_command_with_no_code_change,
         sites::init_writes_a_lint_clean_starter_for_what_prometheus_has,

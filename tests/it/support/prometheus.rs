@@ -29,6 +29,9 @@ pub struct Prometheus {
 pub struct Spec {
     /// OpenMetrics files backfilled with `promtool tsdb create-blocks-from openmetrics`.
     pub openmetrics: Vec<PathBuf>,
+    /// TSDB block directories (e.g. from `promtool tsdb create-blocks-from rules`) copied
+    /// into the data directory before the server starts.
+    pub blocks: Vec<PathBuf>,
     /// Extra YAML appended to prometheus.yml (scrape_configs, rule_files).
     pub config: String,
     /// Accept remote write (`/api/v1/write`) with an out-of-order window for history.
@@ -138,6 +141,19 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
 /// Runs `promtool tsdb create-blocks-from openmetrics` into `data`.
 pub fn backfill(file: &Path, data: &Path) {
     let out = Command::new("promtool")
@@ -167,6 +183,9 @@ impl Prometheus {
         std::fs::create_dir_all(&data).unwrap();
         for f in &spec.openmetrics {
             backfill(f, &data);
+        }
+        for b in &spec.blocks {
+            copy_dir(b, &data.join(b.file_name().expect("a block directory")));
         }
         let every = spec.interval.unwrap_or("15s");
         let mut config =
@@ -335,7 +354,7 @@ pub fn http_post_json(port: u16, path: &str, body: &str) -> Option<(u16, String)
 }
 
 /// Percent-encodes a query parameter.
-fn enc(s: &str) -> String {
+pub fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
