@@ -105,7 +105,11 @@ fn transport(e: Transport) -> String {
     }
 }
 
-async fn get<T: for<'de> Deserialize<'de>>(http: &Http, base: &Url, path: &str) -> Result<T, String> {
+async fn get<T: for<'de> Deserialize<'de>>(
+    http: &Http,
+    base: &Url,
+    path: &str,
+) -> Result<T, String> {
     let url = base
         .join(path)
         .map_err(|e| format!("--alertmanager: {e}"))?;
@@ -122,7 +126,12 @@ async fn get<T: for<'de> Deserialize<'de>>(http: &Http, base: &Url, path: &str) 
 }
 
 /// Reads the Alertmanager at `url` and compares it with the SLO rows vitals judged.
-pub(crate) async fn view(url: &str, rows: &[Row], alerting: &dyn Fn(&str) -> bool, past: bool) -> Result<View, String> {
+pub(crate) async fn view(
+    url: &str,
+    rows: &[Row],
+    alerting: &dyn Fn(&str) -> bool,
+    past: bool,
+) -> Result<View, String> {
     let mut base = Url::parse(url).map_err(|e| format!("--alertmanager {url}: {e}"))?;
     if !base.path().ends_with('/') {
         base.set_path(&format!("{}/", base.path()));
@@ -219,7 +228,13 @@ fn compare(rows: &[Row], alerts: &[Alert], alerting: &dyn Fn(&str) -> bool) -> V
         .iter()
         .filter(|r| r.status == Status::Pass)
         .map(|r| r.name.as_str())
-        .filter(|n| !failing.contains(n) && rows.iter().filter(|r| r.name == *n).all(|r| r.status == Status::Pass))
+        .filter(|n| {
+            !failing.contains(n)
+                && rows
+                    .iter()
+                    .filter(|r| r.name == *n)
+                    .all(|r| r.status == Status::Pass)
+        })
         .collect();
     passing.dedup();
     for slo in passing {

@@ -200,7 +200,7 @@ pub fn plan_everything(config: &Config, at: DateTime<Utc>) -> Result<usize, Stri
         exprs.extend(sli::violated_bool(slo));
         exprs.extend(sli::bucket_query(slo));
         for w in [Duration::from_secs(3600), duration::MAX] {
-            exprs.extend(sli::minutes_violated(slo, w));
+            exprs.extend(sli::minutes_violated(slo, w, sli::sample_step(w)));
             exprs.extend(sli::threshold_over(slo, &config.catalog, w));
         }
     }

@@ -177,7 +177,8 @@ fn burn_alert(
 /// sees it, at the moment the alert was evaluated (Prometheus fills the time in).
 fn commands_annotation(out: &mut String, slo: &Slo) {
     let now = "{{ with query \"time()\" }}{{ . | first | value | printf \"%.0f\" }}{{ end }}";
-    let before = "{{ with query \"time() - 21600\" }}{{ . | first | value | printf \"%.0f\" }}{{ end }}";
+    let before =
+        "{{ with query \"time() - 21600\" }}{{ . | first | value | printf \"%.0f\" }}{{ end }}";
     let _ = writeln!(
         out,
         "          vitals: {}",

@@ -452,7 +452,10 @@ fn alertmanager_lines(report: &StatusReport, cols: usize) -> Vec<String> {
     };
     let mut out = vec![fitting(&[v.summary()], cols)];
     for d in &v.disagreements {
-        out.push(fitting(&[format!("  disagrees: {d}"), format!("  {d}")], cols));
+        out.push(fitting(
+            &[format!("  disagrees: {d}"), format!("  {d}")],
+            cols,
+        ));
     }
     if let Some(n) = &v.note {
         out.push(fitting(&[format!("  ({n})")], cols));

@@ -56,9 +56,17 @@ pub fn status_shows_alertmanager_alerts_silences_and_where_they_disagree() -> Te
     let at_s = incident(&w.truth, "MES outage")["start"].as_i64().unwrap() + 1800;
     let at = vitals::timespec::format_time(vitals::timespec::from_unix_seconds(at_s as f64));
     let am = format!("http://127.0.0.1:{port}");
-    let r = vitals(&["status", "--at", &at, "--alertmanager", &am, "--format", "json"])
-        .prometheus(&w.prom.url)
-        .run();
+    let r = vitals(&[
+        "status",
+        "--at",
+        &at,
+        "--alertmanager",
+        &am,
+        "--format",
+        "json",
+    ])
+    .prometheus(&w.prom.url)
+    .run();
     r.expect_code(1);
     let doc = r.json();
     crate::support::schema::assert_valid("status.schema.json", &doc);
@@ -68,7 +76,10 @@ pub fn status_shows_alertmanager_alerts_silences_and_where_they_disagree() -> Te
     let crm = alerts.iter().find(|a| a["slo"] == "crm-latency").unwrap();
     assert_eq!(crm["silenced"], true);
     assert_eq!(crm["state"], "suppressed");
-    let mes = alerts.iter().find(|a| a["slo"] == "mes-availability").unwrap();
+    let mes = alerts
+        .iter()
+        .find(|a| a["slo"] == "mes-availability")
+        .unwrap();
     assert_eq!(mes["state"], "active");
     assert_eq!(v["silences"][0]["matchers"], "slo=\"crm-latency\"");
     assert_eq!(v["silences"][0]["comment"], "rollback in progress");
@@ -80,31 +91,63 @@ pub fn status_shows_alertmanager_alerts_silences_and_where_they_disagree() -> Te
         .collect();
     // crm-latency fails and its alert is silenced; api-5xx-ratio fails with no alert at all;
     // mes-availability burns (warn) with its page firing: they agree.
-    assert!(d.contains(&"SLO crm-latency fails, and its alert is silenced"), "{d:?}");
-    assert!(d.contains(&"SLO api-5xx-ratio fails, but no alert fires for it"), "{d:?}");
+    assert!(
+        d.contains(&"SLO crm-latency fails, and its alert is silenced"),
+        "{d:?}"
+    );
+    assert!(
+        d.contains(&"SLO api-5xx-ratio fails, but no alert fires for it"),
+        "{d:?}"
+    );
     assert!(!d.iter().any(|x| x.contains("mes-availability")), "{d:?}");
     assert!(v["note"].as_str().unwrap().contains("not of --at"));
     // On the screen: a summary line and the disagreements, inside 80 columns.
-    let r = vitals(&["status", "--at", &at, "--alertmanager", &am, "--color", "never"])
-        .prometheus(&w.prom.url)
-        .env("COLUMNS", "80")
-        .env("LINES", "24")
-        .run();
+    let r = vitals(&[
+        "status",
+        "--at",
+        &at,
+        "--alertmanager",
+        &am,
+        "--color",
+        "never",
+    ])
+    .prometheus(&w.prom.url)
+    .env("COLUMNS", "80")
+    .env("LINES", "24")
+    .run();
     assert!(
-        r.stdout.contains("alertmanager: 1 firing (1 page, 0 ticket), 1 suppressed, 1 silence(s) active"),
+        r.stdout.contains(
+            "alertmanager: 1 firing (1 page, 0 ticket), 1 suppressed, 1 silence(s) active"
+        ),
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("crm-latency fails, and its alert is silenced"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("crm-latency fails, and its alert is silenced"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.lines().count() <= 24, "{}", r.stdout);
     // An Alertmanager that cannot be reached: said, and the run is undecided, not wrong.
-    let r = vitals(&["status", "--at", &at, "--alertmanager", "http://127.0.0.1:9", "--format", "json"])
-        .prometheus(&w.prom.url)
-        .run();
+    let r = vitals(&[
+        "status",
+        "--at",
+        &at,
+        "--alertmanager",
+        "http://127.0.0.1:9",
+        "--format",
+        "json",
+    ])
+    .prometheus(&w.prom.url)
+    .run();
     let doc = r.json();
     let errors = doc["errors"].as_array().unwrap();
     assert!(
-        errors.iter().any(|e| e.as_str().unwrap().starts_with("Alertmanager at http://127.0.0.1:9/")),
+        errors.iter().any(|e| e
+            .as_str()
+            .unwrap()
+            .starts_with("Alertmanager at http://127.0.0.1:9/")),
         "{errors:?}"
     );
     Ok(())

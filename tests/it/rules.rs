@@ -556,7 +556,9 @@ pub(crate) fn alertmanager(dir: &Path, hook: &str) -> Result<u16, crate::support
         if crate::support::in_ci() {
             panic!("prometheus-alertmanager is missing (scripts/test installs it)");
         }
-        return Err(crate::support::Skip("prometheus-alertmanager is not installed".into()));
+        return Err(crate::support::Skip(
+            "prometheus-alertmanager is not installed".into(),
+        ));
     };
     let doc = std::fs::read_to_string(repo().join("docs/alerting.md")).unwrap();
     let yaml = doc
@@ -600,10 +602,14 @@ fn delivered(hook: &crate::support::mock::Mock, am_port: u16, slo: &Path, prom: 
                 return None;
             }
             let v: Value = serde_json::from_str(body).ok()?;
-            v["alerts"].as_array()?.iter().find(|a| {
-                a["labels"]["alertname"] == "MesAvailabilityBudgetBurn"
-                    && a["labels"]["severity"] == "page"
-            }).cloned()
+            v["alerts"]
+                .as_array()?
+                .iter()
+                .find(|a| {
+                    a["labels"]["alertname"] == "MesAvailabilityBudgetBurn"
+                        && a["labels"]["severity"] == "page"
+                })
+                .cloned()
         })
     };
     let deadline = now() + 60;
@@ -611,10 +617,17 @@ fn delivered(hook: &crate::support::mock::Mock, am_port: u16, slo: &Path, prom: 
         if let Some(a) = page_alert("/page") {
             break a;
         }
-        assert!(now() < deadline, "no page reached the receiver: {:?}", hook.requests());
+        assert!(
+            now() < deadline,
+            "no page reached the receiver: {:?}",
+            hook.requests()
+        );
         std::thread::sleep(Duration::from_millis(500));
     };
-    assert!(page_alert("/ticket").is_none(), "a page was routed as a ticket");
+    assert!(
+        page_alert("/ticket").is_none(),
+        "a page was routed as a ticket"
+    );
     assert_eq!(alert["labels"]["slo"], "mes-availability");
     assert_eq!(alert["labels"]["component"], "mes");
     let run = alert["annotations"]["vitals"].as_str().unwrap();
@@ -627,11 +640,24 @@ fn delivered(hook: &crate::support::mock::Mock, am_port: u16, slo: &Path, prom: 
         "{run}"
     );
     // The command as the annotation gives it runs, and sees the outage.
-    let r = vitals(&["--config", slo.to_str().unwrap(), "status", "--at", at, "--format", "json"])
-        .prometheus(prom)
-        .run();
+    let r = vitals(&[
+        "--config",
+        slo.to_str().unwrap(),
+        "status",
+        "--at",
+        at,
+        "--format",
+        "json",
+    ])
+    .prometheus(prom)
+    .run();
     let doc = r.json();
-    let mes = doc["components"].as_array().unwrap().iter().find(|c| c["name"] == "mes").unwrap();
+    let mes = doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "mes")
+        .unwrap();
     assert_ne!(mes["status"], "ok", "{mes}");
     // A ticket of the same SLO while the page fires: held back by the inhibition.
     if let Some((200, body)) = http_get(am_port, "/api/v2/alerts") {
@@ -646,7 +672,10 @@ fn delivered(hook: &crate::support::mock::Mock, am_port: u16, slo: &Path, prom: 
         }
     }
     assert!(
-        !hook.requests().iter().any(|r| r.starts_with("POST /ticket ") && r.contains("mes-availability")),
+        !hook
+            .requests()
+            .iter()
+            .any(|r| r.starts_with("POST /ticket ") && r.contains("mes-availability")),
         "the ticket of a paging SLO was delivered"
     );
 }
