@@ -410,26 +410,16 @@ fn details(report: &StatusReport, cols: usize) -> Vec<String> {
             }
         }
     }
-    for s in &report.slo_sources {
-        let (line, _) = fit_list(&[format!("source: {s}")], "", cols);
-        if !line.is_empty() {
-            out.push(line);
-        }
+    // Where the SLOs were read from says nothing when nothing could be read.
+    for s in report.slo_sources.iter().filter(|_| !blind) {
+        out.push(ellipsized(&format!("source: {s}"), cols));
     }
     for e in &report.errors {
         // `who: cause (hint: ...)`: in full, else the cause and hint, else the cause, else
         // the cause cut at a word with an ellipsis (a message, not a value).
         let cause = e.split_once(": ").map_or(e.as_str(), |x| x.1);
         let bare = cause.split(" (hint: ").next().unwrap_or(cause);
-        let mut cut = String::from("error: ");
-        for w in bare.split(' ') {
-            if width(&cut) + width(w) + 2 > cols {
-                break;
-            }
-            cut.push_str(w);
-            cut.push(' ');
-        }
-        let cut = format!("{}…", cut.trim_end());
+        let cut = ellipsized(&format!("error: {bare}"), cols);
         out.push(fitting(
             &[
                 format!("error: {e}"),
@@ -442,6 +432,23 @@ fn details(report: &StatusReport, cols: usize) -> Vec<String> {
         ));
     }
     out
+}
+
+/// A message in full when it fits, else cut after a whole word with an ellipsis (for
+/// messages only: a value is never cut).
+fn ellipsized(text: &str, cols: usize) -> String {
+    if width(text) <= cols {
+        return text.to_string();
+    }
+    let mut cut = String::new();
+    for w in text.split(' ') {
+        if width(&cut) + width(w) + 2 > cols {
+            break;
+        }
+        cut.push_str(w);
+        cut.push(' ');
+    }
+    format!("{}…", cut.trim_end())
 }
 
 /// With `--alertmanager`: what it has, and where it disagrees with vitals (first: it is why

@@ -26,10 +26,12 @@ fn by_slo(
     a: Option<Result<Answer, PromError>>,
     missing: &mut Vec<String>,
     what: &str,
+    failed: &mut bool,
 ) -> BTreeMap<(String, Group), f64> {
     let a = match a {
         Some(Ok(a)) => a,
         Some(Err(e)) => {
+            *failed = true;
             missing.push(format!("{what}: {e}"));
             return BTreeMap::new();
         }
@@ -295,25 +297,32 @@ pub(super) fn add(
     answers: &mut Answers<Ask>,
 ) -> Option<BurnData> {
     let missing = &mut report.missing;
+    // Whether a read failed for either period: a share of SLOs met over those that could be
+    // read would be a wrong number, not a partial one.
+    let mut failed = [false, false];
     let burn = match answers.take(&Ask::BurnDown) {
         Some(Ok(a)) => Some(BurnData::new(&a, plan.chart_step)),
         Some(Err(e)) => {
+            failed = [true, true];
             missing.push(format!("budget burn-down: {e}"));
             None
         }
         None => None,
     };
+    let [mut failed_cur, mut failed_prev] = failed;
     // Minutes broken (sampled every `plan.sample_step`), as seconds.
     let breaches = [
         by_slo(
             answers.take(&Ask::Breach(Which::Current)),
             missing,
             &format!("how long thresholds were broken in {}", plan.period.label),
+            &mut failed_cur,
         ),
         by_slo(
             answers.take(&Ask::Breach(Which::Previous)),
             &mut Vec::new(),
             "",
+            &mut failed_prev,
         ),
     ]
     .map(|b| b.into_iter().map(|(k, v)| (k, v * 60.0)).collect());
@@ -322,11 +331,13 @@ pub(super) fn add(
             answers.take(&Ask::PeriodValues(Which::Current)),
             missing,
             &format!("period KPIs over {}", plan.period.label),
+            &mut failed_cur,
         ),
         by_slo(
             answers.take(&Ask::PeriodValues(Which::Previous)),
             &mut Vec::new(),
             "",
+            &mut failed_prev,
         ),
     ];
     let inp = Inputs {
@@ -348,7 +359,13 @@ pub(super) fn add(
             .find(|p| p.name == r.name && p.group == r.group);
         report.slos.push(line(config, &inp, r, prev_row));
     }
-    let share = |met: Vec<Option<bool>>| {
+    failed_cur |= evaluated.rows.iter().any(|r| r.error.is_some());
+    failed_prev |= evaluated.previous_rows.iter().any(|r| r.error.is_some());
+    let share = |met: Vec<Option<bool>>, failed: bool| {
+        // An SLO left unjudged by a failed read is not left out of the share: no share.
+        if failed && met.iter().any(Option::is_none) {
+            return Value::Missing;
+        }
         let judged: Vec<bool> = met.into_iter().flatten().collect();
         if judged.is_empty() {
             Value::Missing
@@ -361,8 +378,11 @@ pub(super) fn add(
         "SLOs met over the period",
         Unit::Ratio,
         Better::Higher,
-        share(report.slos.iter().map(|l| l.met).collect()),
-        share(report.slos.iter().map(|l| l.previous_met).collect()),
+        share(report.slos.iter().map(|l| l.met).collect(), failed_cur),
+        share(
+            report.slos.iter().map(|l| l.previous_met).collect(),
+            failed_prev,
+        ),
     );
     report.incidents = incident_section(plan, evaluated.incidents, &mut report.missing);
     report.kpis.push(report.incidents.count.clone());
