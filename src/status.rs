@@ -537,6 +537,32 @@ fn failures(
     crate::failures::distinct(failures)
 }
 
+/// The verdict's parts, worst first (`DOWN: mes (answers 5xx ...)`, `DEGRADED: crm`), the
+/// first `with_reasons` components that are not OK with their first reason; none when all
+/// are OK. The screen drops reasons from the end when the line is too wide.
+pub(crate) fn verdict_parts(components: &[ComponentStatus], with_reasons: usize) -> Vec<String> {
+    let order = [Health::Down, Health::Degraded, Health::Unknown];
+    let bad: Vec<&ComponentStatus> = order
+        .iter()
+        .flat_map(|h| components.iter().filter(move |c| c.status == *h))
+        .collect();
+    order
+        .iter()
+        .filter_map(|h| {
+            let names: Vec<String> = bad
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.status == *h)
+                .map(|(i, c)| match c.reasons.first() {
+                    Some(r) if i < with_reasons => format!("{} ({r})", c.name),
+                    _ => c.name.clone(),
+                })
+                .collect();
+            (!names.is_empty()).then(|| format!("{}: {}", h.word(), names.join(", ")))
+        })
+        .collect()
+}
+
 /// The verdict word and the line shown on top.
 fn verdict(
     components: &[ComponentStatus],
@@ -553,23 +579,7 @@ fn verdict(
         Health::Degraded => "DEGRADED",
         Health::Down => "DOWN",
     };
-    let mut parts = Vec::new();
-    for h in [Health::Down, Health::Degraded, Health::Unknown] {
-        let names: Vec<String> = components
-            .iter()
-            .filter(|c| c.status == h)
-            .map(|c| {
-                format!(
-                    "{} ({})",
-                    c.name,
-                    c.reasons.first().cloned().unwrap_or_default()
-                )
-            })
-            .collect();
-        if !names.is_empty() {
-            parts.push(format!("{}: {}", h.word(), names.join(", ")));
-        }
-    }
+    let parts = verdict_parts(components, usize::MAX);
     let line = match signals {
         // Nothing could be read: say why once, not per component.
         Err(e) => format!(

@@ -315,16 +315,11 @@ fn verdict_line(report: &StatusReport, cols: usize) -> String {
     if width(&report.verdict_line) <= cols || report.verdict_line.starts_with("UNKNOWN: nothing") {
         return report.verdict_line.clone();
     }
-    let bad: Vec<(Health, &ComponentStatus)> = [Health::Down, Health::Degraded, Health::Unknown]
-        .into_iter()
-        .flat_map(|h| {
-            report
-                .components
-                .iter()
-                .filter(move |c| c.status == h)
-                .map(move |c| (h, c))
-        })
-        .collect();
+    let bad = report
+        .components
+        .iter()
+        .filter(|c| c.status != Health::Ok)
+        .count();
     let kpis = (!report.kpis_off_target.is_empty()).then(|| {
         let names = report.kpis_off_target.join(", ");
         [
@@ -335,21 +330,7 @@ fn verdict_line(report: &StatusReport, cols: usize) -> String {
     });
     // With the reasons of the first `k` components, for k from all of them down to none.
     let line = |k: usize, kpi: Option<&String>| -> String {
-        let mut parts: Vec<String> = Vec::new();
-        for h in [Health::Down, Health::Degraded, Health::Unknown] {
-            let names: Vec<String> = bad
-                .iter()
-                .enumerate()
-                .filter(|(_, (g, _))| *g == h)
-                .map(|(i, (_, c))| match c.reasons.first() {
-                    Some(r) if i < k => format!("{} ({r})", c.name),
-                    _ => c.name.clone(),
-                })
-                .collect();
-            if !names.is_empty() {
-                parts.push(format!("{}: {}", h.word(), names.join(", ")));
-            }
-        }
+        let mut parts = crate::status::verdict_parts(&report.components, k);
         if parts.is_empty() {
             parts.push(format!(
                 "HEALTHY: all {} components OK",
@@ -360,7 +341,7 @@ fn verdict_line(report: &StatusReport, cols: usize) -> String {
         parts.join(" · ")
     };
     let mut candidates = Vec::new();
-    for k in (0..=bad.len()).rev() {
+    for k in (0..=bad).rev() {
         match &kpis {
             Some(forms) => candidates.extend(forms.iter().map(|f| line(k, Some(f)))),
             None => candidates.push(line(k, None)),
