@@ -256,7 +256,7 @@ pub enum Command {
 
     /// Generate Prometheus recording and alerting rules (multi-window multi-burn-rate) from slo.toml
     #[command(
-        after_help = "Examples:\n  vitals rules --out /etc/prometheus/rules/vitals.yml --check\n  vitals rules --slo mes-availability\n\nPer ratio or latency SLO: recording rules slo:sli_error:ratio_rate<window> for every burn-rate window (scaled to the SLO window as `vitals check` scales them) and for the SLO window (in a group evaluated every 5m); alerts <Slo>BudgetBurn with severity page (14.4x over 1h/5m or 6x over 6h/30m) and ticket (3x over 1d/2h or 1x over 3d/6h). Per threshold SLO (unless severity = \"none\"): an alert after its `for` (default 5m). Without --slo, also TargetDown, ComponentDown and ComponentAbsent for the scrape targets. A group evaluated every 5m records each budget SLO's events per 5 minutes (slo:sli_bad:increase5m or slo:sli_good:increase5m, slo:sli_total:increase5m) with a vitals_fingerprint of its definition, which check, status and report read with --source auto|recorded (docs/recording.md).\n--check runs `promtool check rules` on the result.\nExit codes: 0 written (and checked), 2 bad flags or promtool rejected the rules, 3 --check without promtool."
+        after_help = "Examples:\n  vitals rules --out /etc/prometheus/rules/vitals.yml --check\n  vitals rules --slo mes-availability\n  vitals rules --naming sloth --out /etc/prometheus/rules/vitals-sloth.yml --check\n\nPer ratio or latency SLO: recording rules slo:sli_error:ratio_rate<window> for every burn-rate window (scaled to the SLO window as `vitals check` scales them) and for the SLO window (in a group evaluated every 5m); alerts <Slo>BudgetBurn with severity page (14.4x over 1h/5m or 6x over 6h/30m) and ticket (3x over 1d/2h or 1x over 3d/6h). Per threshold SLO (unless severity = \"none\"): an alert after its `for` (default 5m). Without --slo, also TargetDown, ComponentDown and ComponentAbsent for the scrape targets. A group evaluated every 5m records each budget SLO's events per 5 minutes (slo:sli_bad:increase5m or slo:sli_good:increase5m, slo:sli_total:increase5m) with a vitals_fingerprint of its definition, which check, status and report read with --source auto|recorded (docs/recording.md).\n--naming sloth writes the budget SLOs' rules as Sloth does, for Grafana dashboards built for Sloth: slo:sli_error:ratio_rate<window> over Sloth's fixed windows (5m, 30m, 1h, 2h, 6h, 1d, 3d and the SLO window) with labels sloth_id, sloth_service (the component), sloth_slo and sloth_window; slo:objective:ratio, slo:error_budget:ratio, slo:time_period:days, slo:current_burn_rate:ratio, slo:period_burn_rate:ratio, slo:period_error_budget_remaining:ratio and sloth_slo_info; the alerts over Sloth's pairs (1h/5m and 6h/30m page, 1d/2h and 3d/6h ticket, spending 2 %, 5 %, 10 % and 10 % of the budget) with sloth_severity. SLO windows of 3 days or less cannot have them (exit 2).\n--check runs `promtool check rules` on the result.\nExit codes: 0 written (and checked), 2 bad flags or promtool rejected the rules, 3 --check without promtool."
     )]
     Rules(RulesArgs),
 
@@ -483,6 +483,10 @@ pub struct RulesArgs {
     /// Check the result with `promtool check rules`
     #[arg(long)]
     pub check: bool,
+
+    /// Names, labels and windows of the budget SLOs' rules: vitals' own, or Sloth's
+    #[arg(long, value_enum, default_value = "vitals", value_name = "NAMING")]
+    pub naming: crate::rules::Naming,
 }
 
 #[derive(Debug, Args)]

@@ -205,7 +205,13 @@ pub fn plan_everything(config: &Config, at: DateTime<Utc>) -> Result<usize, Stri
         }
     }
     exprs.extend(crate::slo::eval::data_start_request(&config.slos, at).map(|r| r.promql));
-    let yaml = rules::generate(config, &config.slos, true, "slo.toml");
+    let yaml = rules::generate(
+        config,
+        &config.slos,
+        true,
+        "slo.toml",
+        rules::Naming::Vitals,
+    );
     exprs.extend(rule_exprs(&yaml));
     let (signals, sparks) = status::requests(config, at);
     exprs.push(signals.promql);

@@ -22,6 +22,9 @@
 //! rules older than the SLO's definition are told apart and not used. Threshold SLOs become alerts with
 //! their `for` (default 5m) and severity; scrape targets get `TargetDown`, `ComponentDown`
 //! and `ComponentAbsent`.
+//!
+//! With [`Naming::Sloth`] the budget SLOs' groups are [`sloth`]'s instead (the increases,
+//! threshold and target groups stay).
 
 use std::fmt::Write as _;
 
@@ -32,6 +35,19 @@ use crate::slo::math::{self, BurnPair};
 use crate::slo::model::{Alerting, Calendar, DEFAULT_FOR, Objective, Slo, SloWindow};
 use crate::slo::sli::{self, Le, number as num, rule_window};
 use crate::units::Unit;
+
+mod sloth;
+
+pub(crate) use sloth::unsupported as sloth_unsupported;
+
+/// The names and labels of the recording rules and alerts of budget SLOs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Naming {
+    /// vitals' own: windows scaled to the SLO window, labels `slo` and `component`
+    Vitals,
+    /// Sloth's: its fixed windows and `sloth_*` labels, for dashboards built for Sloth
+    Sloth,
+}
 
 /// The record name of an SLO's error ratio over a window.
 pub(crate) fn record_name(window: Duration) -> String {
@@ -98,25 +114,36 @@ fn value_text(unit: Unit) -> &'static str {
     }
 }
 
+/// What one burn alert is made of.
+struct Burn<'a> {
+    slo: &'a Slo,
+    budget: f64,
+    sev: &'a str,
+    /// The SLO window the budget is spent over.
+    window: Duration,
+    /// The recorded error ratio over one alerting window, as the alert reads it.
+    ratio: &'a dyn Fn(Duration) -> String,
+    /// Labels after `severity`, `slo` and `component`.
+    extra: Vec<(&'a str, String)>,
+}
+
 /// The burn alert of one severity: both windows of either pair above the pair's factor; the
 /// value is the long window's burn rate.
-fn burn_alert(
-    out: &mut String,
-    site: &Site,
-    slo: &Slo,
-    budget: f64,
-    pairs: &[BurnPair],
-    sev: &str,
-    window: Duration,
-) {
-    let sel = format!("{{slo=\"{}\"}}", slo.name);
+fn burn_alert(out: &mut String, site: &Site, burn: &Burn<'_>, pairs: &[BurnPair]) {
+    let Burn {
+        slo,
+        budget,
+        sev,
+        window,
+        ..
+    } = *burn;
     let terms: Vec<String> = pairs
         .iter()
         .map(|p| {
             format!(
-                "(\n  {}{sel} / {b} > {f}\nand\n  {}{sel} / {b} > {f}\n)",
-                record_name(p.long),
-                record_name(p.short),
+                "(\n  {} / {b} > {f}\nand\n  {} / {b} > {f}\n)",
+                (burn.ratio)(p.long),
+                (burn.ratio)(p.short),
                 b = num(budget),
                 f = num(p.factor)
             )
@@ -129,11 +156,12 @@ fn burn_alert(
         ("slo", slo.name.clone()),
         ("component", component_label(site, slo)),
     ];
+    l.extend(burn.extra.iter().cloned());
     l.retain(|(_, v)| !v.is_empty());
     labels(out, &l);
     let how: Vec<String> = pairs
         .iter()
-        .map(|p| format!("{}x over {} and {}", p.factor, p.long, p.short))
+        .map(|p| format!("{}x over {} and {}", num(p.factor), p.long, p.short))
         .collect();
     let group = if slo.group_by.is_empty() {
         String::new()
@@ -244,19 +272,110 @@ fn increases(out: &mut String, budgets: &[&Slo]) {
     }
 }
 
+/// The alerts of the threshold SLOs that alert.
+fn threshold_alerts(out: &mut String, site: &Site, slos: &[Slo]) {
+    let thresholds: Vec<&Slo> = slos
+        .iter()
+        .filter(|s| {
+            matches!(&s.objective, Objective::Threshold { severity, .. } if *severity != Alerting::None)
+        })
+        .collect();
+    if !thresholds.is_empty() {
+        out.push_str("  - name: vitals-thresholds\n    rules:\n");
+        for slo in thresholds {
+            let Objective::Threshold {
+                expr,
+                op,
+                value,
+                for_,
+                severity,
+                ..
+            } = &slo.objective
+            else {
+                continue;
+            };
+            let (Some(violation), unit) = (sli::violation(slo), expr.unit) else {
+                continue;
+            };
+            let _ = writeln!(out, "      - alert: {}", camel(&slo.name));
+            let _ = writeln!(out, "        expr: {}", block(&violation, 10));
+            let _ = writeln!(out, "        for: {}", for_.unwrap_or(DEFAULT_FOR));
+            labels(
+                out,
+                &[
+                    ("severity", severity.as_str().to_string()),
+                    ("slo", slo.name.clone()),
+                    ("component", component_label(site, slo)),
+                ],
+            );
+            out.push_str("        annotations:\n");
+            let _ = writeln!(
+                out,
+                "          summary: {}",
+                q(&format!(
+                    "{}: {} is not {op} {}",
+                    slo.name,
+                    value_text(unit),
+                    unit.format(*value)
+                ))
+            );
+            let _ = writeln!(out, "          description: {}", q(&slo.description));
+            commands_annotation(out, slo);
+        }
+    }
+}
+
+/// `TargetDown`, `ComponentDown`, and `ComponentAbsent` per component with targets.
+fn target_alerts(out: &mut String, site: &Site) {
+    out.push_str("  - name: vitals-targets\n    rules:\n");
+    out.push_str(
+        "      - alert: TargetDown\n        expr: up == 0\n        for: 5m\n        labels:\n          severity: 'ticket'\n          component: '{{ $labels.service }}'\n        annotations:\n          summary: '{{ $labels.instance }} ({{ $labels.service }}) cannot be scraped'\n          description: 'No data from this target: its signals and SLOs go blind while it lasts.'\n",
+    );
+    out.push_str(
+        "      - alert: ComponentDown\n        expr: sum by (service) (up) == 0\n        for: 2m\n        labels:\n          severity: 'page'\n          component: '{{ $labels.service }}'\n        annotations:\n          summary: 'every target of {{ $labels.service }} is down'\n          description: 'Prometheus reaches none of its instances.'\n",
+    );
+    for c in site.components.iter() {
+        let Some(m) = &c.targets else {
+            continue;
+        };
+        let name = &c.name;
+        let _ = write!(
+            out,
+            "      - alert: ComponentAbsent\n        expr: absent(up{{{m}}})\n        for: 10m\n        labels:\n          severity: 'page'\n          component: {}\n        annotations:\n          summary: {}\n          description: 'Its scrape job is gone or relabelled: nothing about it is measured.'\n",
+            q(name),
+            q(&format!("no scrape target of {name} exists"))
+        );
+    }
+}
+
 /// Writes the rule file for `slos`; `targets` adds the scrape-target alerts for the site's
 /// components.
-pub(crate) fn generate(config: &Config, slos: &[Slo], targets: bool, source: &str) -> String {
+pub(crate) fn generate(
+    config: &Config,
+    slos: &[Slo],
+    targets: bool,
+    source: &str,
+    naming: Naming,
+) -> String {
     let site = &config.site;
     let mut out = format!(
-        "# Prometheus rules generated by vitals {} from {source}: do not edit, regenerate with\n# `vitals rules`. The burn-rate windows and factors are those `vitals check` uses.\n",
-        env!("CARGO_PKG_VERSION")
+        "# Prometheus rules generated by vitals {} from {source}: do not edit, regenerate with\n# `vitals rules{}`. {}\n",
+        env!("CARGO_PKG_VERSION"),
+        match naming {
+            Naming::Vitals => "",
+            Naming::Sloth => " --naming sloth",
+        },
+        match naming {
+            Naming::Vitals => "The burn-rate windows and factors are those `vitals check` uses.",
+            Naming::Sloth => "Sloth's names, labels and fixed windows (docs/recording.md#sloth).",
+        }
     );
     let budgets: Vec<&Slo> = slos
         .iter()
         .filter(|s| matches!(s.objective, Objective::Budget { .. }))
         .collect();
     fingerprints(&mut out, &budgets);
+    let ids = sloth::Ids::new(&budgets);
     out.push_str("groups:\n");
     let mut slo_windows: Vec<(String, String, Duration)> = Vec::new();
     for slo in slos {
@@ -264,6 +383,10 @@ pub(crate) fn generate(config: &Config, slos: &[Slo], targets: bool, source: &st
             continue;
         };
         let length = rule_window(window);
+        if naming == Naming::Sloth {
+            sloth::groups(&mut out, site, slo, &ids, *target, length);
+            continue;
+        }
         let pairs = math::burn_pairs(length);
         let budget = 1.0 - target;
         let _ = writeln!(out, "  - name: vitals-slo-{}", slo.name);
@@ -303,8 +426,19 @@ pub(crate) fn generate(config: &Config, slos: &[Slo], targets: bool, source: &st
             .copied()
             .filter(|p| p.severity == math::Severity::Ticket)
             .collect();
-        burn_alert(&mut out, site, slo, budget, &page, "page", length);
-        burn_alert(&mut out, site, slo, budget, &ticket, "ticket", length);
+        let sel = format!("{{slo=\"{}\"}}", slo.name);
+        let ratio = |w: Duration| format!("{}{sel}", record_name(w));
+        for (sev, pairs) in [("page", &page), ("ticket", &ticket)] {
+            let burn = Burn {
+                slo,
+                budget,
+                sev,
+                window: length,
+                ratio: &ratio,
+                extra: Vec::new(),
+            };
+            burn_alert(&mut out, site, &burn, pairs);
+        }
         slo_windows.push((slo.name.clone(), slo.component.clone(), length));
     }
     if !slo_windows.is_empty() {
@@ -324,75 +458,9 @@ pub(crate) fn generate(config: &Config, slos: &[Slo], targets: bool, source: &st
         }
     }
     increases(&mut out, &budgets);
-    let thresholds: Vec<&Slo> = slos
-        .iter()
-        .filter(|s| {
-            matches!(&s.objective, Objective::Threshold { severity, .. } if *severity != Alerting::None)
-        })
-        .collect();
-    if !thresholds.is_empty() {
-        out.push_str("  - name: vitals-thresholds\n    rules:\n");
-        for slo in thresholds {
-            let Objective::Threshold {
-                expr,
-                op,
-                value,
-                for_,
-                severity,
-                ..
-            } = &slo.objective
-            else {
-                continue;
-            };
-            let (Some(violation), unit) = (sli::violation(slo), expr.unit) else {
-                continue;
-            };
-            let _ = writeln!(out, "      - alert: {}", camel(&slo.name));
-            let _ = writeln!(out, "        expr: {}", block(&violation, 10));
-            let _ = writeln!(out, "        for: {}", for_.unwrap_or(DEFAULT_FOR));
-            labels(
-                &mut out,
-                &[
-                    ("severity", severity.as_str().to_string()),
-                    ("slo", slo.name.clone()),
-                    ("component", component_label(site, slo)),
-                ],
-            );
-            out.push_str("        annotations:\n");
-            let _ = writeln!(
-                out,
-                "          summary: {}",
-                q(&format!(
-                    "{}: {} is not {op} {}",
-                    slo.name,
-                    value_text(unit),
-                    unit.format(*value)
-                ))
-            );
-            let _ = writeln!(out, "          description: {}", q(&slo.description));
-            commands_annotation(&mut out, slo);
-        }
-    }
+    threshold_alerts(&mut out, site, slos);
     if targets {
-        out.push_str("  - name: vitals-targets\n    rules:\n");
-        out.push_str(
-            "      - alert: TargetDown\n        expr: up == 0\n        for: 5m\n        labels:\n          severity: 'ticket'\n          component: '{{ $labels.service }}'\n        annotations:\n          summary: '{{ $labels.instance }} ({{ $labels.service }}) cannot be scraped'\n          description: 'No data from this target: its signals and SLOs go blind while it lasts.'\n",
-        );
-        out.push_str(
-            "      - alert: ComponentDown\n        expr: sum by (service) (up) == 0\n        for: 2m\n        labels:\n          severity: 'page'\n          component: '{{ $labels.service }}'\n        annotations:\n          summary: 'every target of {{ $labels.service }} is down'\n          description: 'Prometheus reaches none of its instances.'\n",
-        );
-        for c in site.components.iter() {
-            let Some(m) = &c.targets else {
-                continue;
-            };
-            let name = &c.name;
-            let _ = write!(
-                out,
-                "      - alert: ComponentAbsent\n        expr: absent(up{{{m}}})\n        for: 10m\n        labels:\n          severity: 'page'\n          component: {}\n        annotations:\n          summary: {}\n          description: 'Its scrape job is gone or relabelled: nothing about it is measured.'\n",
-                q(name),
-                q(&format!("no scrape target of {name} exists"))
-            );
-        }
+        target_alerts(&mut out, site);
     }
     out
 }
@@ -418,7 +486,7 @@ mod tests {
     fn every_rule_of_the_reference_slos_is_valid_promql() {
         let (config, p) = Config::builtin();
         assert!(p.is_empty());
-        let yaml = generate(&config, &config.slos, true, "slo.toml");
+        let yaml = generate(&config, &config.slos, true, "slo.toml", Naming::Vitals);
         // Every expression block parses.
         let mut exprs = Vec::new();
         let mut cur: Option<String> = None;

@@ -4,17 +4,32 @@ use std::process::Command;
 
 use crate::cli::{Format, RulesArgs};
 use crate::exit::{ExitStatus, Failure, Severity};
+use crate::rules::Naming;
 use crate::settings::Settings;
 
 pub(crate) fn run(settings: &Settings, args: &RulesArgs) -> Result<ExitStatus, Failure> {
     settings.format("rules", &[Format::Table])?;
     let config = settings.config()?;
     let slos = config.select(&args.slos, &[])?;
+    if args.naming == Naming::Sloth {
+        let cannot = crate::rules::sloth_unsupported(&slos);
+        if !cannot.is_empty() {
+            return Err(Failure::usage_hint(
+                format!(
+                    "--naming sloth: Sloth's windows do not fit {} SLO(s):\n  {}",
+                    cannot.len(),
+                    cannot.join("\n  ")
+                ),
+                "leave those SLOs out with --slo, or use --naming vitals (windows scaled to the SLO window)",
+            ));
+        }
+    }
     let yaml = crate::rules::generate(
         &config,
         &slos,
         args.slos.is_empty(),
         &config.slo_source.path.display().to_string(),
+        args.naming,
     );
     if !yaml.contains("\n  - name: ") {
         return Err(Failure::usage_hint(

@@ -93,7 +93,13 @@ mod tests {
     #[test]
     fn the_rules_vitals_writes_record_every_budget_slo() {
         let (config, _) = Config::builtin();
-        let yaml = crate::rules::generate(&config, &config.slos, true, "slo.toml");
+        let yaml = crate::rules::generate(
+            &config,
+            &config.slos,
+            true,
+            "slo.toml",
+            crate::rules::Naming::Vitals,
+        );
         let (yes, missing) = recorded_slos(&yaml, &config.slos);
         assert!(missing.is_empty(), "{missing:?}");
         let budget: BTreeSet<String> = config
@@ -110,7 +116,13 @@ mod tests {
     fn rules_of_one_slo_leave_the_others_on_the_sli() {
         let (config, _) = Config::builtin();
         let one = config.select(&["mes-availability".into()], &[]).unwrap();
-        let yaml = crate::rules::generate(&config, &one, false, "slo.toml");
+        let yaml = crate::rules::generate(
+            &config,
+            &one,
+            false,
+            "slo.toml",
+            crate::rules::Naming::Vitals,
+        );
         let (yes, missing) = recorded_slos(&yaml, &config.slos);
         assert_eq!(yes, BTreeSet::from(["mes-availability".to_string()]));
         assert!(

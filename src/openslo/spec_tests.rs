@@ -664,7 +664,13 @@ fn the_alert_conditions_are_the_burn_rate_pairs_of_the_generated_rules() {
                 continue;
             };
             let s = config.slos.iter().find(|s| s.name == name).unwrap();
-            let rules = crate::rules::generate(&config, std::slice::from_ref(s), false, "slo.toml");
+            let rules = crate::rules::generate(
+                &config,
+                std::slice::from_ref(s),
+                false,
+                "slo.toml",
+                crate::rules::Naming::Vitals,
+            );
             assert_eq!(policies.len(), 4, "{name}: two page and two ticket pairs");
             for p in policies {
                 let cname = p.get("alertPolicyRef").and_then(Node::text).unwrap();

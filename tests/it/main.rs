@@ -119,6 +119,7 @@ fn main() {
         report::report_without_prometheus_exits_3_and_lists_what_is_missing,
         rules::generated_rules_pass_promtool_check,
         rules::promtool_unit_tests_fire_where_they_should,
+        rules::sloth_naming_passes_promtool_and_answers_sloths_queries,
         rules::rules_and_check_agree_on_windows_factors_and_burn_rates,
         rules::a_live_outage_fires_the_page_alert_and_incidents_lists_it,
         recorded::recorded_and_raw_slis_agree,

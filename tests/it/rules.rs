@@ -238,6 +238,210 @@ pub fn promtool_unit_tests_fire_where_they_should() -> TestResult {
     Ok(())
 }
 
+/// `--naming sloth`: the file passes `promtool check rules` with every rule Sloth would write,
+/// and on an outage `promtool test rules` sees Sloth's series (with the values the traffic
+/// gives) answer the queries Sloth's Grafana dashboards make, and the page and ticket alerts
+/// fire over Sloth's windows with both vitals' and Sloth's labels. An SLO window Sloth's
+/// windows do not fit is refused.
+pub fn sloth_naming_passes_promtool_and_answers_sloths_queries() -> TestResult {
+    require_binaries()?;
+    let dir = scratch();
+    let all = dir.path().join("all.yml");
+    let r = vitals(&[
+        "rules",
+        "--naming",
+        "sloth",
+        "--out",
+        all.to_str().unwrap(),
+        "--check",
+    ])
+    .run();
+    r.expect_code(0);
+    // Per budget SLO: 7 Sloth windows, the SLO window, 7 meta records, 2 alerts and 2
+    // increases; the threshold and target alerts as under vitals' naming.
+    let config = crate::support::config();
+    let budget = config
+        .slos
+        .iter()
+        .filter(|s| s.kind != vitals::SloKind::Threshold)
+        .count();
+    let plain = dir.path().join("plain.yml");
+    let r2 = vitals(&["rules", "--out", plain.to_str().unwrap(), "--check"]).run();
+    r2.expect_code(0);
+    let count = |stderr: &str| -> usize {
+        let at = stderr.find("SUCCESS: ").expect("promtool's count");
+        stderr[at + 9..].split(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(
+        count(&r.stderr),
+        count(&r2.stderr) + budget * (19 - 12),
+        "{}\n{}",
+        r.stderr,
+        r2.stderr
+    );
+
+    let rules_path = dir.path().join("sloth.yml");
+    let r = vitals(&[
+        "rules",
+        "--naming",
+        "sloth",
+        "--slo",
+        "mes-availability",
+        "--out",
+        rules_path.to_str().unwrap(),
+    ])
+    .run();
+    r.expect_code(0);
+    let yaml = std::fs::read_to_string(&rules_path).unwrap();
+    let page_desc = description(&yaml, "MesAvailabilityBudgetBurn", Some("page"));
+    let ticket_desc = description(&yaml, "MesAvailabilityBudgetBurn", Some("ticket"));
+    // mes-availability: 99 % over 28 days. Sloth's factors for 28 days: 2 % of the budget
+    // in 1h is 0.02 * 672 = 13.44x; 10 % in 1d is 0.1 * 28 = 2.8x.
+    assert!(
+        page_desc.contains("faster than 13.44x over 1h and 5m, or 5.6x over 6h and 30m")
+            && ticket_desc
+                .contains("faster than 2.8x over 1d and 2h, or 0.9333333333333x over 3d and 6h"),
+        "{page_desc}\n{ticket_desc}"
+    );
+    let outage = Traffic(vec![(120, 999, 1), (61, 500, 500)]);
+    let t = 150;
+    let (burn_5m, burn_1h, burn_1d, burn_28d) = (
+        outage.burn(t, 5),
+        outage.burn(t, 60),
+        outage.burn(t, 1440),
+        outage.burn(t, 28 * 1440),
+    );
+    assert!(burn_1h > 13.44 && outage.burn(t, 120) > 2.8 && burn_1d > 2.8);
+    assert!(outage.burn(100, 60) < 2.8, "quiet before the outage");
+    let series = format!(
+        "      - series: 'http_requests_total{{service=\"mes\",code=\"200\"}}'\n        values: '{}'\n      - series: 'http_requests_total{{service=\"mes\",code=\"503\"}}'\n        values: '{}'\n",
+        outage.values(false),
+        outage.values(true)
+    );
+    let ids = "component: mes, slo: mes-availability, sloth_id: mes-availability, sloth_service: mes, sloth_slo: availability";
+    let commands = format!(
+        "              vitals: 'vitals status --at {now}; vitals incidents --slo mes-availability --from {} --to {now}'\n",
+        t * 60 - 21600,
+        now = t * 60
+    );
+    let alert = |sev: &str, value: f64, desc: &str| {
+        format!(
+            "          - exp_labels: {{severity: {sev}, sloth_severity: {sev}, {ids}}}\n            exp_annotations:\n              summary: 'mes-availability burns its error budget at {value:.1}x'\n              description: {desc}\n{commands}"
+        )
+    };
+    // A query of Sloth's dashboards returns one sample, with these labels and (within
+    // rounding: promtool compares exactly) this value.
+    let expr = |q: &str, labels: &str, value: f64| {
+        format!(
+            "      - expr: 'abs(({q}) - {value:e}) <= bool {:e}'\n        eval_time: {t}m\n        exp_samples:\n          - labels: '{labels}'\n            value: 1\n",
+            1e-9 * value.abs().max(1.0)
+        )
+    };
+    let sel = "{sloth_service=\"mes\", sloth_slo=\"availability\"}";
+    let lab = |name: &str, extra: &str| {
+        format!(
+            "{name}{{component=\"mes\", slo=\"mes-availability\", sloth_id=\"mes-availability\", sloth_service=\"mes\", sloth_slo=\"availability\"{extra}}}"
+        )
+    };
+    let test = [
+        format!(
+            // promtool evaluates groups in random order unless told: records before the
+            // records and alerts that read them, as a steady Prometheus has them.
+            "rule_files:\n  - {}\nevaluation_interval: 1m\ngroup_eval_order:\n{}tests:\n  - name: sloth outage\n    interval: 1m\n    input_series:\n{series}",
+            rules_path.display(),
+            [
+                "sli-recordings",
+                "period-recordings",
+                "meta-recordings",
+                "alerts"
+            ]
+            .map(|g| format!("  - sloth-slo-{g}-mes-availability\n"))
+            .concat()
+        ),
+        "    alert_rule_test:\n".into(),
+        "      - eval_time: 100m\n        alertname: MesAvailabilityBudgetBurn\n        exp_alerts: []\n".into(),
+        format!("      - eval_time: {t}m\n        alertname: MesAvailabilityBudgetBurn\n        exp_alerts:\n"),
+        alert("page", burn_1h, &page_desc),
+        alert("ticket", burn_1d, &ticket_desc),
+        "    promql_expr_test:\n".into(),
+        expr(
+            &format!("slo:sli_error:ratio_rate1h{sel}"),
+            &lab("", ", sloth_window=\"1h\""),
+            burn_1h * 0.01,
+        ),
+        expr(
+            &format!("slo:sli_error:ratio_rate6h{sel} / on (sloth_id) group_left slo:error_budget:ratio"),
+            &lab("", ", sloth_window=\"6h\""),
+            outage.burn(t, 360),
+        ),
+        expr(
+            &format!("slo:current_burn_rate:ratio{sel}"),
+            &lab("", ", sloth_window=\"5m\""),
+            burn_5m,
+        ),
+        expr(
+            &format!("slo:period_burn_rate:ratio{sel}"),
+            &lab("", ", sloth_window=\"28d\""),
+            burn_28d,
+        ),
+        expr(
+            &format!("slo:period_error_budget_remaining:ratio{sel}"),
+            &lab("", ", sloth_window=\"28d\""),
+            1.0 - burn_28d,
+        ),
+        expr(&format!("slo:objective:ratio{sel}"), &lab("", ""), 0.99),
+        expr(&format!("slo:error_budget:ratio{sel}"), &lab("", ""), 0.01),
+        expr(&format!("slo:time_period:days{sel}"), &lab("", ""), 28.0),
+        expr(
+            &format!("sloth_slo_info{sel}"),
+            &lab("",
+                &format!(
+                    ", sloth_mode=\"vitals\", sloth_objective=\"99\", sloth_spec=\"prometheus/v1\", sloth_version=\"vitals-{}\"",
+                    env!("CARGO_PKG_VERSION")
+                ),
+            ),
+            1.0,
+        ),
+    ]
+    .concat();
+    let test_path = write(dir.path(), "test.yml", &test);
+    let out = Command::new("promtool")
+        .args(["test", "rules"])
+        .arg(&test_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool test rules failed:\n{}{}\n--- test file\n{test}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A 1-day SLO: Sloth's 3-day ticket window would read beyond it.
+    let cfg = write(
+        dir.path(),
+        "short.toml",
+        "[[slo]]\nname = \"day\"\ncomponent = \"mes\"\nkind = \"ratio\"\nbad = 'sum(rate(http_requests_total{service=\"mes\", code=~\"5..\"}[{{window}}]))'\ntotal = 'sum(rate(http_requests_total{service=\"mes\"}[{{window}}]))'\nobjective = 99\nwindow = \"1d\"\n",
+    );
+    let r = vitals(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "rules",
+        "--naming",
+        "sloth",
+    ])
+    .run();
+    r.expect_code(2);
+    assert!(
+        r.stderr
+            .contains("day: its 1d window is not longer than Sloth's longest alerting window (3d)"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "nothing written: {}", r.stdout);
+    Ok(())
+}
+
 /// The `expr` block of every recording rule in a generated file, by record name.
 fn recordings(yaml: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
