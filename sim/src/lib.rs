@@ -12,6 +12,7 @@
 pub mod model;
 pub mod openmetrics;
 pub mod output;
+pub mod pgdrive;
 pub mod registry;
 pub mod scenario;
 pub mod serve;

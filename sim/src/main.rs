@@ -57,12 +57,87 @@ enum Command {
         #[arg(long)]
         model_only: bool,
     },
+    /// Drive real PostgreSQL servers through a scripted scenario (roles app, analyst and
+    /// migration; statement mixes, failures, a rollback, DDL, a deadlock), write what it did
+    /// as JSON and serve the applications' client histogram
+    #[command(
+        after_help = "Example:\n  vitals-sim drive-postgres --server \"shop-db=shop=host=127.0.0.1 port=5432 user=postgres\" --server \"mes-db=mes=host=127.0.0.1 port=5433 user=postgres\" --truth pg-truth.json --listen 127.0.0.1:9187\n\nEach server needs pg_stat_statements in shared_preload_libraries and a superuser the driver can log in as (trust on loopback, or a password in CONNINFO). The truth is written once the scenario is over and the held connections are open; the process then holds them for --hold (or until killed), serving db_client_operation_duration_seconds on --listen."
+    )]
+    DrivePostgres(DrivePostgresArgs),
     /// List the built-in scenarios, or print one as TOML to start your own from
     Scenarios {
         /// Print this scenario's TOML
         #[arg(long)]
         show: Option<String>,
     },
+}
+
+#[derive(Args)]
+struct DrivePostgresArgs {
+    /// A server: SERVICE=DATABASE=CONNINFO (libpq key=value of a superuser, without dbname);
+    /// repeat for each (the deadlock is made on the last)
+    #[arg(
+        long = "server",
+        required = true,
+        value_name = "SERVICE=DATABASE=CONNINFO"
+    )]
+    servers: Vec<String>,
+    /// Write what the scenario did (JSON) here, atomically, when it is over
+    #[arg(long, value_name = "FILE")]
+    truth: PathBuf,
+    /// Serve the client histogram here (loopback only; port 0 picks one, printed on stderr)
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Wait this long between set-up and the scenario, so a scrape sees the state before it
+    #[arg(long, default_value = "8s")]
+    settle: Duration,
+    /// Hold the connections (and keep serving) this long after the scenario
+    #[arg(long, default_value = "10m")]
+    hold: Duration,
+}
+
+fn drive_postgres(a: DrivePostgresArgs) -> Result<(), String> {
+    use vitals_sim::pgdrive;
+    if !a.listen.ip().is_loopback() {
+        return Err(format!(
+            "--listen {}: serve only on a loopback address",
+            a.listen
+        ));
+    }
+    let servers: Vec<pgdrive::Server> = a
+        .servers
+        .iter()
+        .map(|s| pgdrive::Server::parse(s))
+        .collect::<Result<_, _>>()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let metrics = pgdrive::Metrics::default();
+        let addr = pgdrive::listen(a.listen, metrics.clone()).await?;
+        eprintln!("vitals-sim drive-postgres: client metrics on http://{addr}/metrics");
+        let settle = std::time::Duration::from_secs(a.settle.secs());
+        let (truth, held) = pgdrive::drive(&servers, &metrics, settle).await?;
+        let json = serde_json::to_string_pretty(&truth).map_err(|e| e.to_string())?;
+        let tmp = a.truth.with_extension("tmp");
+        std::fs::write(&tmp, json)
+            .and_then(|()| std::fs::rename(&tmp, &a.truth))
+            .map_err(|e| format!("--truth {}: {e}", a.truth.display()))?;
+        eprintln!(
+            "vitals-sim drive-postgres: scenario done, truth in {}; holding {} connections for {}",
+            a.truth.display(),
+            held.len(),
+            a.hold
+        );
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(a.hold.secs())) => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        drop(held);
+        Ok(())
+    })
 }
 
 /// Which site to simulate.
@@ -166,6 +241,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::History(a) => history(a),
         Command::Serve(a) => serve_cmd(a),
+        Command::DrivePostgres(a) => drive_postgres(a),
         Command::ScrapeConfig {
             site,
             sim,

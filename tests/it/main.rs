@@ -13,6 +13,7 @@ mod incidents;
 mod lint;
 mod openslo;
 mod query;
+mod realdb;
 mod recorded;
 mod report;
 mod rules;
@@ -119,6 +120,10 @@ fn main() {
         report::report_without_prometheus_exits_3_and_lists_what_is_missing,
         rules::generated_rules_pass_promtool_check,
         rules::promtool_unit_tests_fire_where_they_should,
+        realdb::db_gauges_match_the_servers,
+        realdb::db_counters_match_the_driven_scenario,
+        realdb::statement_counts_are_exact_integers,
+        realdb::db_usage_signals_come_from_the_process_and_node_exporters,
         rules::sloth_naming_passes_promtool_and_answers_sloths_queries,
         rules::rules_and_check_agree_on_windows_factors_and_burn_rates,
         rules::a_live_outage_fires_the_page_alert_and_incidents_lists_it,

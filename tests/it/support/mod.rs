@@ -4,6 +4,7 @@
 pub mod fixture;
 pub mod mock;
 pub mod omcheck;
+pub mod postgres;
 pub mod prometheus;
 pub mod proxy;
 pub mod schema;

@@ -49,6 +49,7 @@ pub struct Spec {
 
 struct Registry {
     children: Vec<(Child, PathBuf)>,
+    dirs: Vec<PathBuf>,
 }
 
 fn registry() -> &'static Mutex<Registry> {
@@ -56,6 +57,7 @@ fn registry() -> &'static Mutex<Registry> {
     R.get_or_init(|| {
         Mutex::new(Registry {
             children: Vec::new(),
+            dirs: Vec::new(),
         })
     })
 }
@@ -97,12 +99,20 @@ pub fn start_supervised(cmd: Command, dir: PathBuf) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Removes `dir` when the test run ends, with the servers' directories.
+pub fn remove_at_end(dir: PathBuf) {
+    registry().lock().unwrap().dirs.push(dir);
+}
+
 /// Stops every server this run started and removes their data directories.
 pub fn shutdown() {
     let mut r = registry().lock().unwrap();
     for (mut c, dir) in r.children.drain(..) {
         let _ = c.kill();
         let _ = c.wait();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    for dir in r.dirs.drain(..) {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
