@@ -16,7 +16,7 @@ use crate::diag::{Problem, Source, toml_message};
 use crate::duration::Duration;
 use crate::exit::Failure;
 use crate::units::Unit;
-pub use params::{ParamError, ParamSpec};
+pub use params::{ParamError, ParamKind, ParamSpec};
 use template::Context;
 
 /// The catalog compiled into the binary, used when no `queries/` directory is around.
@@ -129,6 +129,9 @@ impl QueryDef {
                     query: self.name.clone(),
                     source,
                 })?;
+            if spec.kind == ParamKind::Duration {
+                rendered.insert(seconds_name(name), duration_seconds(&text));
+            }
             rendered.insert(name.clone(), text);
             effective.insert(name.clone(), value.clone());
         }
@@ -476,6 +479,25 @@ fn check_query(src: &Source, span: &Range<usize>, q: &QueryDef) -> Vec<Problem> 
             let mut used = BTreeSet::new();
             for p in &found {
                 used.insert(p.name.as_str());
+                // `{{window_seconds}}`: a duration param as a number of seconds.
+                if let Some(base) = p.name.strip_suffix(SECONDS_SUFFIX)
+                    && q.params
+                        .get(base)
+                        .is_some_and(|s| s.kind == ParamKind::Duration)
+                    && !q.params.contains_key(&p.name)
+                {
+                    used.insert(base);
+                    if p.context != Context::Bare {
+                        out.push(at(
+                            "promql",
+                            format!(
+                                "query `{}`: `{{{{{}}}}}` (the seconds of `{base}`) must be written outside string literals",
+                                q.name, p.name
+                            ),
+                        ));
+                    }
+                    continue;
+                }
                 let Some(spec) = q.params.get(&p.name) else {
                     out.push(at(
                         "promql",
@@ -551,6 +573,23 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// The placeholder suffix that writes a duration param as its number of seconds:
+/// `{{window_seconds}}` is `300` where `{{window}}` is `5m` (to divide an exact count by its
+/// window; PromQL has no duration arithmetic).
+pub(crate) const SECONDS_SUFFIX: &str = "_seconds";
+
+pub(crate) fn seconds_name(param: &str) -> String {
+    format!("{param}{SECONDS_SUFFIX}")
+}
+
+/// The seconds of a rendered duration, as a bare PromQL number.
+pub(crate) fn duration_seconds(rendered: &str) -> String {
+    rendered
+        .parse::<Duration>()
+        .map(|d| crate::slo::sli::number(d.millis() as f64 / 1000.0))
+        .unwrap_or_else(|_| rendered.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -577,6 +616,56 @@ mod tests {
             assert_eq!(q.check_promql(), None, "{}", q.name);
         }
         assert!(cat.unmapped_plan_items().is_empty());
+    }
+
+    #[test]
+    fn a_duration_is_also_written_as_its_seconds() {
+        let (cat, p) = load(
+            r#"
+[[query]]
+name = "a.rate"
+help = "x"
+unit = "per_second"
+promql = '(x - x offset {{window}}) / {{window_seconds}}'
+[query.params]
+window = { kind = "duration", default = "5m" }
+
+[[query]]
+name = "a.quoted"
+help = "x"
+unit = "count"
+promql = 'x{a="{{window_seconds}}"} offset {{window}}'
+[query.params]
+window = { kind = "duration", default = "5m" }
+
+[[query]]
+name = "a.other"
+help = "x"
+unit = "count"
+promql = 'topk({{n_seconds}}, x)'
+[query.params]
+n = { kind = "integer", default = 3 }
+"#,
+        );
+        let q = cat.get("a.rate").unwrap();
+        let mut params = BTreeMap::new();
+        assert_eq!(q.expand(&params).unwrap().promql, "(x - x offset 5m) / 300");
+        params.insert("window".to_string(), "1h30m500ms".to_string());
+        assert_eq!(
+            q.expand(&params).unwrap().promql,
+            "(x - x offset 1h30m500ms) / 5400.5"
+        );
+        assert!(
+            p.iter().any(|m| m.contains("`{{window_seconds}}` (the seconds of `window`) must be written outside string literals")),
+            "{p:#?}"
+        );
+        // Only durations have seconds.
+        assert!(
+            p.iter()
+                .any(|m| m.contains("unknown param `{{n_seconds}}`")),
+            "{p:#?}"
+        );
+        assert!(!p.iter().any(|m| m.contains("a.rate")), "{p:#?}");
     }
 
     #[test]

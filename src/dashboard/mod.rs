@@ -209,6 +209,15 @@ fn with_variable(
             spec.render(n, params.get(n).unwrap_or(&spec.default))
                 .ok()?
         };
+        if spec.kind == ParamKind::Duration {
+            // Grafana's seconds of its range; milliseconds of its other intervals.
+            let secs = match text.as_str() {
+                "$__range" => "$__range_s".to_string(),
+                t if t.starts_with('$') => format!("({t}_ms / 1000)"),
+                t => crate::catalog::duration_seconds(t),
+            };
+            rendered.insert(crate::catalog::seconds_name(n), secs);
+        }
         rendered.insert(n.clone(), text);
     }
     Some(template::substitute(&def.promql, &rendered))

@@ -243,3 +243,30 @@ pub fn db_usage_signals_come_from_the_process_and_node_exporters() -> TestResult
     }
     Ok(())
 }
+/// The applications' failed statements (the client histogram's `_count` with an
+/// `error_type`): unique violations on both servers, the deadlock victim on mes-db. Their
+/// series are born with the first error, inside the window: `db.error_rate` counts them
+/// from zero and divides by the window, so it is exact.
+pub fn client_errors_match_the_driven_scenario() -> TestResult {
+    let db = real_db()?;
+    let w = db.window_s();
+    let errors = query(db, "db.error_rate", &[("window", format!("{w}s"))]);
+    for service in SERVICES {
+        let n: f64 = server(db, service)["operations"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|by| by.as_object().unwrap().iter())
+            .filter(|(code, _)| !code.is_empty())
+            .map(|(_, n)| n.as_f64().unwrap())
+            .sum();
+        assert!(n >= 3.0, "{service}: the scenario makes failures");
+        let got = errors.get(service).copied().unwrap_or(0.0);
+        assert!(
+            (got * w as f64 - n).abs() < 1e-9,
+            "db.error_rate {service}: {got}/s over {w}s is {} failures, the driver made {n}",
+            got * w as f64
+        );
+    }
+    Ok(())
+}
