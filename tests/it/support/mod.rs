@@ -7,6 +7,7 @@ pub mod omcheck;
 pub mod prometheus;
 pub mod proxy;
 pub mod schema;
+pub mod victoria;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
