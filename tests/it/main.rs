@@ -63,6 +63,7 @@ fn main() {
         errors::truncated_reply_exits_3_as_truncated,
         errors::slow_prometheus_times_out_with_exit_3,
         errors::partial_answers_fail_unless_allow_partial,
+        errors::partial_answers_of_each_engine_leave_status_and_report_undecided,
         errors::unsupported_format_is_a_usage_error,
         errors::bad_time_flags_are_usage_errors,
         errors::bearer_token_is_sent_and_never_shown,
