@@ -136,7 +136,8 @@ pub struct GlobalArgs {
     )]
     pub http_config_file: Option<PathBuf>,
 
-    /// Tenant of a multi-tenant backend (Mimir, Cortex), sent as `X-Scope-OrgID`
+    /// Tenant of a multi-tenant backend (Mimir, Cortex, Loki; Thanos with
+    /// --query.tenant-header=X-Scope-OrgID), sent as `X-Scope-OrgID` with every request
     #[arg(
         long,
         global = true,

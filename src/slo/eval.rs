@@ -224,6 +224,9 @@ struct BudgetPlan {
     window: Resolved,
     pairs: [BurnPair; 4],
     min_events: f64,
+    /// The range the SLO window's rates are read over, and that they are multiplied by for
+    /// event counts: the elapsed window, cut to the data Prometheus has (see [`data_span`]).
+    span: Duration,
 }
 
 fn budget_plan(slo: &Slo, at: DateTime<Utc>) -> Option<BudgetPlan> {
@@ -240,16 +243,51 @@ fn budget_plan(slo: &Slo, at: DateTime<Utc>) -> Option<BudgetPlan> {
     Some(BudgetPlan {
         target: *target,
         pairs: math::burn_pairs(w.length),
+        span: w.elapsed.max(Duration::from_secs(60)),
         window: w,
         min_events: *min_events,
     })
 }
 
+/// A budget SLO's plan with its window's range cut to the data there is.
+fn budget_plan_at(
+    slo: &Slo,
+    at: DateTime<Utc>,
+    data_start: Option<f64>,
+    pad: Duration,
+) -> Option<BudgetPlan> {
+    let mut plan = budget_plan(slo, at)?;
+    plan.span = data_span(plan.span, at, data_start, pad);
+    Some(plan)
+}
+
+/// The range an SLO window's rates are read over: the elapsed window, or, when the data
+/// starts inside it, from one data-start step (`pad`) before the data start found, rounded up
+/// to a minute. Engines differ on the rate of a range that has data over part of it only:
+/// Prometheus divides the increase by the whole range, VictoriaMetrics (MetricsQL) by the
+/// time its samples span, so `rate x range` is the increase on the first and the increase
+/// times range / data span on the second (twice the events for 14 days of data in a 28-day
+/// window). A range that barely holds the data gives the same count on both: exact on
+/// Prometheus, high by at most `pad` / data span on VictoriaMetrics (docs/backends.md).
+fn data_span(
+    elapsed: Duration,
+    at: DateTime<Utc>,
+    data_start: Option<f64>,
+    pad: Duration,
+) -> Duration {
+    let Some(first) = data_start else {
+        return elapsed;
+    };
+    let have = crate::timespec::unix_seconds(at) - first + pad.secs_f64();
+    if !have.is_finite() || have >= elapsed.secs_f64() {
+        return elapsed;
+    }
+    let minutes = (have.max(60.0) / 60.0).ceil() as u64;
+    Duration::from_secs(minutes * 60).min(elapsed)
+}
+
 fn windows_of(plan: &BudgetPlan) -> Vec<(String, Duration)> {
-    let mut w = vec![(
-        "slo".to_string(),
-        plan.window.elapsed.max(Duration::from_secs(60)),
-    )];
+    let mut w = vec![("slo".to_string(), plan.span)];
     for d in math::alert_windows(&plan.pairs) {
         w.push((d.to_string(), d));
     }
@@ -337,7 +375,7 @@ fn budget_rows(slo: &Slo, plan: &BudgetPlan, answer: &Answer) -> Vec<Row> {
     for (group, windows) in tagged {
         let mut r = base.clone();
         r.group = group;
-        let elapsed = plan.window.elapsed.max(Duration::from_secs(60)).secs_f64();
+        let elapsed = plan.span.secs_f64();
         r.burn_rates = plan
             .pairs
             .iter()
@@ -463,7 +501,8 @@ fn threshold_rows(slo: &Slo, unit: Unit, answer: &Answer) -> Vec<Row> {
         .filter(|s| s.value().is_some_and(f64::is_finite))
         .collect();
     if slo.group_by.is_empty() {
-        // The worst series decides.
+        // The worst series decides; of equal ones, the first by labels (engines return
+        // series in different orders).
         let worst = finite.iter().copied().max_by(|a, b| {
             let (x, y) = (a.value().unwrap_or_default(), b.value().unwrap_or_default());
             if op.upper_bound() {
@@ -471,6 +510,7 @@ fn threshold_rows(slo: &Slo, unit: Unit, answer: &Answer) -> Vec<Row> {
             } else {
                 y.total_cmp(&x)
             }
+            .then_with(|| b.labels.cmp(&a.labels))
         });
         return match worst {
             Some(s) => {
@@ -677,18 +717,18 @@ pub(crate) fn choose(
     }
 }
 
-/// The first phase of an evaluation with recorded series allowed: the probe of every budget
-/// SLO's recorded increases and the data start, asked together; then a choice per SLO.
+/// The first phase of an evaluation: the data start, and with recorded series allowed the
+/// probe of every budget SLO's recorded increases asked with it; then a choice per SLO.
 async fn choose_sources(
     slos: &[Slo],
     prom: &Prom,
     at: DateTime<Utc>,
     source: SliSource,
     progress: &(dyn Fn() + Sync),
-) -> (BTreeMap<usize, Choice>, Option<Option<f64>>) {
+) -> (BTreeMap<usize, Choice>, Option<f64>) {
     let mut choices = BTreeMap::new();
     if source == SliSource::Raw {
-        return (choices, None);
+        return (choices, lone_data_start(slos, prom, at, progress).await);
     }
     let mut batch = Batch::new();
     let mut probes: Vec<String> = Vec::new();
@@ -715,7 +755,7 @@ async fn choose_sources(
         }
     }
     if longest.is_empty() {
-        return (choices, None);
+        return (choices, lone_data_start(slos, prom, at, progress).await);
     }
     // One query for every SLO's probe (each SLO's series carry its `slo` label).
     batch.add(
@@ -755,7 +795,22 @@ async fn choose_sources(
             choose(source, &fp, needed, probe.as_ref().map_err(|e| e.clone())),
         );
     }
-    (choices, Some(data_start))
+    (choices, data_start)
+}
+
+/// The data start asked alone, before the SLOs' queries, which read their windows over the
+/// data there is ([`data_span`]).
+async fn lone_data_start(
+    slos: &[Slo],
+    prom: &Prom,
+    at: DateTime<Utc>,
+    progress: &(dyn Fn() + Sync),
+) -> Option<f64> {
+    let req = data_start_request(slos, at)?;
+    let mut batch = Batch::new();
+    batch.add(usize::MAX, req);
+    let mut answers = prom.run_batch(batch, progress).await;
+    data_start_of(answers.take(&usize::MAX))
 }
 
 fn data_start_of(answer: Option<Result<Answer, PromError>>) -> Option<f64> {
@@ -775,7 +830,8 @@ pub(crate) async fn evaluate_with(
     source: SliSource,
     progress: &(dyn Fn() + Sync),
 ) -> Vec<Row> {
-    let (choices, known_start) = choose_sources(slos, prom, at, source, progress).await;
+    let (choices, start) = choose_sources(slos, prom, at, source, progress).await;
+    let pad = data_start_step(slos, at);
     let mut rows: BTreeMap<usize, Vec<Row>> = BTreeMap::new();
     let mut batch = Batch::new();
     let mut parts_of: BTreeMap<usize, Parts> = BTreeMap::new();
@@ -786,7 +842,7 @@ pub(crate) async fn evaluate_with(
                 rows.insert(i, vec![bucket_problem_row(slo, *target, &p)]);
             }
             (Objective::Budget { target, .. }, Ok(Some(parts))) => {
-                let plan = budget_plan(slo, at).expect("budget SLO");
+                let plan = budget_plan_at(slo, at, start, pad).expect("budget SLO");
                 let parts = match choices.get(&i) {
                     Some(Choice::Recorded { .. }) => parts.reading_recorded(slo),
                     Some(Choice::Missing { note }) => {
@@ -812,18 +868,7 @@ pub(crate) async fn evaluate_with(
             (Objective::Budget { .. }, Ok(None)) => unreachable!("a budget SLO has parts"),
         }
     }
-    let coverage = match known_start {
-        Some(_) => None,
-        None => data_start_request(slos, at),
-    };
-    if let Some(req) = &coverage {
-        batch.add(usize::MAX, req.clone());
-    }
     let mut answers = prom.run_batch(batch, progress).await;
-    let data_start = match known_start {
-        Some(s) => s,
-        None => data_start_of(answers.take(&usize::MAX)),
-    };
     for (i, slo) in slos.iter().enumerate() {
         let Some(answer) = answers.take(&i) else {
             continue;
@@ -834,7 +879,7 @@ pub(crate) async fn evaluate_with(
                 let (op, objective) = op_objective(slo);
                 vec![Row::new(slo, unit, op, objective).failed(&e)]
             }
-            Ok(a) => match budget_plan(slo, at) {
+            Ok(a) => match budget_plan_at(slo, at, start, pad) {
                 Some(plan) => {
                     let mut r = budget_rows(slo, &plan, &a);
                     if let Some(Ok(le)) = buckets.get(&slo.name) {
@@ -860,7 +905,7 @@ pub(crate) async fn evaluate_with(
     }
     let mut rows: Vec<Row> = rows.into_values().flatten().collect();
     for r in &mut rows {
-        note_coverage(r, data_start);
+        note_coverage(r, start);
     }
     rows
 }
@@ -873,17 +918,27 @@ pub(crate) const LOW_COVERAGE: f64 = 0.9;
 /// At least a minute, as the SLOs' own queries: a calendar window judged at its first
 /// instant has elapsed 0s, and `[0s:1m]` is not PromQL.
 pub(crate) fn data_start_request(slos: &[Slo], at: DateTime<Utc>) -> Option<Request> {
-    let longest = slos
-        .iter()
-        .filter_map(|s| budget_plan(s, at).map(|p| p.window.elapsed))
-        .max()?
-        .max(Duration::from_secs(60));
-    let step = crate::prom::auto_step(longest.to_chrono(), 250, Duration::from_secs(60));
+    let longest = longest_budget_window(slos, at)?;
+    let step = data_start_step(slos, at);
     Some(Request::instant(
         "slo data coverage",
         format!("min(min_over_time(timestamp(up)[{longest}:{step}]))"),
         at,
     ))
+}
+
+fn longest_budget_window(slos: &[Slo], at: DateTime<Utc>) -> Option<Duration> {
+    slos.iter()
+        .filter_map(|s| budget_plan(s, at).map(|p| p.window.elapsed))
+        .max()
+        .map(|d| d.max(Duration::from_secs(60)))
+}
+
+/// The step of the data-start query: the data start it finds is up to one step after the
+/// first sample.
+fn data_start_step(slos: &[Slo], at: DateTime<Utc>) -> Duration {
+    let longest = longest_budget_window(slos, at).unwrap_or(Duration::from_secs(60));
+    crate::prom::auto_step(longest.to_chrono(), 250, Duration::from_secs(60))
 }
 
 /// The row's coverage of its window, and a word in its reason when it is low.

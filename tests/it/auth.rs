@@ -43,6 +43,10 @@ pub fn trials() -> Vec<Trial> {
             "auth::tenant_header_and_path_prefix_reach_the_server",
             tenant_header_and_path_prefix_reach_the_server,
         ),
+        trial(
+            "auth::tenant_header_goes_with_every_request_of_every_command",
+            tenant_header_goes_with_every_request_of_every_command,
+        ),
     ]
 }
 
@@ -623,5 +627,44 @@ pub fn tenant_header_and_path_prefix_reach_the_server() -> TestResult {
         r.stderr
     );
     assert_eq!(mock.hits(), 1);
+    Ok(())
+}
+
+/// `--tenant` (and `VITALS_TENANT`) goes with every request of a command that sends many:
+/// `check`, `status` and `report`, against a server that answers everything with no data.
+pub fn tenant_header_goes_with_every_request_of_every_command() -> TestResult {
+    let mock = Mock::start(|_| Reply::json(200, EMPTY_VECTOR));
+    let mut sent = 0;
+    for (args, env) in [
+        (vec!["--tenant", "shop", "check", "--format", "json"], None),
+        (vec!["status", "--format", "json"], Some("shop")),
+        (
+            vec![
+                "--tenant", "shop", "report", "--week", "2026-W47", "--format", "json",
+            ],
+            None,
+        ),
+    ] {
+        let mut v = vitals(&args).prometheus(&mock.url);
+        if let Some(t) = env {
+            v = v.env("VITALS_TENANT", t);
+        }
+        let r = v.run();
+        assert!([0, 1, 3].contains(&r.code), "{args:?}: {}", r.stderr);
+        let reqs = mock.requests();
+        assert!(
+            reqs.len() >= sent + 3,
+            "{args:?} sent {} requests",
+            reqs.len() - sent
+        );
+        for req in &reqs[sent..] {
+            assert!(
+                req.lines()
+                    .any(|l| l.to_ascii_lowercase().trim_end() == "x-scope-orgid: shop"),
+                "{args:?}: a request without the tenant:\n{req}"
+            );
+        }
+        sent = reqs.len();
+    }
     Ok(())
 }

@@ -652,3 +652,45 @@ pub fn a_site_without_signals_sends_no_empty_query() -> TestResult {
     }
     Ok(())
 }
+
+/// Every engine's way of saying an answer is incomplete makes the screens that read it
+/// undecided, never complete: VictoriaMetrics cluster's `isPartial`, Thanos' `warnings` (a
+/// store that did not answer) and Mimir's (a querier's), for `status` (exit 3, the warning
+/// named) and `report` (exit 3, the sections it could not fill listed with the warning).
+pub fn partial_answers_of_each_engine_leave_status_and_report_undecided() -> TestResult {
+    let shapes = [
+        (
+            "VictoriaMetrics cluster",
+            r#"{"status":"success","isPartial":true,"data":{"resultType":"vector","result":[{"metric":{"service":"shop"},"value":[1795176000,"1"]}]}}"#,
+            "isPartial: true",
+        ),
+        (
+            "Thanos Query",
+            r#"{"status":"success","warnings":["No StoreAPIs matched for this query"],"data":{"resultType":"vector","result":[{"metric":{"service":"shop"},"value":[1795176000,"1"]}]}}"#,
+            "No StoreAPIs matched for this query",
+        ),
+    ];
+    for (engine, body, warning) in shapes {
+        let body = body.to_string();
+        let mock = Mock::start(move |_| Reply::json(200, &body));
+        let r = vitals(&["status", "--format", "json"])
+            .prometheus(&mock.url)
+            .run();
+        r.expect_code(3);
+        let all = format!("{}{}", r.stdout, r.stderr);
+        assert!(
+            all.contains("partial data") && all.contains(warning),
+            "{engine}: status\n{all}"
+        );
+        let r = vitals(&["report", "--week", "2026-W47", "--format", "json"])
+            .prometheus(&mock.url)
+            .run();
+        r.expect_code(3);
+        let all = format!("{}{}", r.stdout, r.stderr);
+        assert!(
+            all.contains("partial data") && all.contains(warning),
+            "{engine}: report\n{all}"
+        );
+    }
+    Ok(())
+}

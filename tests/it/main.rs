@@ -22,6 +22,7 @@ mod sim;
 mod sites;
 mod status;
 mod support;
+mod victoria;
 mod week;
 
 use libtest_mimic::{Arguments, Completion, Trial};
@@ -63,6 +64,7 @@ fn main() {
         errors::truncated_reply_exits_3_as_truncated,
         errors::slow_prometheus_times_out_with_exit_3,
         errors::partial_answers_fail_unless_allow_partial,
+        errors::partial_answers_of_each_engine_leave_status_and_report_undecided,
         errors::unsupported_format_is_a_usage_error,
         errors::bad_time_flags_are_usage_errors,
         errors::bearer_token_is_sent_and_never_shown,
@@ -130,6 +132,12 @@ fn main() {
         rules::a_live_outage_fires_the_page_alert_and_incidents_lists_it,
         recorded::recorded_and_raw_slis_agree,
         recorded::stale_rules_are_reported_and_not_used,
+        victoria::catalog_queries_answer_on_victoriametrics_as_on_prometheus,
+        victoria::check_on_victoriametrics_agrees_with_prometheus,
+        victoria::status_on_victoriametrics_agrees_with_prometheus,
+        victoria::weekly_report_on_victoriametrics_agrees_with_prometheus,
+        victoria::recorded_slis_on_victoriametrics_agree_with_raw,
+        victoria::vmalert_loads_the_generated_rules,
         sites::renaming_a_catalog_query_in_the_files_keeps_every_screen_populated,
         sites::the_payments_site_runs_every_command_with_no_code_change,
         sites::init_writes_a_lint_clean_starter_for_what_prometheus_has,

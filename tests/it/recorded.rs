@@ -36,7 +36,7 @@ struct Fixture {
 
 /// The rules of the `vitals-slo-increases` group whose labels name `slo` (or every other
 /// SLO's with `keep = false`), as a rule file of their own.
-fn increases_of(rules: &str, slo: &str, keep: bool) -> String {
+pub(crate) fn increases_of(rules: &str, slo: &str, keep: bool) -> String {
     let start = rules
         .find("  - name: vitals-slo-increases\n")
         .expect("an increases group");

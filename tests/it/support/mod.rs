@@ -8,6 +8,7 @@ pub mod postgres;
 pub mod prometheus;
 pub mod proxy;
 pub mod schema;
+pub mod victoria;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
