@@ -6,6 +6,7 @@ pub mod mock;
 pub mod omcheck;
 pub mod prometheus;
 pub mod proxy;
+pub mod rabbitmq;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
