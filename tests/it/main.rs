@@ -150,6 +150,7 @@ fn main() {
         real::dead_letter_counts_are_exact_integers,
         real::rates_fall_within_the_derived_tolerance,
         real::message_age_and_processing_time_match_the_truth,
+        real::rabbitmq_slos_and_the_status_row_follow_the_truth,
     ];
     tests.extend(auth::trials());
     tests.extend(faults::trials());

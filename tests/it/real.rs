@@ -424,3 +424,113 @@ pub fn message_age_and_processing_time_match_the_truth() -> TestResult {
     }
     Ok(())
 }
+
+/// What a threshold SLO `v op value` (warning past `warn`) says of `v`.
+fn judged(v: f64, op: &str, value: f64, warn: Option<f64>) -> &'static str {
+    let bad = |limit: f64| if op == "<=" { v > limit } else { v < limit };
+    if bad(value) {
+        "fail"
+    } else if warn.is_some_and(bad) {
+        "warn"
+    } else {
+        "pass"
+    }
+}
+
+pub fn rabbitmq_slos_and_the_status_row_follow_the_truth() -> TestResult {
+    let d = driven()?;
+    let t = &d.truth;
+    let at = d.at.to_string();
+    let r = vitals(&[
+        "check",
+        "--component",
+        "rabbitmq",
+        "--at",
+        &at,
+        "--format",
+        "json",
+    ])
+    .prometheus(&d.prom.url)
+    .run();
+    assert!([0, 1].contains(&r.code), "exit {}: {}", r.code, r.stderr);
+    let doc = r.json();
+    let sum = |v: &Value| -> f64 { v.as_object().unwrap().values().map(u).sum() };
+    let reason =
+        |v: &Value, r: &Value| -> f64 { r.as_str().and_then(|r| v.get(r)).map(u).unwrap_or(0.0) };
+    // Per SLO and row (a row per series the SLO's query returns): the truth's value.
+    let expected = |name: &str, series: &Value| -> Option<f64> {
+        match name {
+            "dead-letter-rate" => Some(sum(&t["dead_lettered"])),
+            "dropped-messages" => Some(reason(&t["dropped"], &series["reason"])),
+            "shop-orders-queue-depth" => Some(u(&t["queues"]["shop.orders"]["ready"])),
+            "queue-consumers" => Some(u(
+                &t["queues"][series["queue"].as_str().unwrap()]["consumers"],
+            )),
+            _ => None,
+        }
+    };
+    let mut seen = BTreeMap::<String, usize>::new();
+    for row in doc["slos"].as_array().unwrap() {
+        let name = row["name"].as_str().unwrap();
+        let Some(v) = expected(name, &row["series"]) else {
+            continue;
+        };
+        *seen.entry(name.to_string()).or_default() += 1;
+        assert_eq!(row["value"].as_f64(), Some(v), "{name}: {row:#}");
+        let expect = judged(
+            v,
+            row["op"].as_str().unwrap(),
+            row["objective"].as_f64().unwrap(),
+            row["warn"].as_f64(),
+        );
+        assert_eq!(row["status"], expect, "{name}: {row:#}");
+    }
+    assert_eq!(
+        seen.keys().map(String::as_str).collect::<Vec<_>>(),
+        vec![
+            "dead-letter-rate",
+            "dropped-messages",
+            "queue-consumers",
+            "shop-orders-queue-depth"
+        ],
+        "{doc:#}"
+    );
+    // A row per SLO, judged on its worst series: the reason with the most drops.
+    let worst = doc["slos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "dropped-messages")
+        .unwrap();
+    let most = t["dropped"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(u)
+        .fold(0.0, f64::max);
+    assert_eq!(worst["value"].as_f64(), Some(most), "{worst:#}");
+    // The broker's status row: the same depth, and the dropped messages' failure.
+    let s = vitals(&["status", "--at", &at, "--format", "json"])
+        .prometheus(&d.prom.url)
+        .run();
+    let doc = s.json();
+    let rmq = doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "rabbitmq")
+        .unwrap_or_else(|| panic!("no rabbitmq row: {doc:#}"));
+    let depth = rmq["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "shop.orders")
+        .unwrap();
+    assert_eq!(
+        depth["value"].as_f64(),
+        Some(u(&t["queues"]["shop.orders"]["ready"])),
+        "{rmq:#}"
+    );
+    assert_eq!(rmq["slos"]["status"], "fail", "{rmq:#}");
+    Ok(())
+}
