@@ -152,15 +152,17 @@ read as 10.27. The count queries of the broker (`rabbitmq.dead_lettered`,
 `rabbitmq.published`) count per series instead:
 
 ```promql
-((c - c offset w) or (c unless c offset w)) unless (resets(c[w]) > 0)
+(c - (last_over_time(c[w] offset w) or c * 0)) unless (resets(c[w]) > 0)
 ```
 
-- `c - c offset w`: the last sample before the end minus the last sample before the start:
-  an exact integer, aligned to the scrapes.
-- `c unless c offset w`: a series that did not exist at the start of the window (a counter
-  born with its first event, such as the DLQ consumer's `dlq_messages_received_total`, or a
-  window reaching back before the first scrape) counts from 0. This assumes Prometheus saw
-  the series from its birth; a target added long after its counters started over-counts.
+- `c - last_over_time(c[w] offset w)`: the last sample before the end minus the last sample
+  before the start: an exact integer, aligned to the scrapes. `last_over_time` (not a bare
+  `offset`) keeps the start when the target was not scraped at that moment (a scrape gap);
+  the events of the gap are then counted in the window.
+- `or c * 0`: a series that did not exist before the window (a counter born with its first
+  event, such as the DLQ consumer's `dlq_messages_received_total`, or a window reaching back
+  before the first scrape) counts from 0. This assumes Prometheus saw the series from its
+  birth; a target added long after its counters started over-counts.
 - **Counter resets**: where `resets(c[w]) > 0` (an exporter or broker restart in the
   window) the difference is meaningless, and the query falls back to
   `increase(c[w])` for that series, labelled `estimate=\"counter_reset\"`. Such a row is an

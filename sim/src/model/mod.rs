@@ -156,7 +156,8 @@ struct Queue {
     unacked_g: Sid,
     messages_g: Sid,
     consumers_g: Sid,
-    head_g: Sid,
+    /// None for quorum queues, which export no head-message timestamp.
+    head_g: Option<Sid>,
 }
 
 struct Channel {
