@@ -151,6 +151,7 @@ fn main() {
         real::rates_fall_within_the_derived_tolerance,
         real::message_age_and_processing_time_match_the_truth,
         real::rabbitmq_slos_and_the_status_row_follow_the_truth,
+        real::a_counter_reset_is_marked_as_an_estimate_and_the_rest_stays_exact,
     ];
     tests.extend(auth::trials());
     tests.extend(faults::trials());

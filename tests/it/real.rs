@@ -534,3 +534,69 @@ pub fn rabbitmq_slos_and_the_status_row_follow_the_truth() -> TestResult {
     assert_eq!(rmq["slos"]["status"], "fail", "{rmq:#}");
     Ok(())
 }
+
+/// A counter reset in the window makes the difference meaningless: that series falls back
+/// to `increase()` on a row of its own labelled `estimate="counter_reset"`, while the other
+/// reasons stay exact. (A backfilled fixture: restarting the shared broker would cost the
+/// other tests their truth.)
+pub fn a_counter_reset_is_marked_as_an_estimate_and_the_rest_stays_exact() -> TestResult {
+    crate::support::prometheus::require_binaries()?;
+    let dir = scratch();
+    let t0: i64 = 1_795_996_800; // 2026-11-30T00:00:00Z
+    let mut om = String::new();
+    om.push_str("# TYPE rabbitmq_global_messages_dead_lettered_expired counter\n");
+    for k in 0..=120 {
+        om.push_str(&format!(
+            "rabbitmq_global_messages_dead_lettered_expired_total{{queue_type=\"rabbit_classic_queue\",dead_letter_strategy=\"at_most_once\"}} {k} {}\n",
+            t0 + 15 * k
+        ));
+    }
+    om.push_str("# TYPE rabbitmq_global_messages_dead_lettered_rejected counter\n");
+    for k in 0..=120 {
+        // The broker restarts 5 minutes before the end: the counter starts over.
+        let v = if k < 100 { 2 * k } else { 2 * (k - 100) };
+        om.push_str(&format!(
+            "rabbitmq_global_messages_dead_lettered_rejected_total{{queue_type=\"rabbit_classic_queue\",dead_letter_strategy=\"at_most_once\"}} {v} {}\n",
+            t0 + 15 * k
+        ));
+    }
+    om.push_str("# EOF\n");
+    let file = crate::support::write(dir.path(), "reset.om", &om);
+    let prom = Prometheus::start(Spec {
+        openmetrics: vec![file],
+        ..Default::default()
+    })?;
+    let at = (t0 + 1800).to_string();
+    let r = vitals(&[
+        "query",
+        "rabbitmq.dead_lettered",
+        "--param",
+        "window=10m",
+        "--at",
+        &at,
+        "--format",
+        "json",
+    ])
+    .prometheus(&prom.url)
+    .run();
+    r.expect_code(0);
+    let mut rows = BTreeMap::new();
+    for s in r.json()["series"].as_array().unwrap() {
+        rows.insert(
+            (
+                s["labels"]["reason"].as_str().unwrap().to_string(),
+                s["labels"]["estimate"].as_str().unwrap_or("").to_string(),
+            ),
+            s["value"].as_f64().unwrap(),
+        );
+    }
+    // expired: samples 80..=120 in the window, one event per sample: exactly 40.
+    assert_eq!(rows.remove(&("expired".into(), String::new())), Some(40.0));
+    // rejected: marked, and an estimate of the 2 * 20 + 2 * 20 events around the reset.
+    let est = rows
+        .remove(&("rejected".into(), "counter_reset".into()))
+        .unwrap_or_else(|| panic!("no estimate row for rejected: {rows:?}"));
+    assert!((60.0..=100.0).contains(&est), "{est}");
+    assert!(rows.is_empty(), "unexpected rows: {rows:?}");
+    Ok(())
+}
