@@ -376,9 +376,7 @@ impl Model {
                 .front()
                 .map(|(at, _)| *at as f64 / 1000.0)
                 .unwrap_or(f64::NAN);
-            if let Some(h) = q.head_g {
-                self.reg.set(h, head);
-            }
+            self.reg.set(q.head_g, head);
             depths.push((q.name.clone(), ready as u64));
         }
         self.queue_depth_truth(t1, &depths);

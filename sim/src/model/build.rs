@@ -493,16 +493,12 @@ fn queue_gauges(
             &l,
         ),
         consumers_g: reg.gauge("rabbitmq_queue_consumers", "Consumers on a queue", rtid, &l),
-        // RabbitMQ 3.10 exports no head-message timestamp for quorum queues at all
-        // (tests/fixtures/real/rabbitmq-3.10-per-object.prom).
-        head_g: (queue_type != "rabbit_quorum_queue").then(|| {
-            reg.gauge(
-                "rabbitmq_queue_head_message_timestamp",
-                "Timestamp of the first message in the queue, if any",
-                rtid,
-                &l,
-            )
-        }),
+        head_g: reg.gauge(
+            "rabbitmq_queue_head_message_timestamp",
+            "Timestamp of the first message in the queue, if any",
+            rtid,
+            &l,
+        ),
     }
 }
 

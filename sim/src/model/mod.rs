@@ -156,8 +156,7 @@ struct Queue {
     unacked_g: Sid,
     messages_g: Sid,
     consumers_g: Sid,
-    /// None for quorum queues, which export no head-message timestamp.
-    head_g: Option<Sid>,
+    head_g: Sid,
 }
 
 struct Channel {
