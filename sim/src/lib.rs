@@ -9,6 +9,7 @@
 //! (an OpenMetrics file, Prometheus remote write); [`serve`] keeps a model running in real
 //! time behind `/metrics` endpoints.
 
+pub mod drive;
 pub mod model;
 pub mod openmetrics;
 pub mod output;

@@ -64,6 +64,9 @@ enum Command {
         after_help = "Example:\n  vitals-sim drive-postgres --server \"shop-db=shop=host=127.0.0.1 port=5432 user=postgres\" --server \"mes-db=mes=host=127.0.0.1 port=5433 user=postgres\" --truth pg-truth.json --listen 127.0.0.1:9187\n\nEach server needs pg_stat_statements in shared_preload_libraries and a superuser the driver can log in as (trust on loopback, or a password in CONNINFO). The truth is written once the scenario is over and the held connections are open; the process then holds them for --hold (or until killed), serving db_client_operation_duration_seconds on --listen."
     )]
     DrivePostgres(DrivePostgresArgs),
+    /// Drive a real RabbitMQ through a short scripted scenario (the reference topology,
+    /// dead letters of every reason, held consumers) and write what it caused as JSON
+    Drive(DriveArgs),
     /// List the built-in scenarios, or print one as TOML to start your own from
     Scenarios {
         /// Print this scenario's TOML
@@ -212,6 +215,28 @@ struct ServeArgs {
     listen: SocketAddr,
 }
 
+#[derive(Args)]
+struct DriveArgs {
+    /// The broker's AMQP URL
+    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    rabbitmq: String,
+    /// Write the truth (JSON: every count the scenario caused) here when the scenario is done
+    #[arg(long)]
+    truth: Option<PathBuf>,
+    /// Serve the consumers' series (`dlq_messages_received_total`,
+    /// `messaging_process_duration_seconds`) on /metrics here (loopback)
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// After the scenario, hold the connections and consumers this long (e.g. 10m), then
+    /// exit [default: until killed]
+    #[arg(long)]
+    hold: Option<String>,
+    /// Start the scenario only after /metrics (--listen) has been scraped once, so the
+    /// scraper saw every series before its first event
+    #[arg(long, requires = "listen")]
+    wait_scrape: bool,
+}
+
 fn plan(a: &PlanArgs, default_span: Option<Duration>) -> Result<Plan, String> {
     let scenario = Scenario::load(&a.scenario)?;
     let interval: Duration = a.interval.parse().map_err(|e| format!("--interval: {e}"))?;
@@ -258,6 +283,7 @@ fn main() -> ExitCode {
             print!("{}", serve::scrape_config(&p.model(), &sim, &interval));
             Ok(())
         }),
+        Command::Drive(a) => drive(a),
         Command::Bench {
             plan: p,
             model_only,
@@ -548,4 +574,59 @@ fn serve_cmd(a: ServeArgs) -> Result<(), String> {
         eprintln!("vitals-sim serving on http://{addr}/ (targets listed there); Ctrl-C to stop");
     }))
     .map_err(|e| format!("serve on {}: {e}", a.listen))
+}
+
+fn drive(a: DriveArgs) -> Result<(), String> {
+    if let Some(l) = a.listen
+        && !l.ip().is_loopback()
+    {
+        return Err(format!("--listen {l}: serve only on a loopback address"));
+    }
+    let hold: Option<Duration> = a
+        .hold
+        .as_deref()
+        .map(|h| h.parse().map_err(|e| format!("--hold: {e}")))
+        .transpose()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let driver = vitals_sim::drive::Driver::new();
+        if let Some(l) = a.listen {
+            let addr = vitals_sim::drive::serve_metrics(l, &driver)
+                .await
+                .map_err(|e| format!("--listen {l}: {e}"))?;
+            eprintln!("vitals-sim drive: metrics on http://{addr}/metrics");
+        }
+        if a.wait_scrape {
+            driver
+                .wait_scraped(std::time::Duration::from_secs(60))
+                .await?;
+        }
+        let (truth, _held) = vitals_sim::drive::run(&a.rabbitmq, &driver).await?;
+        if let Some(p) = &a.truth {
+            // Written whole, then renamed: a reader never sees half a file.
+            let tmp = p.with_extension("tmp");
+            let text = serde_json::to_string_pretty(&truth).expect("truth serialises");
+            std::fs::write(&tmp, text + "\n").map_err(|e| format!("{}: {e}", tmp.display()))?;
+            std::fs::rename(&tmp, p).map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+        eprintln!(
+            "vitals-sim drive: scenario done in {:.1}s ({} published, {} dead-lettered, {} dropped); holding {} connections",
+            truth.finished_at - truth.started_at,
+            truth.published,
+            truth.dead_lettered.values().sum::<u64>(),
+            truth.dropped.values().sum::<u64>(),
+            truth.connections
+        );
+        match hold {
+            Some(h) => tokio::time::sleep(std::time::Duration::from_millis(h.millis())).await,
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        Ok(())
+    })
 }

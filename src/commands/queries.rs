@@ -142,6 +142,66 @@ fn md_cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// How the count queries stay exact integers (docs/catalog.md).
+const EXACT_COUNTS: &str = "
+## Exact counts
+
+`increase(c[w])` extrapolates to the ends of the window, so on real data 9 rejected messages
+read as 10.27. The count queries of the broker (`rabbitmq.dead_lettered`,
+`rabbitmq.dead_lettered_total`, `rabbitmq.dropped`, `rabbitmq.dlq_by_queue_reason`,
+`rabbitmq.published`) count per series instead:
+
+```promql
+(c - (last_over_time(c[w] offset w) or c * 0)) unless (resets(c[w]) > 0)
+```
+
+- `c - last_over_time(c[w] offset w)`: the last sample before the end minus the last sample
+  before the start: an exact integer, aligned to the scrapes. `last_over_time` (not a bare
+  `offset`) keeps the start when the target was not scraped at that moment (a scrape gap);
+  the events of the gap are then counted in the window.
+- `or c * 0`: a series that did not exist before the window (a counter born with its first
+  event, such as the DLQ consumer's `dlq_messages_received_total`, or a window reaching back
+  before the first scrape) counts from 0. This assumes Prometheus saw the series from its
+  birth; a target added long after its counters started over-counts.
+- **Counter resets**: where `resets(c[w]) > 0` (an exporter or broker restart in the
+  window) the difference is meaningless, and the query falls back to
+  `increase(c[w])` for that series, labelled `estimate=\"counter_reset\"`. Such a row is an
+  estimate (it may be fractional) and is shown as a row of its own, never silently mixed
+  into the exact ones.
+
+Rates (`rate()`) keep Prometheus' extrapolation; over a window of `w` with scrapes every
+`i`, a rate of `n` events lies between `n / w` and `n / (w - 2.2 i)`.
+";
+
+/// What the real rabbitmq_prometheus 3.10 exports, where it differs from the simulator
+/// (checked by tests/it/real.rs; a scrape is kept in tests/fixtures/real/).
+const REAL_RABBITMQ: &str = "
+## Real-exporter behaviour (RabbitMQ 3.10 rabbitmq_prometheus)
+
+Checked against a real broker by `tests/it/real.rs`; a scrape of the driven broker is kept in
+`tests/fixtures/real/`.
+
+- The global dead-letter counters exist from the start at 0, for every
+  `queue_type`/`dead_letter_strategy` pair the broker supports (no `delivery_limit` for
+  classic queues; no `maxlen` with `at_least_once`, which needs `reject-publish` overflow).
+- `rabbitmq_queue_head_message_timestamp` is **absent for quorum queues** and `NaN` for an
+  empty classic queue: `rabbitmq.message_age_seconds` has no row for `shop.orders`
+  (quorum); use `rabbitmq.processing_p95` and the queue depth there. The `> 0` filter drops
+  the `NaN`s. The simulator still exports it for `shop.orders` (an open fidelity gap: on the
+  simulated week only that queue holds ready messages, and the dashboard's message-age panel
+  shows it).
+- Queue gauges (ready, unacked, consumers) are refreshed every
+  `collect_statistics_interval` (5 s); a quorum queue's series appear only after its first
+  refresh.
+- `rabbitmq_queue_messages_published_total` (per channel) is born with the channel's first
+  publish and was gone again a few seconds after a short burst: `rate()` can miss a burst
+  shorter than a scrape interval, so `rabbitmq.publish_rate_by_queue` is at most the true
+  rate and may have no row. `rabbitmq.publish_rate` (global) is complete.
+- `rabbitmq_global_messages_delivered_total` counts redeliveries (a message returned to a
+  quorum queue three times is delivered three times); a consumer of a quorum queue that
+  returned messages (nack with requeue) could exceed its prefetch on 3.10.8.
+";
+
 /// `docs/catalog.md`: monitoring plan line -> query -> PromQL -> unit.
 pub(crate) fn markdown(catalog: &Catalog) -> String {
     let mut out = String::new();
@@ -184,6 +244,8 @@ pub(crate) fn markdown(catalog: &Catalog) -> String {
             units.join(", ")
         ));
     }
+    out.push_str(EXACT_COUNTS);
+    out.push_str(REAL_RABBITMQ);
     out.push_str("\n## Queries\n");
     for q in &catalog.queries {
         out.push_str(&format!("\n### {}\n\n{}\n\n", q.name, q.help));

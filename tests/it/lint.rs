@@ -364,7 +364,7 @@ pub fn lint_finds_every_mistake_of_a_broken_site() -> TestResult {
         (
             &s,
             position(&site, "\"queue\""),
-            "query `rabbitmq.dead_lettered` answers with series labelled reason, not `queue`",
+            "query `rabbitmq.dead_lettered` answers with series labelled estimate, reason, not `queue`",
         ),
         (
             &s,

@@ -13,6 +13,7 @@ mod incidents;
 mod lint;
 mod openslo;
 mod query;
+mod real;
 mod realdb;
 mod recorded;
 mod report;
@@ -159,6 +160,13 @@ fn main() {
         openslo::a_foreign_openslo_file_imports_and_judges_as_the_original,
         openslo::import_names_the_file_line_document_and_field_it_cannot_represent,
         openslo::export_names_what_it_cannot_write_and_takes_slo_filters,
+        real::every_rabbitmq_query_is_checked_against_the_real_broker,
+        real::gauges_equal_what_the_driver_holds,
+        real::dead_letter_counts_are_exact_integers,
+        real::rates_fall_within_the_derived_tolerance,
+        real::message_age_and_processing_time_match_the_truth,
+        real::rabbitmq_slos_and_the_status_row_follow_the_truth,
+        real::a_counter_reset_is_marked_as_an_estimate_and_the_rest_stays_exact,
     ];
     tests.extend(auth::trials());
     tests.extend(faults::trials());

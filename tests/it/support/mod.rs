@@ -7,6 +7,7 @@ pub mod omcheck;
 pub mod postgres;
 pub mod prometheus;
 pub mod proxy;
+pub mod rabbitmq;
 pub mod schema;
 pub mod victoria;
 
