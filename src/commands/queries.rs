@@ -168,6 +168,9 @@ read as 10.27. The count queries of the broker (`rabbitmq.dead_lettered`,
   `increase(c[w])` for that series, labelled `estimate=\"counter_reset\"`. Such a row is an
   estimate (it may be fractional) and is shown as a row of its own, never silently mixed
   into the exact ones.
+- `db.error_rate` divides such a count by the window (`{{window_seconds}}`, the window's
+  seconds): a rate without extrapolation that sees the failures of an error series born in
+  the window, which `rate()` cannot (a series' first value is no increase to it).
 
 Rates (`rate()`) keep Prometheus' extrapolation; over a window of `w` with scrapes every
 `i`, a rate of `n` events lies between `n / w` and `n / (w - 2.2 i)`.
