@@ -127,6 +127,7 @@ fn main() {
         realdb::db_counters_match_the_driven_scenario,
         realdb::statement_counts_are_exact_integers,
         realdb::client_errors_match_the_driven_scenario,
+        realdb::db_slos_and_status_rows_follow_the_servers,
         realdb::db_usage_signals_come_from_the_process_and_node_exporters,
         rules::sloth_naming_passes_promtool_and_answers_sloths_queries,
         rules::rules_and_check_agree_on_windows_factors_and_burn_rates,

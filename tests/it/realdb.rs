@@ -270,3 +270,97 @@ pub fn client_errors_match_the_driven_scenario() -> TestResult {
     }
     Ok(())
 }
+
+/// The database SLOs' check rows and the servers' status rows on the real stack: the
+/// connection saturation is the connections the servers hold (the driver's and the
+/// exporter's own) over max_connections, the memory what process-exporter reads, both
+/// within their objectives; each server's row shows its connections and is OK.
+pub fn db_slos_and_status_rows_follow_the_servers() -> TestResult {
+    let db = real_db()?;
+    let at = format!("{}", db.at.floor() as i64);
+    let by_role = query(db, "db.connections_by_role", &[]);
+    let memory = query(db, "db.memory_bytes", &[]);
+    let r = vitals(&[
+        "check",
+        "--component",
+        "databases",
+        "--at",
+        &at,
+        "--format",
+        "json",
+    ])
+    .prometheus(&db.prom.url)
+    .run();
+    r.expect_code(0);
+    let doc = r.json();
+    let mut seen = Vec::new();
+    for row in doc["slos"].as_array().unwrap() {
+        let name = row["name"].as_str().unwrap();
+        let service = row["group"]["service"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a row per server: {row:#}"));
+        let max: f64 = db
+            .psql(service, "postgres", "SHOW max_connections")
+            .parse()
+            .unwrap();
+        let held: f64 = by_role
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{service}/")))
+            .map(|(_, v)| v)
+            .sum();
+        let want = match name {
+            "db-connection-saturation" => held / max,
+            "db-memory" => memory[service],
+            other => panic!("an SLO of the databases this test does not know: {other}"),
+        };
+        let got = row["value"].as_f64().unwrap();
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{name} {service}: {got} vs {want}"
+        );
+        assert_eq!(row["status"], "pass", "{row:#}");
+        seen.push(format!("{name}/{service}"));
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "db-connection-saturation/mes-db",
+            "db-connection-saturation/shop-db",
+            "db-memory/mes-db",
+            "db-memory/shop-db"
+        ],
+        "{doc:#}"
+    );
+    let s = vitals(&["status", "--at", &at, "--format", "json"])
+        .prometheus(&db.prom.url)
+        .run();
+    let doc = s.json();
+    for service in SERVICES {
+        let row = doc["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == service)
+            .unwrap_or_else(|| panic!("no {service} row: {doc:#}"));
+        let conns = row["signals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "conns")
+            .unwrap();
+        let max: f64 = db
+            .psql(service, "postgres", "SHOW max_connections")
+            .parse()
+            .unwrap();
+        let held: f64 = by_role
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{service}/")))
+            .map(|(_, v)| v)
+            .sum();
+        assert_eq!(conns["value"].as_f64(), Some(held / max), "{row:#}");
+        assert_eq!(row["status"], "ok", "{row:#}");
+        assert_eq!(row["slos"]["status"], "pass", "{row:#}");
+    }
+    Ok(())
+}
