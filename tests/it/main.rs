@@ -128,6 +128,7 @@ fn main() {
         realdb::statement_counts_are_exact_integers,
         realdb::client_errors_match_the_driven_scenario,
         realdb::db_slos_and_status_rows_follow_the_servers,
+        realdb::a_database_that_goes_down_is_named_and_its_slos_are_inconclusive,
         realdb::db_usage_signals_come_from_the_process_and_node_exporters,
         rules::sloth_naming_passes_promtool_and_answers_sloths_queries,
         rules::rules_and_check_agree_on_windows_factors_and_burn_rates,

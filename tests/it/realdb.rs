@@ -364,3 +364,91 @@ pub fn db_slos_and_status_rows_follow_the_servers() -> TestResult {
     }
     Ok(())
 }
+
+/// A database that goes down while its exporter keeps answering: the server's status row is
+/// DOWN and says why (pg_up = 0), and its SLOs are inconclusive (exit 3), never passing.
+/// (A server of its own: stopping a shared one would take the other tests' truth.)
+pub fn a_database_that_goes_down_is_named_and_its_slos_are_inconclusive() -> TestResult {
+    use crate::support::postgres::{
+        pg_user, postgres, postgres_exporter, required, scratch_dir, stop_postgres, wait_for,
+    };
+    required()?;
+    crate::support::prometheus::require_binaries()?;
+    let user = pg_user();
+    let dir = scratch_dir("dbdown").unwrap();
+    let port = postgres(&dir, "shop-db", user).unwrap();
+    let exporter = postgres_exporter(&dir, "shop-db", port).unwrap();
+    let prom = crate::support::prometheus::Prometheus::start(crate::support::prometheus::Spec {
+        config: format!(
+            "scrape_configs:\n  - job_name: postgres\n    static_configs:\n      - targets: ['127.0.0.1:{exporter}']\n        labels: {{service: 'shop-db'}}\n"
+        ),
+        // Not shorter: with its server down, the exporter takes a second to answer (it
+        // retries the connection), and a scrape may not outlast the interval.
+        interval: Some("3s"),
+        ..Default::default()
+    })?;
+    let pg_up = || {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let v = crate::support::prometheus::instant_query(
+            prom.port,
+            "pg_up{service=\"shop-db\"}",
+            &format!("{now:.3}"),
+        );
+        v["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|s| s.parse::<f64>().ok())
+    };
+    wait_for("pg_up = 1", std::time::Duration::from_secs(30), || {
+        pg_up() == Some(1.0)
+    })
+    .unwrap();
+    let status = || {
+        let r = vitals(&["status", "--format", "json"])
+            .prometheus(&prom.url)
+            .run();
+        let doc = r.json();
+        doc["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "shop-db")
+            .cloned()
+            .unwrap()
+    };
+    let check = || {
+        vitals(&["check", "--slo", "db-connection-saturation"])
+            .prometheus(&prom.url)
+            .run()
+    };
+    // The exporter's first scrapes may lack the settings; then the SLO passes.
+    wait_for(
+        "the saturation SLO to pass",
+        std::time::Duration::from_secs(30),
+        || check().code == 0,
+    )
+    .unwrap();
+    let row = status();
+    assert_ne!(row["status"], "down", "{row:#}");
+
+    stop_postgres(&dir, "shop-db", user);
+    wait_for("pg_up = 0", std::time::Duration::from_secs(30), || {
+        pg_up() == Some(0.0)
+    })
+    .unwrap();
+    let row = status();
+    assert_eq!(row["status"], "down", "{row:#}");
+    assert!(
+        row["reasons"].as_array().unwrap().iter().any(|r| r
+            .as_str()
+            .unwrap()
+            .contains("PostgreSQL does not answer its exporter")),
+        "{row:#}"
+    );
+    let r = check();
+    r.expect_code(3);
+    assert!(r.stdout.contains("INCONCLUSIVE"), "{}", r.stdout);
+    Ok(())
+}

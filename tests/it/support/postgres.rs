@@ -72,7 +72,7 @@ impl RealDb {
     }
 }
 
-fn required() -> Result<(), Skip> {
+pub fn required() -> Result<(), Skip> {
     let pg = Path::new(PG_BIN).join("postgres");
     let missing: Vec<String> = [
         "prometheus-postgres-exporter",
@@ -98,7 +98,7 @@ fn required() -> Result<(), Skip> {
 }
 
 /// The uid and gid to run PostgreSQL as: `postgres` under root, else ourselves.
-fn pg_user() -> Option<(u32, u32)> {
+pub fn pg_user() -> Option<(u32, u32)> {
     if unsafe { libc::geteuid() } != 0 {
         return None;
     }
@@ -129,7 +129,11 @@ fn now_s() -> f64 {
         .as_secs_f64()
 }
 
-fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) -> Result<(), String> {
+pub fn wait_for(
+    what: &str,
+    timeout: Duration,
+    mut ready: impl FnMut() -> bool,
+) -> Result<(), String> {
     let t = Instant::now();
     while t.elapsed() < timeout {
         if ready() {
@@ -145,7 +149,7 @@ fn http_ok(port: u16, path: &str) -> bool {
 }
 
 /// One PostgreSQL server in `dir`, on a free port.
-fn postgres(dir: &Path, service: &str, user: Option<(u32, u32)>) -> Result<u16, String> {
+pub fn postgres(dir: &Path, service: &str, user: Option<(u32, u32)>) -> Result<u16, String> {
     let data = dir.join(service);
     std::fs::create_dir_all(&data).map_err(|e| e.to_string())?;
     if let Some((uid, gid)) = user {
@@ -190,7 +194,7 @@ fn postgres(dir: &Path, service: &str, user: Option<(u32, u32)>) -> Result<u16, 
     Ok(port)
 }
 
-fn exporter(mut cmd: Command, dir: &Path, name: &str) -> Result<u16, String> {
+pub fn exporter(mut cmd: Command, dir: &Path, name: &str) -> Result<u16, String> {
     let port = free_port();
     let log = std::fs::File::create(dir.join(format!("{name}.log"))).map_err(|e| e.to_string())?;
     cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
@@ -201,17 +205,47 @@ fn exporter(mut cmd: Command, dir: &Path, name: &str) -> Result<u16, String> {
     Ok(port)
 }
 
-fn start() -> Result<RealDb, String> {
-    let user = pg_user();
-    let dir = std::env::temp_dir().join(format!("vitals-realdb-{}", std::process::id()));
+/// Stops the server of `service` in `dir` at once (`pg_ctl stop -m immediate`), as a crash
+/// would.
+pub fn stop_postgres(dir: &Path, service: &str, user: Option<(u32, u32)>) {
+    let out = as_pg(Command::new(format!("{PG_BIN}/pg_ctl")), user)
+        .args(["stop", "-m", "immediate", "-D"])
+        .arg(dir.join(service))
+        .output()
+        .expect("pg_ctl");
+    assert!(
+        out.status.success(),
+        "pg_ctl stop {service}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A postgres_exporter of the contract for the server on `port`.
+pub fn postgres_exporter(dir: &Path, service: &str, port: u16) -> Result<u16, String> {
+    let queries = crate::support::repo().join("deploy/postgres_exporter/queries.yaml");
+    let mut c = Command::new("prometheus-postgres-exporter");
+    c.env(
+        "DATA_SOURCE_NAME",
+        format!("postgresql://postgres@127.0.0.1:{port}/postgres?sslmode=disable"),
+    )
+    .arg(format!("--extend.query-path={}", queries.display()));
+    exporter(c, dir, &format!("postgres-exporter-{service}"))
+}
+
+/// A scratch directory the postgres user can enter, removed at the end of the run.
+pub fn scratch_dir(name: &str) -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("vitals-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    // The postgres user must reach its data directories.
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .map_err(|e| e.to_string())?;
     remove_at_end(dir.clone());
+    Ok(dir)
+}
 
-    let queries = crate::support::repo().join("deploy/postgres_exporter/queries.yaml");
+fn start() -> Result<RealDb, String> {
+    let user = pg_user();
+    let dir = scratch_dir("realdb")?;
     let mut servers = Vec::new();
     let mut scrape = String::from("scrape_configs:\n");
     let mut pg_targets = String::new();
@@ -228,13 +262,7 @@ fn start() -> Result<RealDb, String> {
     )?;
     for (service, _db) in [("shop-db", "shop"), ("mes-db", "mes")] {
         let port = postgres(&dir, service, user)?;
-        let mut c = Command::new("prometheus-postgres-exporter");
-        c.env(
-            "DATA_SOURCE_NAME",
-            format!("postgresql://postgres@127.0.0.1:{port}/postgres?sslmode=disable"),
-        )
-        .arg(format!("--extend.query-path={}", queries.display()));
-        let pe = exporter(c, &dir, &format!("postgres-exporter-{service}"))?;
+        let pe = postgres_exporter(&dir, service, port)?;
         // process-exporter: this cluster's processes (their titles carry cluster_name).
         let cfg = dir.join(format!("process-{service}.yml"));
         std::fs::write(
