@@ -29,7 +29,6 @@ use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 /// The processing-time buckets of the contract (same as HTTP latency).
@@ -921,39 +920,17 @@ pub async fn serve_metrics(listen: SocketAddr, driver: &Driver) -> std::io::Resu
     let addr = listener.local_addr()?;
     let state = driver.state.clone();
     tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
+        while let Ok((sock, _)) = listener.accept().await {
             let state = state.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let mut n = 0;
-                while n < buf.len() {
-                    match sock.read(&mut buf[n..]).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(k) => n += k,
-                    }
-                    if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                        break;
-                    }
+            tokio::spawn(crate::serve::respond(sock, move |path| match path {
+                "/metrics" => {
+                    let mut s = lock(&state);
+                    s.scrapes += 1;
+                    (200, exposition(&s))
                 }
-                let head = String::from_utf8_lossy(&buf[..n]);
-                let path = head.split_whitespace().nth(1).unwrap_or("/");
-                let (status, body) = match path {
-                    "/metrics" => {
-                        let mut s = lock(&state);
-                        s.scrapes += 1;
-                        ("200 OK", exposition(&s))
-                    }
-                    "/-/healthy" => ("200 OK", "ok\n".to_string()),
-                    _ => ("404 Not Found", "see /metrics\n".to_string()),
-                };
-                let resp = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = sock.write_all(resp.as_bytes()).await;
-                let _ = sock.write_all(body.as_bytes()).await;
-                let _ = sock.shutdown().await;
-            });
+                "/-/healthy" => (200, "ok\n".to_string()),
+                _ => (404, "see /metrics\n".to_string()),
+            }));
         }
     });
     Ok(addr)

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use super::Plan;
 use super::model::Model;
@@ -79,40 +79,45 @@ pub async fn serve(
     });
 
     loop {
-        let (mut sock, _) = listener.accept().await?;
+        let (sock, _) = listener.accept().await?;
         let shared = shared.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 8192];
-            let mut n = 0;
-            while n < buf.len() {
-                match sock.read(&mut buf[n..]).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(k) => n += k,
-                }
-                if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                    break;
-                }
-            }
-            let head = String::from_utf8_lossy(&buf[..n]);
-            let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-            let (status, body) = {
-                let snap = shared.read().expect("snapshot lock");
-                route(&snap, &path)
-            };
-            let reason = match status {
-                200 => "OK",
-                404 => "Not Found",
-                _ => "Service Unavailable",
-            };
-            let resp = format!(
-                "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = sock.write_all(resp.as_bytes()).await;
-            let _ = sock.write_all(body.as_bytes()).await;
-            let _ = sock.shutdown().await;
-        });
+        tokio::spawn(respond(sock, move |path| {
+            let snap = shared.read().expect("snapshot lock");
+            route(&snap, path)
+        }));
     }
+}
+
+/// Answers one HTTP/1.1 request on `sock`: reads its head, asks `route` for the status and
+/// the text body of its path, writes them and closes (every endpoint of the simulator's
+/// servers).
+pub async fn respond(mut sock: TcpStream, route: impl FnOnce(&str) -> (u16, String)) {
+    let mut buf = vec![0u8; 8192];
+    let mut n = 0;
+    while n < buf.len() {
+        match sock.read(&mut buf[n..]).await {
+            Ok(0) | Err(_) => return,
+            Ok(k) => n += k,
+        }
+        if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    let head = String::from_utf8_lossy(&buf[..n]);
+    let path = head.split_whitespace().nth(1).unwrap_or("/");
+    let (status, body) = route(path);
+    let reason = match status {
+        200 => "OK",
+        404 => "Not Found",
+        _ => "Service Unavailable",
+    };
+    let resp = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = sock.write_all(resp.as_bytes()).await;
+    let _ = sock.write_all(body.as_bytes()).await;
+    let _ = sock.shutdown().await;
 }
 
 fn route(snap: &Snapshot, path: &str) -> (u16, String) {

@@ -271,6 +271,21 @@ pub fn client_errors_match_the_driven_scenario() -> TestResult {
     Ok(())
 }
 
+/// A server's connections (every role's, the exporter's own included) over its
+/// max_connections, as the server says it.
+fn saturation(db: &RealDb, by_role: &BTreeMap<String, f64>, service: &str) -> f64 {
+    let max: f64 = db
+        .psql(service, "postgres", "SHOW max_connections")
+        .parse()
+        .unwrap();
+    let held: f64 = by_role
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("{service}/")))
+        .map(|(_, v)| v)
+        .sum();
+    held / max
+}
+
 /// The database SLOs' check rows and the servers' status rows on the real stack: the
 /// connection saturation is the connections the servers hold (the driver's and the
 /// exporter's own) over max_connections, the memory what process-exporter reads, both
@@ -299,17 +314,9 @@ pub fn db_slos_and_status_rows_follow_the_servers() -> TestResult {
         let service = row["group"]["service"]
             .as_str()
             .unwrap_or_else(|| panic!("a row per server: {row:#}"));
-        let max: f64 = db
-            .psql(service, "postgres", "SHOW max_connections")
-            .parse()
-            .unwrap();
-        let held: f64 = by_role
-            .iter()
-            .filter(|(k, _)| k.starts_with(&format!("{service}/")))
-            .map(|(_, v)| v)
-            .sum();
+        let saturation = saturation(db, &by_role, service);
         let want = match name {
-            "db-connection-saturation" => held / max,
+            "db-connection-saturation" => saturation,
             "db-memory" => memory[service],
             other => panic!("an SLO of the databases this test does not know: {other}"),
         };
@@ -349,16 +356,8 @@ pub fn db_slos_and_status_rows_follow_the_servers() -> TestResult {
             .iter()
             .find(|s| s["name"] == "conns")
             .unwrap();
-        let max: f64 = db
-            .psql(service, "postgres", "SHOW max_connections")
-            .parse()
-            .unwrap();
-        let held: f64 = by_role
-            .iter()
-            .filter(|(k, _)| k.starts_with(&format!("{service}/")))
-            .map(|(_, v)| v)
-            .sum();
-        assert_eq!(conns["value"].as_f64(), Some(held / max), "{row:#}");
+        let saturation = saturation(db, &by_role, service);
+        assert_eq!(conns["value"].as_f64(), Some(saturation), "{row:#}");
         assert_eq!(row["status"], "ok", "{row:#}");
         assert_eq!(row["slos"]["status"], "pass", "{row:#}");
     }
