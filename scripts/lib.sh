@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for scripts/*: installing Debian packages when missing.
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -10,7 +11,7 @@ APT_UPDATED=
 apt_install() {
   if [ -z "$APT_UPDATED" ]; then
     step "apt-get update"
-    as_root apt-get update -qq
+    as_root apt-get update -qq || return
     APT_UPDATED=1
   fi
   step "apt-get install $*"
@@ -26,6 +27,7 @@ ensure_packages() {
   done
   if [ ${#missing[@]} -gt 0 ]; then
     # Debian's prometheus package would start a system service; nothing here needs it.
+    # shellcheck disable=SC2046 # one word per package
     apt_install $(printf '%s\n' "${missing[@]}" | sort -u)
   fi
 }
@@ -37,6 +39,42 @@ ensure_dev_package() {
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+}
+
+# no_service_starts CMD ... runs CMD (an install) with service starts forbidden: Debian's
+# packages start their system services on install unless /usr/sbin/policy-rc.d says no.
+# (The install helpers here return their failure rather than rely on set -e, which does
+# not apply inside `CMD || ...`.)
+no_service_starts() {
+  local added='' rc=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod +x /usr/sbin/policy-rc.d
+    added=1
+  fi
+  "$@" || rc=$?
+  if [ -n "$added" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
+  return "$rc"
+}
+
+# The real database stack (tests/it/support/postgres.rs, scripts/demo --real): PostgreSQL 15
+# with pg_stat_statements (postgresql-contrib), postgres_exporter, process-exporter,
+# node_exporter.
+ensure_real_db_packages() {
+  ensure_packages prometheus-postgres-exporter:prometheus-postgres-exporter prometheus-process-exporter:prometheus-process-exporter prometheus-node-exporter:prometheus-node-exporter || return
+  ensure_dev_package postgresql-15 postgresql-contrib
+}
+
+# RabbitMQ (tests/it/real.rs, scripts/demo --real) runs as a private node (own ports, epmd,
+# data dir), never the package's service: forbid that service for the install, and stop
+# one that runs anyway.
+ensure_rabbitmq_server() {
+  if ! command -v epmd >/dev/null 2>&1 || [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+    no_service_starts apt_install rabbitmq-server || return
+    if command -v service >/dev/null 2>&1 && service rabbitmq-server status >/dev/null 2>&1; then
+      as_root service rabbitmq-server stop || true
+    fi
+  fi
 }
 
 ensure_rust_components() {
