@@ -188,11 +188,13 @@ Checked against a real broker by `tests/it/real.rs`; a scrape of the driven brok
   `queue_type`/`dead_letter_strategy` pair the broker supports (no `delivery_limit` for
   classic queues; no `maxlen` with `at_least_once`, which needs `reject-publish` overflow).
 - `rabbitmq_queue_head_message_timestamp` is **absent for quorum queues** and `NaN` for an
-  empty classic queue: `rabbitmq.message_age_seconds` has no row for `shop.orders`
-  (quorum); use `rabbitmq.processing_p95` and the queue depth there. The `> 0` filter drops
-  the `NaN`s. The simulator still exports it for `shop.orders` (an open fidelity gap: on the
-  simulated week only that queue holds ready messages, and the dashboard's message-age panel
-  shows it).
+  empty classic queue (the `> 0` filter drops the `NaN`s). For a queue without the series
+  (`shop.orders`, quorum) `rabbitmq.message_age_seconds` falls back to Little's law: the
+  ready messages over the rate the consumers processed that queue's messages
+  (`messaging_process_duration_seconds_count`) in `window`, a row marked
+  `estimate=\"ready_over_processing_rate\"`. It is the mean wait of a steady flow, not the
+  head's age: after a burst it can be far off, and a queue nobody consumed from in the window
+  has no row (look at its depth and consumers).
 - Queue gauges (ready, unacked, consumers) are refreshed every
   `collect_statistics_interval` (5 s); a quorum queue's series appear only after its first
   refresh.
@@ -203,6 +205,35 @@ Checked against a real broker by `tests/it/real.rs`; a scrape of the driven brok
 - `rabbitmq_global_messages_delivered_total` counts redeliveries (a message returned to a
   quorum queue three times is delivered three times); a consumer of a quorum queue that
   returned messages (nack with requeue) could exceed its prefetch on 3.10.8.
+
+## Real-exporter behaviour (postgres_exporter 0.11, process-exporter, node_exporter)
+
+Checked against two real PostgreSQL 15 servers by `tests/it/realdb.rs`.
+
+- Every series of postgres_exporter except `pg_up` carries `server` (the DSN's host:port);
+  `pg_stat_database_*` also `datid`, with rows for the shared objects (`datname=\"\"`),
+  `template0`, `template1` and `postgres`; `pg_stat_activity_count` is a grid of every
+  database and six states. The queries sum or select by `datname` and `service`, never by
+  `server`.
+- `pg_replication_lag` is not built in: it comes from the example query block
+  `pg_replication` in `deploy/postgres_exporter/queries.yaml` (0 on a primary).
+- The extension queries' rows (`pg_stat_statements_by_command_*`,
+  `pg_stat_activity_by_user_count`) exist only after the first statement or while a
+  connection of that role exists; counts over a window treat a row born in it as counted
+  from zero (see Exact counts).
+- The exporter's own failed queries count as rollbacks of the `postgres` database.
+
+## Simulator fidelity
+
+`tests/it/fidelity.rs` compares the simulator's broker and database targets with these
+exporters family by family: the same families and types, the same label names, and for the
+exporters' fixed grids (per queue, per database and state, per queue type and dead-letter
+strategy) the same series. Scrapes of both sides are kept in `tests/fixtures/real/`
+(`rabbitmq-3.10-per-object.prom` and `sim-rabbitmq.prom`, `postgres-15-exporters.prom` and
+`sim-postgres.prom`). Known differences, by design: the simulator serves one target per
+database server (the real stack has three exporters), types `pg_stat_database_*` unknown
+(OpenMetrics cannot type a counter without `_total`), and keeps
+`rabbitmq_queue_messages_published_total` while the real broker drops it between bursts.
 ";
 
 /// `docs/catalog.md`: monitoring plan line -> query -> PromQL -> unit.

@@ -9,6 +9,7 @@ mod check;
 mod dashboard;
 mod errors;
 mod faults;
+mod fidelity;
 mod incidents;
 mod lint;
 mod openslo;
@@ -163,6 +164,9 @@ fn main() {
         openslo::import_names_the_file_line_document_and_field_it_cannot_represent,
         openslo::export_names_what_it_cannot_write_and_takes_slo_filters,
         real::every_rabbitmq_query_is_checked_against_the_real_broker,
+        fidelity::the_simulated_broker_has_the_real_brokers_series_object_by_object,
+        fidelity::the_simulated_database_has_the_real_exporters_series_object_by_object,
+        fidelity::the_kept_real_scrapes_match_the_simulator,
         real::gauges_equal_what_the_driver_holds,
         real::dead_letter_counts_are_exact_integers,
         real::rates_fall_within_the_derived_tolerance,

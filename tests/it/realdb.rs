@@ -451,3 +451,28 @@ pub fn a_database_that_goes_down_is_named_and_its_slos_are_inconclusive() -> Tes
     assert!(r.stdout.contains("INCONCLUSIVE"), "{}", r.stdout);
     Ok(())
 }
+
+/// The scrapes of every exporter of one server (postgres_exporter, process-exporter, the
+/// host's node_exporter), concatenated, from the URLs Prometheus scrapes.
+pub fn exporter_scrapes(db: &RealDb, service: &str) -> String {
+    let (_, body) = crate::support::prometheus::http_get(db.prom.port, "/api/v1/targets")
+        .expect("Prometheus answers");
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    let mut out = String::new();
+    for t in doc["data"]["activeTargets"].as_array().unwrap() {
+        let job = t["labels"]["job"].as_str().unwrap_or_default();
+        if t["labels"]["service"] != service || !["postgres", "process", "node"].contains(&job) {
+            continue;
+        }
+        let url = t["scrapeUrl"].as_str().unwrap();
+        let rest = url.strip_prefix("http://127.0.0.1:").unwrap();
+        let (port, path) = rest.split_once('/').unwrap();
+        let (status, text) =
+            crate::support::prometheus::http_get(port.parse().unwrap(), &format!("/{path}"))
+                .expect("the exporter answers");
+        assert_eq!(status, 200, "{url}");
+        out.push_str(&format!("# {job} exporter ({url})\n"));
+        out.push_str(&text);
+    }
+    out
+}

@@ -123,6 +123,8 @@ impl Model {
             *mem = mem.max(pss.round());
         }
         self.reg.set(db.mem_rss, (pss * 2.6).round());
+        // Address space: the shared buffers' mapping and the binaries, as on a real host.
+        self.reg.set(db.mem_virtual, (pss * 2.6 + 2.3e8).round());
         self.reg.inc(db.cpu[0], dt * (0.05 + qps * 0.0009 * slow));
         self.reg.inc(db.cpu[1], dt * (0.02 + qps * 0.0002));
         self.reg

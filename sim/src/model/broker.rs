@@ -371,12 +371,14 @@ impl Model {
             self.reg.set(q.unacked_g, q.unacked);
             self.reg.set(q.messages_g, ready + q.unacked);
             self.reg.set(q.consumers_g, q.consumer_count);
-            let head = q
-                .ready
-                .front()
-                .map(|(at, _)| *at as f64 / 1000.0)
-                .unwrap_or(f64::NAN);
-            self.reg.set(q.head_g, head);
+            if let Some(head_g) = q.head_g {
+                let head = q
+                    .ready
+                    .front()
+                    .map(|(at, _)| *at as f64 / 1000.0)
+                    .unwrap_or(f64::NAN);
+                self.reg.set(head_g, head);
+            }
             depths.push((q.name.clone(), ready as u64));
         }
         self.queue_depth_truth(t1, &depths);

@@ -61,6 +61,16 @@ const DEAD_LETTER_COMBOS: [(&str, &[(&str, &str)]); 4] = [
     ),
 ];
 
+/// The states postgres_exporter's `pg_stat_activity` collector exports for every database.
+const ACTIVITY_STATES: [&str; 6] = [
+    "active",
+    "disabled",
+    "fastpath function call",
+    "idle",
+    "idle in transaction",
+    "idle in transaction (aborted)",
+];
+
 const LOST: [(&str, &str); 4] = [
     ("mes", "rejected"),
     ("broker", "dead_lettered"),
@@ -493,12 +503,14 @@ fn queue_gauges(
             &l,
         ),
         consumers_g: reg.gauge("rabbitmq_queue_consumers", "Consumers on a queue", rtid, &l),
-        head_g: reg.gauge(
-            "rabbitmq_queue_head_message_timestamp",
-            "Timestamp of the first message in the queue, if any",
-            rtid,
-            &l,
-        ),
+        head_g: (queue_type != "rabbit_quorum_queue").then(|| {
+            reg.gauge(
+                "rabbitmq_queue_head_message_timestamp",
+                "Timestamp of the first message in the queue, if any",
+                rtid,
+                &l,
+            )
+        }),
     }
 }
 
@@ -658,25 +670,27 @@ pub(super) fn databases(reg: &mut Registry, t: &Topology) -> Vec<Db> {
 fn database(reg: &mut Registry, d: &topology::Database) -> Db {
     let datname = d.datname.as_str();
     let tid = reg.target("postgres", &d.instance, &d.name);
+    // postgres_exporter labels every series of a server with the DSN's host:port.
+    let server = format!("{}:5432", d.instance);
+    let server = server.as_str();
+    // pg_stat_activity_count is a grid: every database the server has, every state.
     let mut activity = BTreeMap::new();
-    for st in ["active", "idle", "idle in transaction"] {
-        activity.insert(
-            st,
-            reg.gauge(
+    for db in [datname, "postgres", "template0", "template1"] {
+        for st in ACTIVITY_STATES {
+            let s = reg.gauge(
                 "pg_stat_activity_count",
                 "number of connections in this state",
                 tid,
-                &[("datname", datname), ("state", st)],
-            ),
-        );
+                &[("datname", db), ("server", server), ("state", st)],
+            );
+            if db == datname && ["active", "idle", "idle in transaction"].contains(&st) {
+                activity.insert(st, s);
+            } else if db == "postgres" && st == "idle" {
+                // The exporter's own connection.
+                reg.set(s, 1.0);
+            }
+        }
     }
-    let maint = reg.gauge(
-        "pg_stat_activity_count",
-        "number of connections in this state",
-        tid,
-        &[("datname", "postgres"), ("state", "idle")],
-    );
-    reg.set(maint, 1.0);
     let mut by_user = BTreeMap::new();
     for (u, st) in [
         ("app", "active"),
@@ -692,7 +706,12 @@ fn database(reg: &mut Registry, d: &topology::Database) -> Db {
                 "pg_stat_activity_by_user_count",
                 "Client connections",
                 tid,
-                &[("datname", datname), ("usename", u), ("state", st)],
+                &[
+                    ("datname", datname),
+                    ("server", server),
+                    ("usename", u),
+                    ("state", st),
+                ],
             ),
         );
     }
@@ -700,7 +719,7 @@ fn database(reg: &mut Registry, d: &topology::Database) -> Db {
         "pg_settings_max_connections",
         "Sets the maximum number of concurrent connections.",
         tid,
-        &[],
+        &[("server", server)],
     );
     reg.set(maxc, d.max_connections);
     let sizes = [
@@ -715,13 +734,13 @@ fn database(reg: &mut Registry, d: &topology::Database) -> Db {
             "pg_database_size_bytes",
             "Disk space used by the database",
             tid,
-            &[("datname", name)],
+            &[("datname", name), ("server", server)],
         );
         (s, size, growth)
     })
     .collect();
-    let calls = statements(reg, tid, datname);
-    let (rollback, deadlocks, lag) = stat_database(reg, tid, datname);
+    let calls = statements(reg, tid, datname, server);
+    let (rollback, deadlocks, lag) = stat_database(reg, tid, datname, server);
     let host = host_series(reg, tid);
     let up = reg.gauge(
         "pg_up",
@@ -744,6 +763,7 @@ fn database(reg: &mut Registry, d: &topology::Database) -> Db {
         lag,
         mem_pss: host.mem_pss,
         mem_rss: host.mem_rss,
+        mem_virtual: host.mem_virtual,
         cpu: host.cpu,
         disk: host.disk,
         idle_in_tx: 0.5,
@@ -756,6 +776,7 @@ fn statements(
     reg: &mut Registry,
     tid: Tid,
     datname: &str,
+    server: &str,
 ) -> BTreeMap<(&'static str, &'static str), (Sid, Sid)> {
     let mut calls = BTreeMap::new();
     for (u, cmd) in [
@@ -766,7 +787,12 @@ fn statements(
         ("app", "other"),
         ("reporting", "select"),
     ] {
-        let l = [("user", u), ("datname", datname), ("command", cmd)];
+        let l = [
+            ("user", u),
+            ("datname", datname),
+            ("command", cmd),
+            ("server", server),
+        ];
         let c = reg.counter(
             "pg_stat_statements_by_command_calls",
             "Number of times executed",
@@ -784,24 +810,41 @@ fn statements(
     calls
 }
 
-fn stat_database(reg: &mut Registry, tid: Tid, datname: &str) -> (Sid, Sid, Sid) {
-    let rollback = reg.untyped_counter(
-        "pg_stat_database_xact_rollback",
-        "Number of transactions in this database that have been rolled back",
-        tid,
-        &[("datname", datname)],
-    );
-    let deadlocks = reg.untyped_counter(
-        "pg_stat_database_deadlocks",
-        "Number of deadlocks detected in this database",
-        tid,
-        &[("datname", datname)],
-    );
+/// pg_stat_database's rows: the shared objects (`datname=""`), the template and
+/// maintenance databases and the site's database, each with its oid as `datid`.
+fn stat_database(reg: &mut Registry, tid: Tid, datname: &str, server: &str) -> (Sid, Sid, Sid) {
+    let mut own = None;
+    for (datid, db) in [
+        ("0", ""),
+        ("1", "template1"),
+        ("4", "template0"),
+        ("5", "postgres"),
+        ("16384", datname),
+    ] {
+        let l = [("datid", datid), ("datname", db), ("server", server)];
+        let rollback = reg.untyped_counter(
+            "pg_stat_database_xact_rollback",
+            "Number of transactions in this database that have been rolled back",
+            tid,
+            &l,
+        );
+        let deadlocks = reg.untyped_counter(
+            "pg_stat_database_deadlocks",
+            "Number of deadlocks detected in this database",
+            tid,
+            &l,
+        );
+        if db == datname {
+            own = Some((rollback, deadlocks));
+        }
+    }
+    let (rollback, deadlocks) = own.expect("the site's database is a row");
+    // The example query block of postgres_exporter (deploy/postgres_exporter/queries.yaml).
     let lag = reg.gauge(
         "pg_replication_lag",
         "Replication lag behind master in seconds",
         tid,
-        &[],
+        &[("server", server)],
     );
     (rollback, deadlocks, lag)
 }
@@ -809,6 +852,7 @@ fn stat_database(reg: &mut Registry, tid: Tid, datname: &str) -> (Sid, Sid, Sid)
 struct HostSeries {
     mem_pss: Sid,
     mem_rss: Sid,
+    mem_virtual: Sid,
     cpu: [Sid; 2],
     disk: [Sid; 2],
 }
@@ -825,6 +869,10 @@ fn host_series(reg: &mut Registry, tid: Tid) -> HostSeries {
     };
     let mem_pss = mem(reg, "proportionalResident");
     let mem_rss = mem(reg, "resident");
+    let mem_virtual = mem(reg, "virtual");
+    // No swap on the simulated hosts: exported at 0, as process-exporter does.
+    mem(reg, "swapped");
+    mem(reg, "proportionalSwapped");
     let cpu = ["user", "system"].map(|mode| {
         reg.counter(
             "namedprocess_namegroup_cpu_seconds",
@@ -844,6 +892,7 @@ fn host_series(reg: &mut Registry, tid: Tid) -> HostSeries {
     HostSeries {
         mem_pss,
         mem_rss,
+        mem_virtual,
         cpu,
         disk,
     }

@@ -156,7 +156,8 @@ struct Queue {
     unacked_g: Sid,
     messages_g: Sid,
     consumers_g: Sid,
-    head_g: Sid,
+    /// `None` for quorum queues: RabbitMQ 3.10 does not export their head timestamp.
+    head_g: Option<Sid>,
 }
 
 struct Channel {
@@ -202,6 +203,7 @@ struct Db {
     lag: Sid,
     mem_pss: Sid,
     mem_rss: Sid,
+    mem_virtual: Sid,
     cpu: [Sid; 2],
     disk: [Sid; 2],
     idle_in_tx: f64,
