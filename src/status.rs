@@ -111,6 +111,9 @@ pub struct ComponentStatus {
     pub signals: Vec<Signal>,
     /// Scrape targets up, of all known.
     pub targets_up: Option<(u32, u32)>,
+    /// The `instance` of every scrape target that is down.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets_down: Vec<String>,
     pub slos: Option<SloState>,
     pub spark: Option<Spark>,
 }
@@ -155,6 +158,10 @@ fn targets_key(c: &Component) -> String {
     format!("targets:{}", c.name)
 }
 
+fn down_key(c: &Component) -> String {
+    format!("down:{}", c.name)
+}
+
 /// Every catalog query the screen reads, once each: (tag, PromQL).
 fn signal_terms(config: &Config) -> BTreeMap<String, String> {
     let mut terms = BTreeMap::new();
@@ -176,6 +183,7 @@ fn signal_terms(config: &Config) -> BTreeMap<String, String> {
         if let Some(m) = &c.targets {
             terms.insert(up_key(c), format!("sum(up{{{m}}})"));
             terms.insert(targets_key(c), format!("count(up{{{m}}})"));
+            terms.insert(down_key(c), format!("up{{{m}}} == 0"));
         }
     }
     terms
@@ -337,18 +345,44 @@ fn judge_targets(c: &Component, tagged: &Tagged, out: &mut ComponentStatus) {
     out.targets_up = one(up_key(c))
         .zip(one(targets_key(c)))
         .map(|(u, t)| (u as u32, t as u32));
+    out.targets_down = tagged
+        .get(&down_key(c))
+        .map(|s| {
+            let mut v: Vec<String> = s
+                .iter()
+                .map(|s| s.labels.get("instance").cloned().unwrap_or_default())
+                .collect();
+            v.sort();
+            v
+        })
+        .unwrap_or_default();
+    // The targets that are down, by name: a few, then how many more.
+    let named = || {
+        let d = &out.targets_down;
+        if d.is_empty() {
+            return String::new();
+        }
+        let shown = d.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+        match d.len() {
+            n if n > 3 => format!(": {shown} and {} more", n - 3),
+            _ => format!(": {shown}"),
+        }
+    };
     match out.targets_up {
         None => {
             out.status = Health::Unknown;
             out.reasons.push("no data: no scrape targets for it".into());
         }
         Some((0, t)) => {
+            let names = named();
             out.status = Health::Down;
-            out.reasons.push(format!("all {t} targets down"));
+            out.reasons.push(format!("all {t} targets down{names}"));
         }
         Some((u, t)) if u < t => {
+            let names = named();
             out.status = out.status.max(Health::Degraded);
-            out.reasons.push(format!("{}/{t} targets down", t - u));
+            out.reasons
+                .push(format!("{}/{t} targets down{names}", t - u));
         }
         _ => {}
     }
@@ -490,6 +524,7 @@ fn component(
         reasons: Vec::new(),
         signals: signals_of(config, c, tagged),
         targets_up: None,
+        targets_down: Vec::new(),
         slos: None,
         spark: None,
     };

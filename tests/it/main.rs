@@ -164,6 +164,7 @@ fn main() {
         openslo::import_names_the_file_line_document_and_field_it_cannot_represent,
         openslo::export_names_what_it_cannot_write_and_takes_slo_filters,
         real::every_rabbitmq_query_is_checked_against_the_real_broker,
+        real::a_broker_that_goes_down_is_named_and_its_slos_are_inconclusive,
         fidelity::the_simulated_broker_has_the_real_brokers_series_object_by_object,
         fidelity::the_simulated_database_has_the_real_exporters_series_object_by_object,
         fidelity::the_kept_real_scrapes_match_the_simulator,

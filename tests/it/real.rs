@@ -621,3 +621,75 @@ pub fn a_counter_reset_is_marked_as_an_estimate_and_the_rest_stays_exact() -> Te
     assert!(rows.is_empty(), "unexpected rows: {rows:?}");
     Ok(())
 }
+
+/// A broker that goes down mid-run (its VM killed): its status row is DOWN and names the
+/// target that stopped answering, and its SLOs are inconclusive (exit 3), never passing.
+pub fn a_broker_that_goes_down_is_named_and_its_slos_are_inconclusive() -> TestResult {
+    use crate::support::postgres::wait_for;
+    crate::support::prometheus::require_binaries()?;
+    let node = rabbitmq::private()?;
+    let prom = Prometheus::start(Spec {
+        config: format!(
+            "scrape_configs:\n  - job_name: rabbitmq\n    metrics_path: /metrics/per-object\n    static_configs:\n      - targets: ['{}']\n        labels: {{service: rabbitmq}}\n",
+            node.metrics_target()
+        ),
+        interval: Some("2s"),
+        ..Default::default()
+    })?;
+    let up = || {
+        let v = instant_query(
+            prom.port,
+            "up{job=\"rabbitmq\"}",
+            &format!("{:.3}", unix_now()),
+        );
+        v["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|s| s.parse::<f64>().ok())
+    };
+    wait_for("up = 1", Duration::from_secs(30), || up() == Some(1.0)).unwrap();
+    let status = || {
+        let doc = vitals(&["status", "--format", "json"])
+            .prometheus(&prom.url)
+            .run()
+            .json();
+        doc["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "rabbitmq")
+            .cloned()
+            .unwrap()
+    };
+    let check = || {
+        vitals(&[
+            "check",
+            "--slo",
+            "dead-letter-rate",
+            "--slo",
+            "dropped-messages",
+        ])
+        .prometheus(&prom.url)
+        .run()
+    };
+    wait_for("the broker's SLOs to pass", Duration::from_secs(30), || {
+        check().code == 0
+    })
+    .unwrap();
+    let row = status();
+    assert_ne!(row["status"], "down", "{row:#}");
+
+    node.kill();
+    wait_for("up = 0", Duration::from_secs(30), || up() == Some(0.0)).unwrap();
+    let row = status();
+    assert_eq!(row["status"], "down", "{row:#}");
+    let reasons = row["reasons"].to_string();
+    assert!(
+        reasons.contains("targets down") && reasons.contains(&node.metrics_target()),
+        "the reasons name the target that is down: {row:#}"
+    );
+    let r = check();
+    r.expect_code(3);
+    assert!(r.stdout.contains("INCONCLUSIVE"), "{}", r.stdout);
+    assert!(!r.stdout.contains("PASS"), "{}", r.stdout);
+    Ok(())
+}

@@ -20,6 +20,8 @@ pub struct RabbitMq {
     pub url: String,
     /// The `rabbitmq_prometheus` listener (`/metrics`, `/metrics/per-object`).
     pub prometheus_port: u16,
+    /// The node's scratch directory (its pid file, log and data).
+    dir: PathBuf,
 }
 
 /// The server script itself: `/usr/sbin/rabbitmq-server` is a wrapper that switches to
@@ -47,6 +49,12 @@ pub fn require_binaries() -> Result<PathBuf, Skip> {
             ))
         }
     }
+}
+
+/// A node of its own, for a test that stops it.
+pub fn private() -> Result<RabbitMq, Skip> {
+    let server = require_binaries()?;
+    Ok(RabbitMq::start(&server).unwrap_or_else(|e| panic!("{e}")))
 }
 
 /// The node shared by every test of this run, started on first use.
@@ -160,7 +168,24 @@ impl RabbitMq {
         Ok(RabbitMq {
             url: format!("amqp://guest:guest@127.0.0.1:{amqp}/%2f"),
             prometheus_port: prom,
+            dir,
         })
+    }
+
+    /// Kills the node's VM at once (SIGKILL), as a crash would; its epmd stays.
+    pub fn kill(&self) {
+        let pid = std::fs::read_to_string(self.dir.join("rabbitmq.pid"))
+            .expect("the node wrote its pid file");
+        let pid: i32 = pid.trim().parse().expect("a pid");
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0, "kill {pid}");
+        let t0 = Instant::now();
+        while port_open(self.prometheus_port) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "the node did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// The `host:port` Prometheus scrapes.
