@@ -214,7 +214,7 @@ fn the_payments_site_has_its_own_shape() {
     assert_eq!(values(r, "pg_up", "service"), BTreeSet::from(["main-db"]));
     assert_eq!(
         values(r, "pg_stat_activity_count", "datname"),
-        BTreeSet::from(["main", "postgres"])
+        BTreeSet::from(["main", "postgres", "template0", "template1"])
     );
     assert_eq!(
         values(r, "db_client_operation_duration_seconds", "service"),
