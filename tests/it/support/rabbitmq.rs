@@ -22,6 +22,10 @@ pub struct RabbitMq {
     pub prometheus_port: u16,
     /// The node's scratch directory (its pid file, log and data).
     dir: PathBuf,
+    server: PathBuf,
+    name: String,
+    /// AMQP, Erlang distribution and epmd ports.
+    ports: (u16, u16, u16),
 }
 
 /// The server script itself: `/usr/sbin/rabbitmq-server` is a wrapper that switches to
@@ -114,13 +118,34 @@ impl RabbitMq {
             std::thread::sleep(Duration::from_millis(20));
         }
 
-        let log = std::fs::File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
+        let node = RabbitMq {
+            url: format!("amqp://guest:guest@127.0.0.1:{amqp}/%2f"),
+            prometheus_port: prom,
+            dir,
+            server: server.to_path_buf(),
+            name: node,
+            ports: (amqp, dist, epmd),
+        };
+        node.boot(t0)?;
+        Ok(node)
+    }
+
+    /// Starts the node's VM (again, after [`RabbitMq::kill`]: same name, ports and data)
+    /// and waits until it answers AMQP and its metrics.
+    pub fn boot(&self, t0: Instant) -> Result<(), String> {
+        let (dir, server, node, prom) = (&self.dir, &self.server, &self.name, self.prometheus_port);
+        let (amqp, dist, epmd) = self.ports;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("server.log"))
+            .map_err(|e| e.to_string())?;
         let mut cmd = Command::new(server);
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("LANG", "C.UTF-8")
             .env("HOME", dir.join("home"))
-            .env("RABBITMQ_NODENAME", &node)
+            .env("RABBITMQ_NODENAME", node)
             .env("RABBITMQ_MNESIA_BASE", dir.join("mnesia"))
             .env("RABBITMQ_LOG_BASE", dir.join("log"))
             .env("RABBITMQ_CONFIG_FILE", dir.join("rabbitmq.conf"))
@@ -139,7 +164,7 @@ impl RabbitMq {
             )
             // Exec the VM in place of the script, so stopping the child stops the node.
             .env("RUNNING_UNDER_SYSTEMD", "true")
-            .current_dir(&dir)
+            .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log);
@@ -165,11 +190,7 @@ impl RabbitMq {
             "rabbitmq-server ready in {:.1}s",
             t0.elapsed().as_secs_f64()
         );
-        Ok(RabbitMq {
-            url: format!("amqp://guest:guest@127.0.0.1:{amqp}/%2f"),
-            prometheus_port: prom,
-            dir,
-        })
+        Ok(())
     }
 
     /// Kills the node's VM at once (SIGKILL), as a crash would; its epmd stays.
