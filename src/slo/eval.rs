@@ -468,7 +468,11 @@ fn budget_rows(slo: &Slo, plan: &BudgetPlan, answer: &Answer) -> Vec<Row> {
 
 fn threshold_rows(slo: &Slo, unit: Unit, answer: &Answer) -> Vec<Row> {
     let Objective::Threshold {
-        op, value, warn, ..
+        op,
+        value,
+        warn,
+        expr,
+        ..
     } = &slo.objective
     else {
         return vec![];
@@ -534,7 +538,7 @@ fn threshold_rows(slo: &Slo, unit: Unit, answer: &Answer) -> Vec<Row> {
             }
         };
     }
-    if answer.series.is_empty() {
+    if answer.series.is_empty() && expr.members.is_none() {
         return vec![base.no_data(slo, "no data: the query returned no series".into())];
     }
     let mut rows = Vec::new();
@@ -554,6 +558,18 @@ fn threshold_rows(slo: &Slo, unit: Unit, answer: &Answer) -> Vec<Row> {
             None => r = r.no_data(slo, "no data".into()),
         }
         rows.push(r);
+    }
+    // A member the query names but that returned no series (its exporter is gone, its
+    // target not scraped): a row of its own, no data, never left out of the verdict.
+    if let Some((label, names)) = &expr.members {
+        for name in names {
+            if rows.iter().any(|r| r.group.get(label) == Some(name)) {
+                continue;
+            }
+            let mut r = base.clone();
+            r.group = BTreeMap::from([(label.clone(), name.clone())]);
+            rows.push(r.no_data(slo, format!("no data: no series for {label}={name}")));
+        }
     }
     rows.sort_by(|a, b| a.group.cmp(&b.group));
     rows

@@ -168,6 +168,10 @@ pub struct ThresholdExpr {
     pub query: Option<(String, BTreeMap<String, String>)>,
     /// The `window` the query looks back over, when it has one (a trailing count).
     pub window: Option<Duration>,
+    /// The rows a grouped SLO must have: the query filters its one `group_by` label by a
+    /// `names` param (`service=~"{{db}}"`) that lists plain names, so each name is a row;
+    /// one without a series is no data, not silently absent.
+    pub members: Option<(String, Vec<String>)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -690,6 +694,32 @@ fn threshold_objective(r: &RawSlo, catalog: &Catalog, m: &mut Mistakes) -> Optio
     })
 }
 
+/// The names each of which must be a row of a grouped SLO (see [`ThresholdExpr::members`]).
+fn members(
+    def: &crate::catalog::QueryDef,
+    params: &BTreeMap<String, String>,
+    group_by: &[String],
+) -> Option<(String, Vec<String>)> {
+    let [label] = group_by else {
+        return None;
+    };
+    def.params.iter().find_map(|(name, spec)| {
+        if spec.kind != crate::catalog::params::ParamKind::Names
+            || !def.promql.contains(&format!("{label}=~\"{{{{{name}}}}}\""))
+        {
+            return None;
+        }
+        let value = params.get(name)?;
+        let names: Vec<String> = value.split('|').map(str::to_string).collect();
+        let plain = |n: &String| {
+            !n.is_empty()
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.:/".contains(c))
+        };
+        names.iter().all(plain).then(|| (label.clone(), names))
+    })
+}
+
 /// The PromQL a threshold SLO compares: a catalog query with its params, or `promql`.
 fn threshold_expr(r: &RawSlo, catalog: &Catalog, m: &mut Mistakes) -> Option<ThresholdExpr> {
     let params: BTreeMap<String, String> = r
@@ -710,6 +740,7 @@ fn threshold_expr(r: &RawSlo, catalog: &Catalog, m: &mut Mistakes) -> Option<Thr
             match def.expand(&params) {
                 Ok(e) => Some(ThresholdExpr {
                     window: e.params.get("window").and_then(|w| w.parse().ok()),
+                    members: members(def, &e.params, &r.group_by),
                     promql: e.promql,
                     unit: def.unit,
                     query: Some((q.clone(), e.params)),
@@ -732,6 +763,7 @@ fn threshold_expr(r: &RawSlo, catalog: &Catalog, m: &mut Mistakes) -> Option<Thr
                 unit: Unit::Count,
                 query: None,
                 window: None,
+                members: None,
             })
         }
         (Some(_), Some(_)) => {

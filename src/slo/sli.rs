@@ -722,6 +722,7 @@ mod tests {
                     unit: crate::units::Unit::Ratio,
                     query: None,
                     window: None,
+                    members: None,
                 },
                 op: Op::Le,
                 value: 0.05,
