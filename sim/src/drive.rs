@@ -1,5 +1,5 @@
-//! `vitals-sim drive`: a short scripted scenario against a real RabbitMQ (AMQP 0-9-1), with
-//! the truth of every event it caused.
+//! `vitals-sim drive --rabbitmq`: a short scripted scenario against a real RabbitMQ (AMQP
+//! 0-9-1), with the truth of every event it caused.
 //!
 //! The topology is the reference system's (design/metric-contract.md, section 2):
 //! `shop.orders` (quorum, dead-letter exchange, at-least-once dead-lettering, delivery
@@ -15,7 +15,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,7 +28,6 @@ use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 use serde::Serialize;
-use tokio::net::TcpListener;
 
 /// The processing-time buckets of the contract (same as HTTP latency).
 pub const BUCKETS: [f64; 16] = [
@@ -156,8 +154,6 @@ struct State {
     dlq: BTreeMap<(String, String, String), u64>,
     /// Deliveries seen, per queue and action (for the scenario's waits).
     seen: BTreeMap<(String, Action), u64>,
-    /// Times `/metrics` was served.
-    scrapes: u64,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -693,13 +689,9 @@ impl Driver {
         d
     }
 
-    /// Waits until `/metrics` has been scraped once (at most `limit`).
-    pub async fn wait_scraped(&self, limit: Duration) -> Result<(), String> {
-        wait_for(&self.state, "the first scrape of /metrics", |s| {
-            s.scrapes > 0
-        })
-        .await
-        .map_err(|_| format!("no scrape of /metrics within {limit:?}"))
+    /// The application-side series, in the Prometheus text format.
+    pub fn exposition(&self) -> String {
+        exposition(&lock(&self.state))
     }
 }
 
@@ -912,28 +904,6 @@ fn exposition(s: &State) -> String {
         );
     }
     out
-}
-
-/// Serves `/metrics` on `listen` until the process ends; returns the bound address.
-pub async fn serve_metrics(listen: SocketAddr, driver: &Driver) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(listen).await?;
-    let addr = listener.local_addr()?;
-    let state = driver.state.clone();
-    tokio::spawn(async move {
-        while let Ok((sock, _)) = listener.accept().await {
-            let state = state.clone();
-            tokio::spawn(crate::serve::respond(sock, move |path| match path {
-                "/metrics" => {
-                    let mut s = lock(&state);
-                    s.scrapes += 1;
-                    (200, exposition(&s))
-                }
-                "/-/healthy" => (200, "ok\n".to_string()),
-                _ => (404, "see /metrics\n".to_string()),
-            }));
-        }
-    });
-    Ok(addr)
 }
 
 #[cfg(test)]

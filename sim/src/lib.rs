@@ -10,6 +10,7 @@
 //! time behind `/metrics` endpoints.
 
 pub mod drive;
+pub mod drivers;
 pub mod model;
 pub mod openmetrics;
 pub mod output;

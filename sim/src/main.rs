@@ -57,15 +57,11 @@ enum Command {
         #[arg(long)]
         model_only: bool,
     },
-    /// Drive real PostgreSQL servers through a scripted scenario (roles app, analyst and
-    /// migration; statement mixes, failures, a rollback, DDL, a deadlock), write what it did
-    /// as JSON and serve the applications' client histogram
-    #[command(
-        after_help = "Example:\n  vitals-sim drive-postgres --server \"shop-db=shop=host=127.0.0.1 port=5432 user=postgres\" --server \"mes-db=mes=host=127.0.0.1 port=5433 user=postgres\" --truth pg-truth.json --listen 127.0.0.1:9187\n\nEach server needs pg_stat_statements in shared_preload_libraries and a superuser the driver can log in as (trust on loopback, or a password in CONNINFO). The truth is written once the scenario is over and the held connections are open; the process then holds them for --hold (or until killed), serving db_client_operation_duration_seconds on --listen."
-    )]
-    DrivePostgres(DrivePostgresArgs),
-    /// Drive a real RabbitMQ through a short scripted scenario (the reference topology,
-    /// dead letters of every reason, held consumers) and write what it caused as JSON
+    /// Drive real servers through short scripted scenarios, concurrently: a RabbitMQ (the
+    /// reference topology, dead letters of every reason, held consumers) and PostgreSQL
+    /// servers (roles app, analyst and migration; statement mixes, failures, a rollback,
+    /// DDL, a deadlock); serve the applications' series and write what they caused as JSON
+    #[command(after_help = DRIVE_HELP)]
     Drive(DriveArgs),
     /// List the built-in scenarios, or print one as TOML to start your own from
     Scenarios {
@@ -73,74 +69,6 @@ enum Command {
         #[arg(long)]
         show: Option<String>,
     },
-}
-
-#[derive(Args)]
-struct DrivePostgresArgs {
-    /// A server: SERVICE=DATABASE=CONNINFO (libpq key=value of a superuser, without dbname);
-    /// repeat for each (the deadlock is made on the last)
-    #[arg(
-        long = "server",
-        required = true,
-        value_name = "SERVICE=DATABASE=CONNINFO"
-    )]
-    servers: Vec<String>,
-    /// Write what the scenario did (JSON) here, atomically, when it is over
-    #[arg(long, value_name = "FILE")]
-    truth: PathBuf,
-    /// Serve the client histogram here (loopback only; port 0 picks one, printed on stderr)
-    #[arg(long, default_value = "127.0.0.1:0")]
-    listen: SocketAddr,
-    /// Wait this long between set-up and the scenario, so a scrape sees the state before it
-    #[arg(long, default_value = "8s")]
-    settle: Duration,
-    /// Hold the connections (and keep serving) this long after the scenario
-    #[arg(long, default_value = "10m")]
-    hold: Duration,
-}
-
-fn drive_postgres(a: DrivePostgresArgs) -> Result<(), String> {
-    use vitals_sim::pgdrive;
-    if !a.listen.ip().is_loopback() {
-        return Err(format!(
-            "--listen {}: serve only on a loopback address",
-            a.listen
-        ));
-    }
-    let servers: Vec<pgdrive::Server> = a
-        .servers
-        .iter()
-        .map(|s| pgdrive::Server::parse(s))
-        .collect::<Result<_, _>>()?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(async {
-        let metrics = pgdrive::Metrics::default();
-        let addr = pgdrive::listen(a.listen, metrics.clone()).await?;
-        eprintln!("vitals-sim drive-postgres: client metrics on http://{addr}/metrics");
-        let settle = std::time::Duration::from_secs(a.settle.secs());
-        let (truth, held) = pgdrive::drive(&servers, &metrics, settle).await?;
-        let json = serde_json::to_string_pretty(&truth).map_err(|e| e.to_string())?;
-        let tmp = a.truth.with_extension("tmp");
-        std::fs::write(&tmp, json)
-            .and_then(|()| std::fs::rename(&tmp, &a.truth))
-            .map_err(|e| format!("--truth {}: {e}", a.truth.display()))?;
-        eprintln!(
-            "vitals-sim drive-postgres: scenario done, truth in {}; holding {} connections for {}",
-            a.truth.display(),
-            held.len(),
-            a.hold
-        );
-        tokio::select! {
-            () = tokio::time::sleep(std::time::Duration::from_secs(a.hold.secs())) => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-        drop(held);
-        Ok(())
-    })
 }
 
 /// Which site to simulate.
@@ -215,23 +143,51 @@ struct ServeArgs {
     listen: SocketAddr,
 }
 
+const DRIVE_HELP: &str = "\
+Examples:
+  vitals-sim drive --rabbitmq amqp://guest:guest@127.0.0.1:5672/%2f --truth truth.json --listen 127.0.0.1:9102 --wait-scrape
+  vitals-sim drive --postgres \"shop-db=shop=host=127.0.0.1 port=5432 user=postgres\" --postgres \"mes-db=mes=host=127.0.0.1 port=5433 user=postgres\" --truth truth.json --listen 127.0.0.1:9187
+  vitals-sim drive --rabbitmq URL --postgres SERVICE=DATABASE=CONNINFO --postgres ... --truth truth.json --listen 127.0.0.1:9102
+
+Given both, the scenarios run at the same time. The truth is one JSON document, {\"rabbitmq\": {...}, \"postgres\": {...}} with the parts driven, written (whole, then renamed into place) once every scenario is over and its connections are held; the process then holds them for --hold (or until killed), serving on --listen dlq_messages_received_total and messaging_process_duration_seconds (RabbitMQ) and db_client_operation_duration_seconds (PostgreSQL); scrape it with honor_labels: true.
+
+The RabbitMQ scenario needs a fresh broker (or at least fresh queues). Each PostgreSQL server needs pg_stat_statements in shared_preload_libraries and a superuser the driver can log in as (trust on loopback, or a password in CONNINFO).";
+
 #[derive(Args)]
+#[command(group(
+    clap::ArgGroup::new("servers")
+        .args(["rabbitmq", "postgres"])
+        .required(true)
+        .multiple(true)
+))]
 struct DriveArgs {
-    /// The broker's AMQP URL
-    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
-    rabbitmq: String,
-    /// Write the truth (JSON: every count the scenario caused) here when the scenario is done
-    #[arg(long)]
+    /// Drive the RabbitMQ at this AMQP URL (e.g. amqp://guest:guest@127.0.0.1:5672/%2f)
+    #[arg(long, value_name = "URL")]
+    rabbitmq: Option<String>,
+    /// Drive a PostgreSQL server: SERVICE=DATABASE=CONNINFO (libpq key=value of a
+    /// superuser, without dbname); repeat for each (the deadlock is made on the last)
+    #[arg(
+        long = "postgres",
+        value_name = "SERVICE=DATABASE=CONNINFO",
+        value_parser = vitals_sim::pgdrive::Server::parse
+    )]
+    postgres: Vec<vitals_sim::pgdrive::Server>,
+    /// Write the truth (JSON) here, atomically, when every scenario is over
+    #[arg(long, value_name = "FILE")]
     truth: Option<PathBuf>,
-    /// Serve the consumers' series (`dlq_messages_received_total`,
-    /// `messaging_process_duration_seconds`) on /metrics here (loopback)
-    #[arg(long)]
+    /// Serve the applications' series on /metrics here (loopback; port 0 picks one,
+    /// printed on stderr)
+    #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
-    /// After the scenario, hold the connections and consumers this long (e.g. 10m), then
-    /// exit [default: until killed]
-    #[arg(long)]
-    hold: Option<String>,
-    /// Start the scenario only after /metrics (--listen) has been scraped once, so the
+    /// Wait this long between the PostgreSQL set-up and its scenario, so a scrape sees the
+    /// state before it
+    #[arg(long, value_name = "D", default_value = "8s", requires = "postgres")]
+    settle: Duration,
+    /// After the scenarios, hold the connections (and consumers, messages) this long (e.g.
+    /// 10m), then exit [default: until killed]
+    #[arg(long, value_name = "D")]
+    hold: Option<Duration>,
+    /// Start the scenarios only after /metrics (--listen) has been scraped once, so the
     /// scraper saw every series before its first event
     #[arg(long, requires = "listen")]
     wait_scrape: bool,
@@ -266,7 +222,6 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::History(a) => history(a),
         Command::Serve(a) => serve_cmd(a),
-        Command::DrivePostgres(a) => drive_postgres(a),
         Command::ScrapeConfig {
             site,
             sim,
@@ -577,56 +532,116 @@ fn serve_cmd(a: ServeArgs) -> Result<(), String> {
 }
 
 fn drive(a: DriveArgs) -> Result<(), String> {
+    use vitals_sim::{drive, drivers, pgdrive};
     if let Some(l) = a.listen
         && !l.ip().is_loopback()
     {
         return Err(format!("--listen {l}: serve only on a loopback address"));
     }
-    let hold: Option<Duration> = a
-        .hold
-        .as_deref()
-        .map(|h| h.parse().map_err(|e| format!("--hold: {e}")))
-        .transpose()?;
+    for (i, s) in a.postgres.iter().enumerate() {
+        if a.postgres[..i].iter().any(|o| o.service == s.service) {
+            return Err(format!("--postgres: service {} given twice", s.service));
+        }
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     rt.block_on(async {
-        let driver = vitals_sim::drive::Driver::new();
+        let endpoint = drivers::Endpoint::new(
+            a.rabbitmq.is_some().then(drive::Driver::new),
+            (!a.postgres.is_empty()).then(|| pgdrive::Metrics::new(&a.postgres)),
+        );
         if let Some(l) = a.listen {
-            let addr = vitals_sim::drive::serve_metrics(l, &driver)
+            let addr = endpoint
+                .serve(l)
                 .await
                 .map_err(|e| format!("--listen {l}: {e}"))?;
             eprintln!("vitals-sim drive: metrics on http://{addr}/metrics");
         }
         if a.wait_scrape {
-            driver
+            endpoint
                 .wait_scraped(std::time::Duration::from_secs(60))
                 .await?;
         }
-        let (truth, _held) = vitals_sim::drive::run(&a.rabbitmq, &driver).await?;
+        let (rabbitmq, postgres) = tokio::try_join!(
+            drive_rabbitmq(a.rabbitmq.as_deref(), endpoint.rabbitmq.as_ref()),
+            drive_postgres(&a.postgres, endpoint.postgres.as_ref(), a.settle),
+        )?;
+        let (rabbitmq, rabbitmq_held) = rabbitmq.unzip();
+        let (postgres, postgres_held) = postgres.unzip();
+        let truth = drivers::Truth { rabbitmq, postgres };
         if let Some(p) = &a.truth {
-            // Written whole, then renamed: a reader never sees half a file.
-            let tmp = p.with_extension("tmp");
-            let text = serde_json::to_string_pretty(&truth).expect("truth serialises");
-            std::fs::write(&tmp, text + "\n").map_err(|e| format!("{}: {e}", tmp.display()))?;
-            std::fs::rename(&tmp, p).map_err(|e| format!("{}: {e}", p.display()))?;
+            truth.write(p)?;
+            eprintln!("vitals-sim drive: truth in {}", p.display());
         }
+        let held = truth.rabbitmq.as_ref().map_or(0, |t| t.connections)
+            + postgres_held.as_ref().map_or(0, |h| h.len() as u64);
         eprintln!(
-            "vitals-sim drive: scenario done in {:.1}s ({} published, {} dead-lettered, {} dropped); holding {} connections",
-            truth.finished_at - truth.started_at,
-            truth.published,
-            truth.dead_lettered.values().sum::<u64>(),
-            truth.dropped.values().sum::<u64>(),
-            truth.connections
+            "vitals-sim drive: holding {held} connections {}",
+            a.hold
+                .map_or("until killed".to_string(), |h| format!("for {h}"))
         );
-        match hold {
-            Some(h) => tokio::time::sleep(std::time::Duration::from_millis(h.millis())).await,
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
+        let hold = async {
+            match a.hold {
+                Some(h) => tokio::time::sleep(std::time::Duration::from_millis(h.millis())).await,
+                None => std::future::pending().await,
             }
+        };
+        tokio::select! {
+            () = hold => {}
+            _ = tokio::signal::ctrl_c() => {}
         }
+        drop((rabbitmq_held, postgres_held));
         Ok(())
     })
+}
+
+/// The RabbitMQ scenario, if asked for: its truth and the connections it holds.
+async fn drive_rabbitmq(
+    url: Option<&str>,
+    driver: Option<&vitals_sim::drive::Driver>,
+) -> Result<Option<(vitals_sim::drive::Truth, vitals_sim::drive::Held)>, String> {
+    let (Some(url), Some(driver)) = (url, driver) else {
+        return Ok(None);
+    };
+    let (truth, held) = vitals_sim::drive::run(url, driver)
+        .await
+        .map_err(|e| format!("RabbitMQ: {e}"))?;
+    eprintln!(
+        "vitals-sim drive: RabbitMQ scenario done in {:.1}s ({} published, {} dead-lettered, {} dropped); holding {} connections",
+        truth.finished_at - truth.started_at,
+        truth.published,
+        truth.dead_lettered.values().sum::<u64>(),
+        truth.dropped.values().sum::<u64>(),
+        truth.connections
+    );
+    Ok(Some((truth, held)))
+}
+
+/// The PostgreSQL scenario, if asked for: its truth and the connections it holds.
+async fn drive_postgres(
+    servers: &[vitals_sim::pgdrive::Server],
+    metrics: Option<&vitals_sim::pgdrive::Metrics>,
+    settle: Duration,
+) -> Result<Option<(vitals_sim::pgdrive::Truth, Vec<tokio_postgres::Client>)>, String> {
+    let Some(metrics) = metrics.filter(|_| !servers.is_empty()) else {
+        return Ok(None);
+    };
+    let settle = std::time::Duration::from_millis(settle.millis());
+    let (truth, held) = vitals_sim::pgdrive::drive(servers, metrics, settle)
+        .await
+        .map_err(|e| format!("PostgreSQL: {e}"))?;
+    eprintln!(
+        "vitals-sim drive: PostgreSQL scenario done in {:.1}s on {}; holding {} connections",
+        truth.finished - truth.started,
+        servers
+            .iter()
+            .map(|s| s.service.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        held.len()
+    );
+    Ok(Some((truth, held)))
 }

@@ -1,4 +1,4 @@
-//! `vitals-sim drive-postgres`: drives real PostgreSQL servers through a scripted scenario
+//! `vitals-sim drive --postgres`: drives real PostgreSQL servers through a scripted scenario
 //! and writes what it did (the truth the end-to-end tests compare vitals with).
 //!
 //! One server per database of the reference system (`shop-db` holds `shop`, `mes-db` holds
@@ -14,20 +14,22 @@
 //!
 //! The applications' side of the metric contract, the `db_client_operation_duration_seconds`
 //! histogram (labels `service`, `db_operation_name`, `error_type`: the SQLSTATE, empty on
-//! success), is measured around each data statement and served on `--listen`. After the
-//! scenario it holds idle connections per role (the truth lists them) until `--hold` ends.
+//! success), is measured around each data statement and served on `--listen` (its series of
+//! successes at zero from the start). After the scenario it holds idle connections per role
+//! (the truth lists them) until `--hold` ends.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use tokio::net::TcpListener;
 use tokio_postgres::{Client, NoTls};
 
 /// The client histogram's bucket bounds (seconds), those the simulator uses.
 const BUCKETS: [f64; 8] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5];
+
+/// The data operations the client histogram measures.
+const OPERATIONS: [&str; 4] = ["SELECT", "INSERT", "UPDATE", "DELETE"];
 
 /// The roles the scenario connects as.
 pub const ROLES: [&str; 3] = ["app", "analyst", "migration"];
@@ -42,7 +44,7 @@ pub struct Server {
 }
 
 impl Server {
-    /// `service=database=conninfo`, as the command line gives it.
+    /// `service=database=conninfo`, as the command line gives it (`--postgres`).
     pub fn parse(s: &str) -> Result<Server, String> {
         let mut it = s.splitn(3, '=');
         match (it.next(), it.next(), it.next()) {
@@ -55,9 +57,10 @@ impl Server {
                     conninfo: conninfo.into(),
                 })
             }
-            _ => Err(format!(
-                "--server {s:?}: expected SERVICE=DATABASE=CONNINFO, e.g. shop-db=shop='host=127.0.0.1 port=5432 user=postgres'"
-            )),
+            _ => Err(
+                "expected SERVICE=DATABASE=CONNINFO, e.g. 'shop-db=shop=host=127.0.0.1 port=5432 user=postgres'"
+                    .into(),
+            ),
         }
     }
 }
@@ -97,6 +100,17 @@ type Hist = BTreeMap<(String, String, String), (Vec<u64>, f64, u64)>;
 pub struct Metrics(Arc<Mutex<Hist>>);
 
 impl Metrics {
+    /// The histogram of `servers`, their successful operations' series declared at zero.
+    pub fn new(servers: &[Server]) -> Metrics {
+        let m = Metrics::default();
+        for s in servers {
+            for op in OPERATIONS {
+                m.declare(&s.service, op);
+            }
+        }
+        m
+    }
+
     /// Exports a successful operation's series at zero before its first observation, as
     /// an application that registers its metrics at start-up does: a burst right after is
     /// then an increase `rate()` sees, not the birth of a series.
@@ -461,24 +475,6 @@ fn merge(into: &mut ServerTruth, from: ServerTruth) {
     }
 }
 
-/// Serves the application-side metrics on `addr` (any path) until the process ends.
-pub async fn listen(addr: SocketAddr, metrics: Metrics) -> Result<SocketAddr, String> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("--listen {addr}: {e}"))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        loop {
-            let Ok((sock, _)) = listener.accept().await else {
-                continue;
-            };
-            let m = metrics.clone();
-            tokio::spawn(crate::serve::respond(sock, move |_| (200, m.exposition())));
-        }
-    });
-    Ok(local)
-}
-
 /// Idle connections held after the scenario, per server and role.
 const HELD: [(&str, u64); 3] = [("app", 3), ("analyst", 1), ("migration", 1)];
 
@@ -491,7 +487,7 @@ pub async fn drive(
 ) -> Result<(Truth, Vec<Client>), String> {
     for s in servers {
         setup(s).await?;
-        for op in ["SELECT", "INSERT", "UPDATE", "DELETE"] {
+        for op in OPERATIONS {
             metrics.declare(&s.service, op);
         }
     }

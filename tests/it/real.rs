@@ -96,8 +96,10 @@ fn drive(rmq: &'static RabbitMq) -> Driven {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let truth: Value =
-        serde_json::from_str(&std::fs::read_to_string(&truth_path).unwrap()).unwrap();
+    // The driver's document: `{"rabbitmq": {...}}`, the part of the scenario it drove.
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&truth_path).unwrap()).unwrap();
+    let truth = doc["rabbitmq"].clone();
+    assert!(truth.is_object(), "no rabbitmq truth in {doc}");
     // The broker refreshes queue gauges every 5 s (collect_statistics_interval); two
     // scrapes after that every gauge and counter shows the end of the scenario.
     let finished = truth["finished_at"].as_f64().unwrap();
@@ -124,7 +126,7 @@ fn drive(rmq: &'static RabbitMq) -> Driven {
         std::fs::write(fx.join("drive-apps.prom"), body).unwrap();
         std::fs::write(
             fx.join("drive-truth.json"),
-            serde_json::to_string_pretty(&truth).unwrap() + "\n",
+            serde_json::to_string_pretty(&doc).unwrap() + "\n",
         )
         .unwrap();
     }
@@ -667,8 +669,8 @@ pub fn a_broker_that_goes_down_is_named_and_its_slos_are_inconclusive() -> TestR
         truth_path.is_file()
     })
     .unwrap();
-    let truth: Value =
-        serde_json::from_str(&std::fs::read_to_string(&truth_path).unwrap()).unwrap();
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&truth_path).unwrap()).unwrap();
+    let truth = &doc["rabbitmq"];
     let finished = truth["finished_at"].as_f64().unwrap();
     std::thread::sleep(Duration::from_secs_f64(
         (finished + 5.0 + 2.0 * scrape + 1.0 - unix_now()).max(0.0),

@@ -3,7 +3,7 @@
 //! preloaded), a `prometheus-postgres-exporter` per server with the contract's extension
 //! queries (deploy/postgres_exporter/queries.yaml), a `prometheus-process-exporter` per
 //! server (its postgres processes, by cluster name), one `prometheus-node-exporter`
-//! (diskstats), `vitals-sim drive-postgres` (the scenario, the truth and the applications'
+//! (diskstats), `vitals-sim drive --postgres` (the scenario, the truth and the applications'
 //! client histogram), and a Prometheus scraping all of them every 5 s. Everything listens on
 //! loopback and is stopped when the test binary ends.
 //!
@@ -29,7 +29,7 @@ pub const SCRAPE_S: f64 = 5.0;
 
 pub struct RealDb {
     pub prom: Prometheus,
-    /// The driver's truth (`vitals-sim drive-postgres --truth`).
+    /// The driver's truth (`vitals-sim drive --postgres ... --truth`: its `postgres` part).
     pub truth: Value,
     /// `service` -> PostgreSQL port.
     pub servers: Vec<(String, u16)>,
@@ -306,9 +306,9 @@ fn start() -> Result<RealDb, String> {
     let truth_path = dir.join("truth.json");
     let driver_port = free_port();
     let mut c = Command::new(crate::support::sim_binary());
-    c.arg("drive-postgres");
+    c.arg("drive");
     for ((service, port), db) in servers.iter().zip(["shop", "mes"]) {
-        c.arg("--server").arg(format!(
+        c.arg("--postgres").arg(format!(
             "{service}={db}=host=127.0.0.1 port={port} user=postgres"
         ));
     }
@@ -348,9 +348,13 @@ fn start() -> Result<RealDb, String> {
             std::fs::read_to_string(dir.join("driver.log")).unwrap_or_default()
         )
     })?;
-    let truth: Value =
+    let doc: Value =
         serde_json::from_str(&std::fs::read_to_string(&truth_path).map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
+    let truth = doc["postgres"].clone();
+    if !truth.is_object() {
+        return Err(format!("no postgres truth in {doc}"));
+    }
     // Scrapes of every target after the connections were held (backends flush their
     // statistics when they end, and the scenario's connections have ended by then).
     // The wait also makes the windows of the counter tests long against the scrape
