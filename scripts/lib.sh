@@ -70,9 +70,16 @@ ensure_real_db_packages() {
 # one that runs anyway.
 ensure_rabbitmq_server() {
   if ! command -v epmd >/dev/null 2>&1 || [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+    local had_epmd=0
+    pgrep -x epmd >/dev/null 2>&1 && had_epmd=1
     no_service_starts apt_install rabbitmq-server || return
     if command -v service >/dev/null 2>&1 && service rabbitmq-server status >/dev/null 2>&1; then
       as_root service rabbitmq-server stop || true
+    fi
+    # The package's scripts leave an `epmd -daemon` behind, listening on every interface:
+    # stop it (the tests and the demo run their own epmd on a loopback port).
+    if [ "$had_epmd" = 0 ] && pgrep -x -u rabbitmq epmd >/dev/null 2>&1; then
+      as_root pkill -x -u rabbitmq epmd || true
     fi
   fi
 }

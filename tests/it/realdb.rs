@@ -1,5 +1,5 @@
 //! The `db.*` catalog on real PostgreSQL servers and their exporters, against what
-//! `vitals-sim drive-postgres` did (tests/it/support/postgres.rs starts the stack once).
+//! `vitals-sim drive --postgres` did (tests/it/support/postgres.rs starts the stack once).
 //!
 //! Gauges are exact: connections held per role, max_connections, up. Counters of discrete
 //! events read through `rate()`/`increase()` are bounded, not exact: Prometheus extrapolates
