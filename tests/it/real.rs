@@ -71,35 +71,10 @@ fn drive(rmq: &'static RabbitMq) -> Driven {
         std::thread::sleep(Duration::from_millis(200));
     }
     let window_start = unix_now().floor() as i64;
-    let truth_path = dir.path().join("truth.json");
-    let mut cmd = Command::new(sim_binary());
-    cmd.args([
-        "drive",
-        "--rabbitmq",
-        &rmq.url,
-        "--listen",
-        &listen,
-        "--wait-scrape",
-    ])
-    .arg("--truth")
-    .arg(&truth_path)
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(std::fs::File::create(dir.path().join("drive.log")).unwrap());
-    start_supervised(cmd, PathBuf::from("/nonexistent-vitals-drive")).expect("spawn drive");
-    let t0 = Instant::now();
-    while !truth_path.is_file() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "the driver wrote no truth:\n{}",
-            std::fs::read_to_string(dir.path().join("drive.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    // The driver's document: `{"rabbitmq": {...}}`, the part of the scenario it drove.
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&truth_path).unwrap()).unwrap();
-    let truth = doc["rabbitmq"].clone();
-    assert!(truth.is_object(), "no rabbitmq truth in {doc}");
+    let truth = run_driver(
+        dir.path(),
+        &["--rabbitmq", &rmq.url, "--listen", &listen, "--wait-scrape"],
+    );
     // The broker refreshes queue gauges every 5 s (collect_statistics_interval); two
     // scrapes after that every gauge and counter shows the end of the scenario.
     let finished = truth["finished_at"].as_f64().unwrap();
@@ -126,7 +101,8 @@ fn drive(rmq: &'static RabbitMq) -> Driven {
         std::fs::write(fx.join("drive-apps.prom"), body).unwrap();
         std::fs::write(
             fx.join("drive-truth.json"),
-            serde_json::to_string_pretty(&doc).unwrap() + "\n",
+            // The driver's document, whose only part is the broker's.
+            serde_json::to_string_pretty(&serde_json::json!({ "rabbitmq": truth })).unwrap() + "\n",
         )
         .unwrap();
     }
@@ -147,6 +123,35 @@ fn up(prom: &Prometheus, job: &str) -> bool {
         &unix_now().to_string(),
     );
     v["data"]["result"][0]["value"][1] == "1"
+}
+
+/// Runs `vitals-sim drive ARGS --truth DIR/truth.json` (its log in DIR/drive.log) until
+/// the scenario is over; returns the RabbitMQ part of its truth.
+fn run_driver(dir: &std::path::Path, args: &[&str]) -> Value {
+    let truth_path = dir.join("truth.json");
+    let mut cmd = Command::new(sim_binary());
+    cmd.arg("drive")
+        .args(args)
+        .arg("--truth")
+        .arg(&truth_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("drive.log")).unwrap());
+    start_supervised(cmd, PathBuf::from("/nonexistent-vitals-drive")).expect("spawn drive");
+    let t0 = Instant::now();
+    while !truth_path.is_file() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the driver wrote no truth:\n{}",
+            std::fs::read_to_string(dir.join("drive.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The driver's document: `{"rabbitmq": {...}}`, the part of the scenario it drove.
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&truth_path).unwrap()).unwrap();
+    let truth = doc["rabbitmq"].clone();
+    assert!(truth.is_object(), "no rabbitmq truth in {doc}");
+    truth
 }
 
 /// A catalog query at the test's instant: label set (as `k=v,...`) -> value.
@@ -641,36 +646,13 @@ pub fn a_broker_that_goes_down_is_named_and_its_slos_are_inconclusive() -> TestR
         interval: Some("2s"),
         ..Default::default()
     })?;
-    let up = || {
-        let v = instant_query(
-            prom.port,
-            "up{job=\"rabbitmq\"}",
-            &format!("{:.3}", unix_now()),
-        );
-        v["data"]["result"][0]["value"][1]
-            .as_str()
-            .and_then(|s| s.parse::<f64>().ok())
-    };
+    let up = || crate::support::prometheus::value_now(prom.port, "up{job=\"rabbitmq\"}");
     wait_for("up = 1", Duration::from_secs(30), || up() == Some(1.0)).unwrap();
     let window_start = unix_now().floor() as i64 - 1;
 
     // The scenario, on a broker Prometheus has seen at zero.
     let dir = scratch();
-    let truth_path = dir.path().join("truth.json");
-    let mut cmd = Command::new(sim_binary());
-    cmd.args(["drive", "--rabbitmq", &node.url])
-        .arg("--truth")
-        .arg(&truth_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("drive.log")).unwrap());
-    start_supervised(cmd, PathBuf::from("/nonexistent-vitals-drive")).expect("spawn drive");
-    wait_for("the driver's truth", Duration::from_secs(120), || {
-        truth_path.is_file()
-    })
-    .unwrap();
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&truth_path).unwrap()).unwrap();
-    let truth = &doc["rabbitmq"];
+    let truth = run_driver(dir.path(), &["--rabbitmq", &node.url]);
     let finished = truth["finished_at"].as_f64().unwrap();
     std::thread::sleep(Duration::from_secs_f64(
         (finished + 5.0 + 2.0 * scrape + 1.0 - unix_now()).max(0.0),
@@ -712,19 +694,7 @@ pub fn a_broker_that_goes_down_is_named_and_its_slos_are_inconclusive() -> TestR
         assert_eq!(before.get(reason), Some(n), "{reason}: {before:?}");
     }
 
-    let status = || {
-        let doc = vitals(&["status", "--format", "json"])
-            .prometheus(&prom.url)
-            .run()
-            .json();
-        doc["components"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == "rabbitmq")
-            .cloned()
-            .unwrap()
-    };
+    let status = || crate::support::status_row(&prom.url, "rabbitmq");
     let check = || {
         vitals(&[
             "check",

@@ -386,37 +386,12 @@ pub fn a_database_that_goes_down_is_named_and_its_slos_are_inconclusive() -> Tes
         interval: Some("3s"),
         ..Default::default()
     })?;
-    let pg_up = || {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs_f64();
-        let v = crate::support::prometheus::instant_query(
-            prom.port,
-            "pg_up{service=\"shop-db\"}",
-            &format!("{now:.3}"),
-        );
-        v["data"]["result"][0]["value"][1]
-            .as_str()
-            .and_then(|s| s.parse::<f64>().ok())
-    };
+    let pg_up = || crate::support::prometheus::value_now(prom.port, "pg_up{service=\"shop-db\"}");
     wait_for("pg_up = 1", std::time::Duration::from_secs(30), || {
         pg_up() == Some(1.0)
     })
     .unwrap();
-    let status = || {
-        let r = vitals(&["status", "--format", "json"])
-            .prometheus(&prom.url)
-            .run();
-        let doc = r.json();
-        doc["components"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == "shop-db")
-            .cloned()
-            .unwrap()
-    };
+    let status = || crate::support::status_row(&prom.url, "shop-db");
     // (status, reason) of each server's row of the saturation SLO, and the exit code.
     let check = || {
         let r = vitals(&[

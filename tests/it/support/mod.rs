@@ -156,3 +156,18 @@ pub fn rel_diff(a: f64, b: f64) -> f64 {
     }
     (a - b).abs() / a.abs().max(b.abs()).max(1e-12)
 }
+
+/// One component's row of `vitals status --format json` against `prometheus_url`, now.
+pub fn status_row(prometheus_url: &str, component: &str) -> serde_json::Value {
+    let doc = vitals(&["status", "--format", "json"])
+        .prometheus(prometheus_url)
+        .run()
+        .json();
+    doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == component)
+        .cloned()
+        .unwrap_or_else(|| panic!("no row {component} in {doc:#}"))
+}

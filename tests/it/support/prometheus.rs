@@ -385,6 +385,18 @@ pub fn instant_query(port: u16, promql: &str, time: &str) -> serde_json::Value {
     serde_json::from_str(&body).unwrap()
 }
 
+/// The value of a one-series query now (to the millisecond), `None` while it has none.
+pub fn value_now(port: u16, promql: &str) -> Option<f64> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let v = instant_query(port, promql, &format!("{now:.3}"));
+    v["data"]["result"][0]["value"][1]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+}
+
 /// The single value of an instant query that returns one series.
 pub fn instant_value(port: u16, promql: &str, time: &str) -> f64 {
     let v = instant_query(port, promql, time);
