@@ -150,10 +150,6 @@ fn key(u: &Use) -> String {
     u.display()
 }
 
-fn up_key(c: &Component) -> String {
-    format!("up:{}", c.name)
-}
-
 fn targets_key(c: &Component) -> String {
     format!("targets:{}", c.name)
 }
@@ -181,7 +177,6 @@ fn signal_terms(config: &Config) -> BTreeMap<String, String> {
     }
     for c in &config.site.components {
         if let Some(m) = &c.targets {
-            terms.insert(up_key(c), format!("sum(up{{{m}}})"));
             terms.insert(targets_key(c), format!("count(up{{{m}}})"));
             terms.insert(down_key(c), format!("up{{{m}}} == 0"));
         }
@@ -336,15 +331,6 @@ fn judge_targets(c: &Component, tagged: &Tagged, out: &mut ComponentStatus) {
     if c.targets.is_none() {
         return;
     }
-    let one = |k: String| {
-        tagged
-            .get(&k)
-            .and_then(|s| s.first())
-            .and_then(Series::value)
-    };
-    out.targets_up = one(up_key(c))
-        .zip(one(targets_key(c)))
-        .map(|(u, t)| (u as u32, t as u32));
     out.targets_down = tagged
         .get(&down_key(c))
         .map(|s| {
@@ -356,17 +342,20 @@ fn judge_targets(c: &Component, tagged: &Tagged, out: &mut ComponentStatus) {
             v
         })
         .unwrap_or_default();
+    // `up` is 0 or 1: the targets up are those not down.
+    let down = out.targets_down.len() as u32;
+    out.targets_up = tagged
+        .get(&targets_key(c))
+        .and_then(|s| s.first())
+        .and_then(Series::value)
+        .map(|t| ((t as u32).saturating_sub(down), t as u32));
     // The targets that are down, by name: a few, then how many more.
-    let named = || {
-        let d = &out.targets_down;
-        if d.is_empty() {
-            return String::new();
-        }
-        let shown = d.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
-        match d.len() {
-            n if n > 3 => format!(": {shown} and {} more", n - 3),
-            _ => format!(": {shown}"),
-        }
+    let d = &out.targets_down;
+    let shown = d.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+    let names = match d.len() {
+        0 => String::new(),
+        n if n > 3 => format!(": {shown} and {} more", n - 3),
+        _ => format!(": {shown}"),
     };
     match out.targets_up {
         None => {
@@ -374,12 +363,10 @@ fn judge_targets(c: &Component, tagged: &Tagged, out: &mut ComponentStatus) {
             out.reasons.push("no data: no scrape targets for it".into());
         }
         Some((0, t)) => {
-            let names = named();
             out.status = Health::Down;
             out.reasons.push(format!("all {t} targets down{names}"));
         }
         Some((u, t)) if u < t => {
-            let names = named();
             out.status = out.status.max(Health::Degraded);
             out.reasons
                 .push(format!("{}/{t} targets down{names}", t - u));
