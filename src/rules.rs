@@ -272,6 +272,29 @@ fn increases(out: &mut String, budgets: &[&Slo]) {
     }
 }
 
+/// The group recording the increases of the report's KPI terms (docs/recording.md), which
+/// `report` sums over its periods.
+fn kpi_increases(out: &mut String, config: &Config) {
+    use crate::report::recorded::{GROUP, HEARTBEAT_RECORD, TERM_RECORD, site_terms};
+    let terms = site_terms(config);
+    if terms.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  - name: {GROUP}\n    interval: {}\n    rules:",
+        sli::RECORD_INTERVAL
+    );
+    for t in &terms {
+        let _ = writeln!(out, "      - record: {TERM_RECORD}");
+        let _ = writeln!(out, "        expr: {}", block(&t.rule(), 10));
+        labels(out, &[("vitals_term", t.id())]);
+        let _ = writeln!(out, "      - record: {HEARTBEAT_RECORD}");
+        let _ = writeln!(out, "        expr: {}", block("vector(1)", 10));
+        labels(out, &[("vitals_term", t.id())]);
+    }
+}
+
 /// The alerts of the threshold SLOs that alert.
 fn threshold_alerts(out: &mut String, site: &Site, slos: &[Slo]) {
     let thresholds: Vec<&Slo> = slos
@@ -458,6 +481,9 @@ pub(crate) fn generate(
         }
     }
     increases(&mut out, &budgets);
+    if targets {
+        kpi_increases(&mut out, config);
+    }
     threshold_alerts(&mut out, site, slos);
     if targets {
         target_alerts(&mut out, site);

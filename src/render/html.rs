@@ -211,6 +211,15 @@ fn head(o: &mut String, r: &Report) {
         }
         o.push_str("</ul>\n");
     }
+    if !r.kpi_sources.is_empty() {
+        o.push_str(
+            "<p class=\"muted\">Sources of the KPIs over the period:</p><ul class=\"muted\">\n",
+        );
+        for s in &r.kpi_sources {
+            o.push_str(&format!("<li>{}</li>\n", esc(s)));
+        }
+        o.push_str("</ul>\n");
+    }
 }
 
 /// 1. The verdict and every SLO over the period.

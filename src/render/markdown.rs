@@ -205,6 +205,13 @@ pub(crate) fn report(r: &crate::report::Report, charts: &[(String, String)]) -> 
         }
         o.push('\n');
     }
+    if !r.kpi_sources.is_empty() {
+        o.push_str("> **Sources** of the KPIs over the period:\n");
+        for s in &r.kpi_sources {
+            o.push_str(&format!("> - {s}\n"));
+        }
+        o.push('\n');
+    }
     o.push_str(&format!(
         "## 1. Headline\n\n**Verdict: {}** — {}.\n\n",
         status_badge(r.verdict),

@@ -12,6 +12,7 @@ mod charts;
 mod numbers;
 pub mod period;
 mod plan;
+pub(crate) mod recorded;
 mod slos;
 
 use std::collections::BTreeMap;
@@ -282,6 +283,11 @@ pub struct Report {
     /// not (stale rules, short coverage); absent when every SLO read raw series.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub slo_sources: Vec<String>,
+    /// Which KPIs over the period were summed from the recorded KPI increases of `vitals
+    /// rules` (docs/recording.md), and which read raw series because those do not cover
+    /// the period; absent with `--source raw` or without recorded increases.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kpi_sources: Vec<String>,
     /// The step at which peaks and the time thresholds were broken are sampled: `1m` up to a
     /// week, `5m` for a month (as many samples as a week at one minute).
     pub sample_step: crate::duration::Duration,
@@ -427,11 +433,16 @@ pub(crate) async fn build(
     source: crate::cli::SliSource,
     progress: &(dyn Fn() + Sync),
 ) -> Report {
-    let plan = Plan::new(period, tz);
+    let mut plan = Plan::new(period, tz);
     let slos = &config.slos;
     let (at, previous_at) = plan.slo_instants();
-    // The latency buckets are asked once, at the period's end, for everything below.
-    let buckets = sli::resolve_buckets(slos, prom, at, progress).await;
+    // The latency buckets are asked once, at the period's end, for everything below; the
+    // coverage of the recorded KPI increases with them.
+    let (buckets, kpi_cover) = tokio::join!(
+        sli::resolve_buckets(slos, prom, at, progress),
+        kpi_coverage(prom, config, &plan, source, progress),
+    );
+    plan.kpi_cover = kpi_cover;
     let search = crate::incidents::Search {
         slos,
         range: (plan.previous.start, plan.period.end),
@@ -457,11 +468,49 @@ pub(crate) async fn build(
     )
 }
 
+/// How much of both periods the recorded KPI increases cover: one query, unless the
+/// source is raw or the site's KPIs have no recordable term.
+async fn kpi_coverage(
+    prom: &Prom,
+    config: &Config,
+    plan: &Plan,
+    source: crate::cli::SliSource,
+    progress: &(dyn Fn() + Sync),
+) -> recorded::Coverage {
+    let unavailable = |why: &str| recorded::Coverage {
+        unavailable: Some(why.to_string()),
+        ..Default::default()
+    };
+    if source == crate::cli::SliSource::Raw {
+        return unavailable("--source raw");
+    }
+    if recorded::site_terms(config).is_empty() {
+        return unavailable("no recordable KPI");
+    }
+    let mut batch = crate::prom::Batch::new();
+    batch.add(
+        0u8,
+        crate::prom::Request::instant(
+            "report: recorded KPI increases",
+            recorded::probe(plan.period.length(), plan.previous.length()),
+            plan.period.end,
+        ),
+    );
+    match prom.run_batch(batch, progress).await.take(&0) {
+        Some(Ok(a)) => recorded::Coverage::from_series(&a.series),
+        Some(Err(e)) => unavailable(&e.to_string()),
+        None => unavailable("no answer"),
+    }
+}
+
 /// Every query a report sends, for progress bars: KPIs and charts, the burn-down, the
 /// SLO evaluation at both ends and the incidents.
 pub(crate) fn query_estimate(config: &Config, source: crate::cli::SliSource) -> usize {
     let slos = &config.slos;
     plan::fixed_requests(config)
+        + usize::from(
+            source != crate::cli::SliSource::Raw && !recorded::site_terms(config).is_empty(),
+        )
         + 2 * eval::query_count(slos, source)
         + crate::incidents::query_estimate(slos)
 }

@@ -173,6 +173,7 @@ pub(super) fn assemble(
         incidents: super::IncidentSection::empty(),
         charts: Vec::new(),
         slo_sources: crate::slo::eval::source_lines(evaluated.rows),
+        kpi_sources: super::plan::kpi_sources(plan, config),
         sample_step: plan.sample_step,
         missing: r.missing,
         warnings: Vec::new(),

@@ -17,6 +17,8 @@ use crate::slo::eval::Row;
 use crate::slo::model::{Alerting, Objective};
 use crate::slo::sli;
 
+use super::recorded;
+
 /// This period or the one before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Which {
@@ -53,6 +55,8 @@ pub struct Plan {
     /// The step peaks and time broken are sampled at ([`sli::sample_step`]): one minute up
     /// to a week, five minutes for a month.
     pub(super) sample_step: Duration,
+    /// The recorded KPI terms' coverage of both periods (none: every KPI reads raw).
+    pub(super) kpi_cover: recorded::Coverage,
 }
 
 /// The tag of a number's series in a KPI answer.
@@ -85,7 +89,28 @@ impl Plan {
             period,
             previous,
             tz,
+            kpi_cover: recorded::Coverage {
+                unavailable: Some("not probed".into()),
+                ..Default::default()
+            },
         }
+    }
+
+    /// The query over `which` period a marked query ([`recorded::MARKER`] as its window)
+    /// is read with from the recorded KPI increases, when every term of it covers the
+    /// period; None: raw.
+    pub(super) fn recorded_form(&self, marked: &str, which: Which) -> Option<String> {
+        let p = self.of(which);
+        let (q, terms) = recorded::rewrite(marked, p.length()).ok()?;
+        let (start, end) = (
+            crate::timespec::unix_seconds(p.start),
+            crate::timespec::unix_seconds(p.end),
+        );
+        (!terms.is_empty()
+            && self
+                .kpi_cover
+                .covers(&terms, start, end, which == Which::Previous))
+        .then_some(q)
     }
 
     /// The instants the SLOs are judged at: the last second of each period, so a calendar
@@ -106,18 +131,12 @@ impl Plan {
     pub(super) fn batch(&self, config: &Config, buckets: &sli::Buckets) -> Batch<Ask> {
         let mut b = Batch::new();
         for w in [Which::Current, Which::Previous] {
-            b.add(
-                Ask::Kpis(w),
-                kpi_request(config, self.of(w), self.sample_step),
-            );
+            b.add(Ask::Kpis(w), kpi_request(self, config, w));
             b.add(
                 Ask::Breach(w),
                 breach_request(config, self.of(w), self.sample_step),
             );
-            b.add(
-                Ask::PeriodValues(w),
-                period_value_request(config, self.of(w)),
-            );
+            b.add(Ask::PeriodValues(w), period_value_request(self, config, w));
         }
         for (id, req) in self.chart_requests(config) {
             b.add(Ask::Chart(id), req);
@@ -238,10 +257,14 @@ impl Plan {
 }
 
 /// The one instant query with every number of a period (KPIs, component figures,
-/// breakdowns), each distinct query once, tagged `vitals_kpi`.
-fn kpi_request(config: &Config, period: &Period, fine: Duration) -> Request {
+/// breakdowns), each distinct query once, tagged `vitals_kpi`. A query over the period whose
+/// terms are recorded ([`recorded`]) sums the recorded increases instead of the raw series.
+fn kpi_request(plan: &Plan, config: &Config, which: Which) -> Request {
+    let period = plan.of(which);
+    let fine = plan.sample_step;
     let window = period.length().to_string();
     let site = &config.site;
+    let marked = recorded::period_queries(config);
     let mut wanted: BTreeMap<String, (&Use, At)> = BTreeMap::new();
     for m in site
         .report
@@ -257,6 +280,9 @@ fn kpi_request(config: &Config, period: &Period, fine: Duration) -> Request {
     let terms: Vec<String> = wanted
         .iter()
         .filter_map(|(key, (u, at))| {
+            if let Some(q) = marked.get(key).and_then(|m| plan.recorded_form(m, which)) {
+                return Some(tag(&q, &[("vitals_kpi", key)]));
+            }
             // A peak is of the query as it is (a 5-minute rate), over the whole period.
             let extra = match at {
                 At::Period => vec![("window", window.clone())],
@@ -279,6 +305,48 @@ fn kpi_request(config: &Config, period: &Period, fine: Duration) -> Request {
     )
 }
 
+/// Which of the report's queries over the period read recorded increases (by the key
+/// [`recorded::period_queries`] gives them), of this period and the previous one.
+pub(super) fn kpi_sources(plan: &Plan, config: &Config) -> Vec<String> {
+    if plan.kpi_cover.unavailable.is_some() {
+        return Vec::new();
+    }
+    let mut recorded_keys = Vec::new();
+    let mut uncovered = Vec::new();
+    for (key, marked) in recorded::period_queries(config) {
+        let name = key
+            .strip_prefix("slo:")
+            .map(str::to_string)
+            .unwrap_or_else(|| key.split('@').next().unwrap_or(&key).to_string());
+        if !matches!(recorded::form(&marked), recorded::Form::Terms(_)) {
+            continue;
+        }
+        match (
+            plan.recorded_form(&marked, Which::Current).is_some(),
+            plan.recorded_form(&marked, Which::Previous).is_some(),
+        ) {
+            (true, true) => recorded_keys.push(name),
+            (true, false) => uncovered.push(format!("{name} (the previous period)")),
+            _ => uncovered.push(name),
+        }
+    }
+    let mut out = Vec::new();
+    if !recorded_keys.is_empty() {
+        out.push(format!(
+            "KPIs over the period from recorded increases ({}): {}",
+            recorded::GROUP,
+            recorded_keys.join(", ")
+        ));
+    }
+    if !uncovered.is_empty() {
+        out.push(format!(
+            "KPIs over the period from raw series (no recorded increases cover the period; load or backfill the rules of `vitals rules`): {}",
+            uncovered.join(", ")
+        ));
+    }
+    out
+}
+
 fn join_or_nothing(terms: Vec<String>) -> String {
     if terms.is_empty() {
         "vector(0) > 1".to_string()
@@ -288,14 +356,18 @@ fn join_or_nothing(terms: Vec<String>) -> String {
 }
 
 /// The value over the whole period of every period KPI (a threshold SLO with `severity =
-/// "none"` whose query has a `window`), tagged `vitals_slo`.
-fn period_value_request(config: &Config, period: &Period) -> Request {
+/// "none"` whose query has a `window`), tagged `vitals_slo`; from the recorded KPI
+/// increases where they cover the period.
+fn period_value_request(plan: &Plan, config: &Config, which: Which) -> Request {
+    let period = plan.of(which);
     let terms: Vec<String> = config
         .slos
         .iter()
         .filter(|s| is_period_kpi(s))
         .filter_map(|slo| {
-            let q = sli::threshold_over(slo, &config.catalog, period.length())?;
+            let q = sli::threshold_over(slo, &config.catalog, recorded::MARKER)
+                .and_then(|m| plan.recorded_form(&m, which))
+                .or_else(|| sli::threshold_over(slo, &config.catalog, period.length()))?;
             Some(tag(&q, &[("vitals_slo", &slo.name)]))
         })
         .collect();

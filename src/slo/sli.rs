@@ -318,8 +318,13 @@ fn normalised(slo: &Slo) -> String {
 /// normalised form. `vitals rules` writes it on every recorded increase
 /// (`vitals_fingerprint`); the commands read only series with the current one.
 pub fn fingerprint(slo: &Slo) -> String {
+    fnv1a(&normalised(slo))
+}
+
+/// 16 hex digits of the 64-bit FNV-1a hash of `s`: the fingerprints of recorded series.
+pub(crate) fn fnv1a(s: &str) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in normalised(slo).bytes() {
+    for b in s.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }

@@ -65,6 +65,16 @@ pub(crate) fn increases_of(rules: &str, slo: &str, keep: bool) -> String {
     out
 }
 
+/// A group of the generated file as a rule file of its own.
+fn group_of(rules: &str, name: &str) -> String {
+    let start = rules
+        .find(&format!("  - name: {name}\n"))
+        .unwrap_or_else(|| panic!("a group {name}"));
+    let rest = &rules[start..];
+    let end = rest[1..].find("\n  - name: ").map_or(rest.len(), |i| i + 2);
+    format!("groups:\n{}", &rest[..end])
+}
+
 /// One recording rule of a generated file.
 struct Rule {
     record: String,
@@ -110,8 +120,16 @@ fn evaluate(port: u16, rules: &[Rule], first: i64) -> String {
             "/api/v1/query_range?query={}&start={first}&end={END_S}&step=300",
             enc(&r.expr)
         );
+        let t = Instant::now();
         let (status, body) = http_get(port, &path).expect("Prometheus answers");
         assert_eq!(status, 200, "{}: {body}", r.expr);
+        if std::env::var_os("VITALS_TEST_TIMES").is_some() {
+            eprintln!(
+                "{:.2} s: {}",
+                t.elapsed().as_secs_f64(),
+                r.expr.replace('\n', " ")
+            );
+        }
         let v: Value = serde_json::from_str(&body).unwrap();
         for s in v["data"]["result"].as_array().unwrap() {
             let mut labels: Vec<(String, String)> = s["metric"]
@@ -239,6 +257,12 @@ fn fixture() -> Result<&'static Fixture, Skip> {
             w.prom.port,
             &parse_rules(&increases_of(&rules, PARTIAL, true)),
             END_S - WEEK + offset,
+        ));
+        // The report's KPI terms, over both weeks (offset differently: another group).
+        om.push_str(&evaluate(
+            w.prom.port,
+            &parse_rules(&group_of(&rules, "vitals-kpi-increases")),
+            END_S - 2 * WEEK + 61,
         ));
         om.push_str("# EOF\n");
         let om_file = write(&dir, "recorded.om", &om);
@@ -463,6 +487,145 @@ pub fn stale_rules_are_reported_and_not_used() -> TestResult {
         t.stdout.contains("mes-availability: raw series") && t.stdout.contains("stale"),
         "{}",
         t.stdout
+    );
+    Ok(())
+}
+
+/// The report's KPIs over a week summed from the recorded KPI increases agree with the raw
+/// series: counts within 0.5 % (or one event), ratios and quantiles within 0.5 %; the
+/// report says which KPIs were recorded; `--source raw` reads none.
+pub fn recorded_and_raw_kpis_agree() -> TestResult {
+    let f = fixture()?;
+    let report = |extra: &[&str]| {
+        let mut a = vec![
+            "--timeout",
+            "2m",
+            "report",
+            "--week",
+            "2026-W47",
+            "--time-zone",
+            "UTC",
+            "--format",
+            "json",
+        ];
+        a.extend(extra);
+        let r = vitals(&a).prometheus(&f.prom.url).run();
+        assert!([0, 3].contains(&r.code), "exit {}: {}", r.code, r.stderr);
+        r.json()
+    };
+    let raw = report(&["--source", "raw"]);
+    let rec = report(&[]);
+    assert!(raw.get("kpi_sources").is_none(), "{}", raw["kpi_sources"]);
+    let lines: Vec<&str> = rec["kpi_sources"]
+        .as_array()
+        .expect("kpi_sources")
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let recorded = lines
+        .iter()
+        .find(|l| l.starts_with("KPIs over the period from recorded increases"))
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    for q in [
+        "business.orders_created",
+        "business.lost_order_share",
+        "business.order_processing_p95",
+        "api.requests",
+        "api.latency_p95",
+    ] {
+        assert!(recorded.contains(q), "{q} not recorded: {lines:?}");
+    }
+    assert!(
+        !lines.iter().any(|l| l.contains("from raw series")),
+        "both weeks are covered: {lines:?}"
+    );
+    // Every number of both weeks, by where it is in the document.
+    let mut numbers: Vec<(String, Option<f64>, Option<f64>)> = Vec::new();
+    let both = |a: &Value, b: &Value, key: String, out: &mut Vec<_>| {
+        for field in ["value", "previous"] {
+            out.push((
+                format!("{key}.{field}"),
+                a[field].as_f64(),
+                b[field].as_f64(),
+            ));
+        }
+    };
+    for (a, b) in raw["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(rec["kpis"].as_array().unwrap())
+    {
+        assert_eq!(a["id"], b["id"]);
+        both(a, b, a["id"].as_str().unwrap().to_string(), &mut numbers);
+    }
+    for (ca, cb) in raw["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(rec["components"].as_array().unwrap())
+    {
+        for (a, b) in ca["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(cb["metrics"].as_array().unwrap())
+        {
+            both(a, b, a["id"].as_str().unwrap().to_string(), &mut numbers);
+        }
+    }
+    for (ba, bb) in raw["breakdowns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(rec["breakdowns"].as_array().unwrap())
+    {
+        let ra = ba["rows"].as_array().unwrap();
+        let rb = bb["rows"].as_array().unwrap();
+        assert_eq!(ra.len(), rb.len(), "{}: {ba}\n{bb}", ba["id"]);
+        for (a, b) in ra.iter().zip(rb) {
+            assert_eq!(a["labels"], b["labels"], "{}", ba["id"]);
+            both(a, b, format!("{}{}", ba["id"], a["labels"]), &mut numbers);
+        }
+    }
+    let mut worst = (0.0, String::new());
+    let mut compared = 0;
+    for (key, a, b) in &numbers {
+        let (Some(a), Some(b)) = (a, b) else {
+            assert_eq!(a.is_some(), b.is_some(), "{key}: raw {a:?}, recorded {b:?}");
+            continue;
+        };
+        let d = rel_diff(*a, *b);
+        // rate()'s extrapolation at the raw window's edges, and the recorded window's
+        // shift by under 5 minutes, move a count by a fraction of an event per series.
+        let ok = d <= 5e-3 || (a - b).abs() <= 1.0;
+        assert!(ok, "{key}: raw {a} vs recorded {b} ({:.3} %)", d * 100.0);
+        if d > worst.0 {
+            worst = (d, format!("{key}: raw {a}, recorded {b}"));
+        }
+        compared += 1;
+    }
+    assert!(compared >= 30, "{compared} numbers compared");
+    // The period KPIs (threshold SLOs judged over the period) agree too.
+    for (a, b) in raw["slos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(rec["slos"].as_array().unwrap())
+    {
+        assert_eq!(a["name"], b["name"]);
+        if let (Some(x), Some(y)) = (a["value"]["value"].as_f64(), b["value"]["value"].as_f64()) {
+            assert!(
+                rel_diff(x, y) <= 5e-3 || (x - y).abs() < 1e-9,
+                "{}: raw {x} vs recorded {y}",
+                a["name"]
+            );
+        }
+    }
+    eprintln!(
+        "recorded KPIs: {compared} numbers compared, largest difference {:.4} % ({})",
+        worst.0 * 100.0,
+        worst.1
     );
     Ok(())
 }

@@ -55,7 +55,15 @@ pub fn generated_rules_pass_promtool_check() -> TestResult {
         .iter()
         .filter(|c| c.targets.is_some())
         .count();
-    let want = budget * 12 + thresholds + 2 + services;
+    // And per term of the report's queries over the period, its increase and heartbeat.
+    let text = std::fs::read_to_string(&out).unwrap();
+    let terms = text.matches("- record: kpi:term:increase5m\n").count();
+    assert_eq!(
+        terms,
+        text.matches("- record: kpi:term:evaluations5m\n").count()
+    );
+    assert!(terms >= 10, "{terms} KPI terms recorded");
+    let want = budget * 12 + thresholds + 2 + services + 2 * terms;
     assert!(
         r.stderr.contains(&format!("SUCCESS: {want} rules found")),
         "expected {want} rules: {}",

@@ -348,7 +348,7 @@ pub fn http_post_json(port: u16, path: &str, body: &str) -> Option<(u16, String)
 /// Sends one request over loopback and reads the reply to its end: its status and body.
 fn http_exchange(port: u16, request: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(120))).ok()?;
     s.write_all(request.as_bytes()).ok()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).ok()?;

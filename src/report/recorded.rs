@@ -1,0 +1,483 @@
+//! Recorded KPI increases: what lets a report read a month's KPI totals from a few thousand
+//! points per term instead of every raw sample of the month.
+//!
+//! A KPI query over the period (`{{window}}` set to the period) is made of terms like
+//! `sum by (service) (increase(http_requests_total{...}[{{window}}]))`: a sum of the increases
+//! (or rates) of the series a selector picks, over the window. `vitals rules` records each
+//! such term's increase over every 5 minutes, exactly (the difference of consecutive
+//! evaluations, as for latency SLOs: the sums telescope), under [`TERM_RECORD`] with the
+//! term's grouping and `vitals_term` (a hash of the selector and the grouping), and one
+//! [`HEARTBEAT_RECORD`] point per term and evaluation. The report rewrites every term into
+//! `sum by (...) (sum_over_time(kpi:term:increase5m{vitals_term="..."}[period]))` (divided by
+//! the period's seconds for a rate): ratios, quantiles of histograms and sums of terms keep
+//! their own PromQL around the rewritten terms.
+//!
+//! A query is rewritten only when every windowed range in it is such a term, and a term is
+//! read from recorded series only when its heartbeat has a point for every interval of the
+//! period that Prometheus has data for (two may be missing at the ends): rules loaded
+//! yesterday, or a changed selector (a new `vitals_term`), leave the query raw.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use promql_parser::parser::{self, Expr, LabelModifier};
+
+use crate::catalog::params::escape_promql_string;
+use crate::config::Config;
+use crate::duration::Duration;
+use crate::site::At;
+use crate::slo::sli::RECORD_INTERVAL;
+
+/// The record of a term's increase over one interval.
+pub const TERM_RECORD: &str = "kpi:term:increase5m";
+/// One point per term at every evaluation of the group: how much of a period it covers.
+pub const HEARTBEAT_RECORD: &str = "kpi:term:evaluations5m";
+/// The rule group's name.
+pub const GROUP: &str = "vitals-kpi-increases";
+
+/// The window written where a query has `{{window}}`, to find those ranges in its syntax
+/// tree: no query uses 114d7h29m3s of its own.
+pub(crate) const MARKER: Duration = Duration::from_secs(9_876_543);
+
+/// One recordable term: the increase of the series `selector` picks, summed by `by`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Term {
+    /// The vector selector as PromQL (`http_requests_total{code=~"5..",service=~"shop"}`).
+    pub selector: String,
+    /// The labels kept (empty: one sum).
+    pub by: Vec<String>,
+}
+
+impl Term {
+    /// 16 hex digits of the FNV-1a hash of the term: the `vitals_term` label.
+    pub(crate) fn id(&self) -> String {
+        crate::slo::sli::fnv1a(&format!(
+            "kpi-term=1\nselector={}\nby={}\n",
+            self.selector,
+            self.by.join(",")
+        ))
+    }
+
+    fn group(&self) -> String {
+        if self.by.is_empty() {
+            "sum".into()
+        } else {
+            format!("sum by ({})", self.by.join(", "))
+        }
+    }
+
+    /// The rule's expression: the increase since the previous evaluation, per series (a
+    /// counter that went down was reset: its value is what it counted since), summed.
+    pub(crate) fn rule(&self) -> String {
+        let (c, i) = (&self.selector, RECORD_INTERVAL);
+        format!(
+            "{} (\n  ({c} - {c} offset {i}) >= 0\n  or\n  ({c} and {c} < {c} offset {i})\n)",
+            self.group()
+        )
+    }
+
+    /// The recorded sum over `window` that replaces the term (`rate`: per second).
+    fn recorded(&self, window: Duration, rate: bool) -> String {
+        let sum = format!(
+            "{} (sum_over_time({TERM_RECORD}{{vitals_term=\"{}\"}}[{window}]))",
+            self.group(),
+            escape_promql_string(&self.id())
+        );
+        if rate {
+            format!("{sum} / {}", window.secs())
+        } else {
+            sum
+        }
+    }
+}
+
+/// What a query over the period can be read from.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Form {
+    /// It has no `{{window}}` range: nothing to record.
+    NoWindow,
+    /// Every windowed range is one of these terms.
+    Terms(Vec<Term>),
+    /// A windowed range that is not `sum [by (...)] (increase|rate(selector[window]))`.
+    Raw(String),
+}
+
+/// The form of `marked`: a query expanded with [`MARKER`] as its window.
+pub(crate) fn form(marked: &str) -> Form {
+    match rewrite(marked, Duration::from_secs(60)) {
+        Err(why) => Form::Raw(why),
+        Ok((_, terms)) if terms.is_empty() => Form::NoWindow,
+        Ok((_, terms)) => Form::Terms(terms),
+    }
+}
+
+/// `marked` with every term summed from its recorded increases over `window`, and the
+/// terms; an error says why it cannot be.
+pub(crate) fn rewrite(marked: &str, window: Duration) -> Result<(String, Vec<Term>), String> {
+    let mut e = parser::parse(marked).map_err(|e| format!("does not parse: {e}"))?;
+    let mut terms = Vec::new();
+    visit(&mut e, window, &mut terms)?;
+    let out = e.to_string();
+    if out.contains(&MARKER.secs().to_string()) {
+        return Err("it uses the window's length in seconds".into());
+    }
+    terms.sort();
+    terms.dedup();
+    Ok((out, terms))
+}
+
+fn marker_range(range: std::time::Duration) -> bool {
+    range.as_secs() == MARKER.secs() && range.subsec_nanos() == 0
+}
+
+/// The term an aggregation is, if it is one.
+fn as_term(e: &Expr) -> Option<(Term, bool)> {
+    let Expr::Aggregate(a) = e else {
+        return None;
+    };
+    if a.op.to_string() != "sum" || a.param.is_some() {
+        return None;
+    }
+    let by = match &a.modifier {
+        None => Vec::new(),
+        Some(LabelModifier::Include(l)) => l.labels.clone(),
+        Some(LabelModifier::Exclude(_)) => return None,
+    };
+    let Expr::Call(c) = a.expr.as_ref() else {
+        return None;
+    };
+    let rate = match c.func.name {
+        "increase" => false,
+        "rate" => true,
+        _ => return None,
+    };
+    let [arg] = c.args.args.as_slice() else {
+        return None;
+    };
+    let Expr::MatrixSelector(m) = arg.as_ref() else {
+        return None;
+    };
+    if !marker_range(m.range) || m.vs.offset.is_some() || m.vs.at.is_some() {
+        return None;
+    }
+    Some((
+        Term {
+            selector: m.vs.to_string(),
+            by,
+        },
+        rate,
+    ))
+}
+
+fn visit(e: &mut Expr, window: Duration, terms: &mut Vec<Term>) -> Result<(), String> {
+    if let Some((term, rate)) = as_term(e) {
+        let replacement = term.recorded(window, rate);
+        let parsed = parser::parse(&replacement)
+            .map_err(|err| format!("the recorded form `{replacement}` does not parse: {err}"))?;
+        *e = Expr::Paren(parser::ParenExpr {
+            expr: Box::new(parsed),
+        });
+        terms.push(term);
+        return Ok(());
+    }
+    match e {
+        Expr::Aggregate(a) => {
+            visit(&mut a.expr, window, terms)?;
+            if let Some(p) = a.param.as_mut() {
+                visit(p, window, terms)?;
+            }
+        }
+        Expr::Unary(u) => visit(&mut u.expr, window, terms)?,
+        Expr::Binary(b) => {
+            visit(&mut b.lhs, window, terms)?;
+            visit(&mut b.rhs, window, terms)?;
+        }
+        Expr::Paren(p) => visit(&mut p.expr, window, terms)?,
+        Expr::Subquery(s) => {
+            if marker_range(s.range) {
+                return Err("a subquery over the period".into());
+            }
+            visit(&mut s.expr, window, terms)?;
+        }
+        Expr::MatrixSelector(m) if marker_range(m.range) => {
+            return Err(format!(
+                "`{}` over the period is not a sum of increase() or rate()",
+                m.vs
+            ));
+        }
+        Expr::Call(c) => {
+            for a in c.args.args.iter_mut() {
+                visit(a, window, terms)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Every query a report reads over the period, expanded with [`MARKER`] as its window:
+/// the KPIs, component figures and breakdowns `at = "period"`, and the period KPIs (threshold
+/// SLOs with `severity = "none"`), by the key the report tags them with.
+pub(crate) fn period_queries(config: &Config) -> BTreeMap<String, String> {
+    let site = &config.site;
+    let mut out = BTreeMap::new();
+    let metrics = site
+        .report
+        .kpis
+        .iter()
+        .chain(site.components.iter().flat_map(|c| c.report.iter()))
+        .filter(|m| m.at == At::Period)
+        .map(|m| &m.source)
+        .chain(site.report.breakdowns.iter().map(|b| &b.source));
+    for u in metrics {
+        if let Ok(e) = u.expand(&config.catalog, &[("window", MARKER.to_string())]) {
+            out.insert(super::plan::kpi_key(u, At::Period), e.promql);
+        }
+    }
+    for slo in config.slos.iter().filter(|s| super::plan::is_period_kpi(s)) {
+        if let Some(q) = crate::slo::sli::threshold_over(slo, &config.catalog, MARKER) {
+            out.insert(format!("slo:{}", slo.name), q);
+        }
+    }
+    out
+}
+
+/// The terms of every period query of the report that can be rewritten.
+pub(crate) fn site_terms(config: &Config) -> Vec<Term> {
+    let mut terms: Vec<Term> = period_queries(config)
+        .values()
+        .filter_map(|q| match form(q) {
+            Form::Terms(t) => Some(t),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    terms.sort();
+    terms.dedup();
+    terms
+}
+
+/// The probe of the terms' heartbeats over both periods, and the data start: one instant
+/// query at the period's end. `current` and `previous` are the periods' lengths (the
+/// previous one ends where the current one starts).
+pub(crate) fn probe(current: Duration, previous: Duration) -> String {
+    let count = |w: Duration, offset: Option<Duration>| {
+        format!(
+            "max by (vitals_term) (count_over_time({HEARTBEAT_RECORD}[{w}]{}))",
+            offset.map(|o| format!(" offset {o}")).unwrap_or_default()
+        )
+    };
+    let both = Duration::from_secs(current.secs() + previous.secs()).max(RECORD_INTERVAL);
+    let step = crate::prom::auto_step(both.to_chrono(), 250, Duration::from_secs(60));
+    let mut q = String::new();
+    let _ = write!(
+        q,
+        "{}\n  or {}\n  or {}",
+        crate::prom::tag(
+            &count(current.max(RECORD_INTERVAL), None),
+            &[("vitals_probe", "current")]
+        ),
+        crate::prom::tag(
+            &count(
+                previous.max(RECORD_INTERVAL),
+                Some(current.max(RECORD_INTERVAL))
+            ),
+            &[("vitals_probe", "previous")]
+        ),
+        crate::prom::tag(
+            &format!("min(min_over_time(timestamp(up)[{both}:{step}]))"),
+            &[("vitals_probe", "start")]
+        ),
+    );
+    q
+}
+
+/// The heartbeat points of every term in both periods, and the data start.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Coverage {
+    pub current: BTreeMap<String, f64>,
+    pub previous: BTreeMap<String, f64>,
+    pub data_start: Option<f64>,
+    /// Why there is none (the probe failed, or was not asked: `--source raw`).
+    pub unavailable: Option<String>,
+}
+
+impl Coverage {
+    pub(crate) fn from_series(series: &[crate::prom::Series]) -> Coverage {
+        let mut c = Coverage::default();
+        for s in series {
+            let v = s.value().unwrap_or(0.0);
+            let term = s.labels.get("vitals_term").cloned().unwrap_or_default();
+            match s.labels.get("vitals_probe").map(String::as_str) {
+                Some("current") => {
+                    c.current.insert(term, v);
+                }
+                Some("previous") => {
+                    c.previous.insert(term, v);
+                }
+                Some("start") if v.is_finite() => c.data_start = Some(v),
+                _ => {}
+            }
+        }
+        c
+    }
+
+    /// Whether every term has a heartbeat for each interval of `[start, end]` that has
+    /// data (`previous`: in the previous period's counts).
+    pub(crate) fn covers(&self, terms: &[Term], start: f64, end: f64, previous: bool) -> bool {
+        if self.unavailable.is_some() {
+            return false;
+        }
+        let from = self.data_start.map_or(start, |d| d.max(start));
+        let needed = ((end - from).max(0.0) / RECORD_INTERVAL.secs_f64()).floor() - 2.0;
+        let counts = if previous {
+            &self.previous
+        } else {
+            &self.current
+        };
+        terms
+            .iter()
+            .all(|t| counts.get(&t.id()).copied().unwrap_or(0.0) >= needed.max(1.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marked(q: &str) -> String {
+        q.replace("{{window}}", &MARKER.to_string())
+    }
+
+    #[test]
+    fn sums_of_increases_and_rates_are_rewritten_and_the_rest_kept() {
+        let q = marked(
+            r#"histogram_quantile(0.95, sum by (service, le) (rate(http_request_duration_seconds_bucket{service=~"shop|crm"}[{{window}}])))"#,
+        );
+        let (out, terms) = rewrite(&q, Duration::from_secs(7 * 86_400)).unwrap();
+        assert_eq!(terms.len(), 1);
+        assert_eq!(terms[0].by, ["service", "le"]);
+        assert_eq!(
+            terms[0].selector,
+            r#"http_request_duration_seconds_bucket{service=~"shop|crm"}"#
+        );
+        assert!(out.starts_with("histogram_quantile(0.95, "), "{out}");
+        assert!(
+            out.contains(&format!("vitals_term=\"{}\"", terms[0].id())),
+            "{out}"
+        );
+        assert!(out.contains("[1w]") || out.contains("[7d]"), "{out}");
+        assert!(out.contains("/ 604800"), "{out}");
+        // It is PromQL, and the raw range is gone.
+        parser::parse(&out).unwrap();
+        assert!(!out.contains("http_request_duration"), "{out}");
+
+        let ratio = marked(
+            r#"sum(increase(orders_lost_total[{{window}}])) / sum(increase(shop_orders_created_total[{{window}}]))"#,
+        );
+        let (out, terms) = rewrite(&ratio, Duration::from_secs(86_400)).unwrap();
+        assert_eq!(terms.len(), 2);
+        assert!(!out.contains("/ 86400"), "increases are not divided: {out}");
+        assert_eq!(out.matches("sum_over_time").count(), 2, "{out}");
+    }
+
+    #[test]
+    fn other_windowed_ranges_leave_the_query_raw() {
+        for q in [
+            "sum(x - last_over_time(x[{{window}}] offset {{window}}))",
+            "max(increase(x[{{window}}]))",
+            "sum without (a) (increase(x[{{window}}]))",
+            "sum(increase(x[{{window}}] offset 1h))",
+            "max_over_time(sum(rate(x[5m]))[{{window}}:1m])",
+        ] {
+            assert!(
+                matches!(form(&marked(q)), Form::Raw(_)),
+                "{q}: {:?}",
+                form(&marked(q))
+            );
+        }
+        assert_eq!(form("sum(rate(x[5m]))"), Form::NoWindow);
+        assert_eq!(form("sum by (status) (shop_orders_stuck)"), Form::NoWindow);
+    }
+
+    #[test]
+    fn the_terms_rule_is_an_exact_difference_and_its_id_is_stable() {
+        let t = Term {
+            selector: "orders_lost_total{stage=\"mes\"}".into(),
+            by: vec!["reason".into()],
+        };
+        let rule = t.rule();
+        parser::parse(&rule).unwrap();
+        assert!(rule.starts_with("sum by (reason) ("), "{rule}");
+        assert!(rule.contains("offset 5m"), "{rule}");
+        assert_eq!(t.id(), t.clone().id());
+        let other = Term {
+            by: vec![],
+            ..t.clone()
+        };
+        assert_ne!(t.id(), other.id());
+    }
+
+    #[test]
+    fn every_catalog_query_over_a_window_round_trips() {
+        // (Queries whose parameters name a site's components are left out: unbound.)
+        // The rewritten query of every reference query is PromQL that parses; the heavy
+        // ones (requests, histograms, business counters) are rewritten; gauges over the
+        // window (delta, deriv) and the exact counts (last_over_time ... offset) stay raw.
+        let (catalog, problems) = crate::catalog::Catalog::builtin();
+        assert!(problems.is_empty(), "{problems:?}");
+        let mut rewritten = Vec::new();
+        for def in &catalog.queries {
+            if !def.params.contains_key("window") {
+                continue;
+            }
+            let mut p = BTreeMap::new();
+            p.insert("window".to_string(), MARKER.to_string());
+            let Ok(e) = def.expand(&p) else { continue };
+            if let Ok((out, terms)) = rewrite(&e.promql, Duration::from_secs(30 * 86_400)) {
+                parser::parse(&out).unwrap_or_else(|err| panic!("{}: {out}: {err}", def.name));
+                assert!(!out.contains(&MARKER.to_string()), "{}: {out}", def.name);
+                if !terms.is_empty() {
+                    rewritten.push(def.name.as_str());
+                }
+            }
+        }
+        for name in [
+            "s3.requests",
+            "s3.latency_p95",
+            "business.orders_created",
+            "business.lost_order_share",
+            "business.order_processing_p95",
+            "business.mttr_seconds",
+        ] {
+            assert!(rewritten.contains(&name), "{name} not in {rewritten:?}");
+        }
+        assert!(
+            !rewritten.contains(&"rabbitmq.dead_lettered"),
+            "exact counts stay raw"
+        );
+    }
+
+    #[test]
+    fn coverage_needs_a_heartbeat_per_interval_with_data() {
+        let t = Term {
+            selector: "x".into(),
+            by: vec![],
+        };
+        let mut c = Coverage::default();
+        let day = 86_400.0;
+        c.current.insert(t.id(), 286.0);
+        assert!(c.covers(std::slice::from_ref(&t), 0.0, day, false));
+        c.current.insert(t.id(), 280.0);
+        assert!(!c.covers(std::slice::from_ref(&t), 0.0, day, false));
+        // Data for half the day only: half the points suffice.
+        c.data_start = Some(day / 2.0);
+        assert!(c.covers(std::slice::from_ref(&t), 0.0, day, false));
+        assert!(
+            !c.covers(std::slice::from_ref(&t), 0.0, day, true),
+            "no previous points"
+        );
+        c.unavailable = Some("raw".into());
+        assert!(!c.covers(std::slice::from_ref(&t), 0.0, day, false));
+    }
+}
