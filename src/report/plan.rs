@@ -308,7 +308,9 @@ fn kpi_request(plan: &Plan, config: &Config, which: Which) -> Request {
 /// Which of the report's queries over the period read recorded increases (by the key
 /// [`recorded::period_queries`] gives them), of this period and the previous one.
 pub(super) fn kpi_sources(plan: &Plan, config: &Config) -> Vec<String> {
-    if plan.kpi_cover.unavailable.is_some() {
+    // Without rules loaded there is nothing to say: every KPI reads raw series, as always.
+    let cover = &plan.kpi_cover;
+    if cover.unavailable.is_some() || (cover.current.is_empty() && cover.previous.is_empty()) {
         return Vec::new();
     }
     let mut recorded_keys = Vec::new();
