@@ -48,18 +48,21 @@ fn tiebreak(before: f64, now: f64) -> f64 {
 }
 
 impl Signals {
-    pub(super) fn new(a: &Answer) -> Signals {
-        let mut by_rule: BTreeMap<usize, Labelled> = BTreeMap::new();
+    /// Adds the series of one answer (a span of the signals), joining the points of the
+    /// same series across spans.
+    pub(super) fn add(&mut self, a: &Answer) {
         for (id, series) in split_by(&a.series, "vitals_hint") {
             let Ok(i) = id.parse::<usize>() else {
                 continue;
             };
-            by_rule
-                .entry(i)
-                .or_default()
-                .extend(series.iter().map(|s| (s.labels.clone(), points(s))));
+            let rule = self.by_rule.entry(i).or_default();
+            for s in series {
+                match rule.iter_mut().find(|(l, _)| *l == s.labels) {
+                    Some((_, p)) => p.extend(points(&s)),
+                    None => rule.push((s.labels.clone(), points(&s))),
+                }
+            }
         }
-        Signals { by_rule }
     }
 
     /// What changed during `[start, end]` compared with the hour before, strongest first.

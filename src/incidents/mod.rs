@@ -96,12 +96,17 @@ struct SourceDef {
     group_by: Vec<String>,
 }
 
-/// What a plan asks: the sources of conditions, then the hints' signals.
+/// What a plan asks: the sources of conditions, then the hints' signals around the
+/// incidents found (one request per span).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Ask {
     Source(usize),
-    Hints,
+    Hints(usize),
 }
+
+/// At most this many spans of hint signals are asked for (one range query each); more
+/// incidents than that are covered by fewer, wider spans.
+const MAX_HINT_SPANS: usize = 8;
 
 /// Everything needed to find the incidents of `[from, to]`: the requests to send, and how
 /// to read their answers.
@@ -111,7 +116,6 @@ pub struct Plan<'a> {
     pub step: Duration,
     config: &'a Config,
     sources: Vec<(SourceDef, Request)>,
-    hints: Option<Request>,
     /// Problems found while planning (a latency threshold that is not a bucket).
     pub errors: Vec<String>,
 }
@@ -164,7 +168,6 @@ impl<'a> Plan<'a> {
             step,
             config,
             sources: Vec::new(),
-            hints: None,
             errors: Vec::new(),
         };
         for slo in slos {
@@ -173,13 +176,14 @@ impl<'a> Plan<'a> {
         if with_targets {
             plan.add_targets();
         }
-        plan.hints = plan.hints_request();
         plan
     }
 
     /// Every request of the plan (the fuzz targets and tests check their PromQL).
-    pub(crate) fn requests(&self) -> impl Iterator<Item = &Request> {
-        self.sources.iter().map(|(_, r)| r).chain(self.hints.iter())
+    pub(crate) fn requests(&self) -> impl Iterator<Item = Request> {
+        let whole = grid(self.from - BASELINE.to_chrono(), self.step).timestamp();
+        let hints = self.hints_request((whole, grid(self.to, self.step).timestamp()));
+        self.sources.iter().map(|(_, r)| r.clone()).chain(hints)
     }
 
     fn range(&self, label: String, promql: String, lookback: Duration) -> Request {
@@ -303,8 +307,9 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// The signals of the site's cause hints, one range query.
-    fn hints_request(&self) -> Option<Request> {
+    /// The signals of the site's cause hints over `[from, to]` (Unix seconds on the grid),
+    /// one range query.
+    fn hints_request(&self, (from, to): (i64, i64)) -> Option<Request> {
         let w = self.step.to_string();
         let terms: Vec<String> = self
             .config
@@ -322,8 +327,32 @@ impl<'a> Plan<'a> {
                 Some(tag(&e.promql, &[("vitals_hint", &i.to_string())]))
             })
             .collect();
-        (!terms.is_empty())
-            .then(|| self.range("incidents: signals".into(), terms.join("\n  or "), BASELINE))
+        (!terms.is_empty()).then(|| {
+            Request::range(
+                "incidents: signals",
+                terms.join("\n  or "),
+                from_unix_seconds(from as f64),
+                from_unix_seconds(to as f64),
+                self.step,
+            )
+        })
+    }
+
+    /// The spans the hints need: each incident and the hour before it, on the grid,
+    /// overlapping ones joined, at most [`MAX_HINT_SPANS`] (the closest joined first).
+    fn hint_spans(&self, incidents: &[Incident]) -> Vec<(i64, i64)> {
+        let step = self.step.secs() as i64;
+        let on_grid = |t: i64| t.div_euclid(step) * step;
+        let spans: Vec<(i64, i64)> = incidents
+            .iter()
+            .map(|i| {
+                (
+                    on_grid(i.start_s - BASELINE.secs() as i64),
+                    on_grid(i.end_s + step - 1),
+                )
+            })
+            .collect();
+        join_spans(spans, step, MAX_HINT_SPANS)
     }
 
     fn batch(&self) -> Batch<Ask> {
@@ -331,15 +360,11 @@ impl<'a> Plan<'a> {
         for (i, (_, req)) in self.sources.iter().enumerate() {
             b.add(Ask::Source(i), req.clone());
         }
-        if let Some(h) = &self.hints {
-            b.add(Ask::Hints, h.clone());
-        }
         b
     }
 
-    /// Reads the answers into incidents.
-    fn assemble(&self, mut answers: Answers<Ask>) -> IncidentReport {
-        let mut errors = self.errors.clone();
+    /// Reads the answers of the sources into incidents (their causes not yet found).
+    fn incidents(&self, answers: &mut Answers<Ask>, errors: &mut Vec<String>) -> Vec<Incident> {
         let mut members = Vec::new();
         let step = self.step.secs() as i64;
         let window = (self.from.timestamp(), self.to.timestamp());
@@ -352,18 +377,23 @@ impl<'a> Plan<'a> {
                 None => {}
             }
         }
-        let signals = match answers.take(&Ask::Hints) {
-            Some(Ok(a)) => hints::Signals::new(&a),
-            Some(Err(e)) => {
-                errors.push(e.to_string());
-                hints::Signals::default()
-            }
-            None => hints::Signals::default(),
-        };
         let mut incidents = group::group(members, step);
         for (i, inc) in incidents.iter_mut().enumerate() {
             inc.id = i + 1;
             inc.ongoing = inc.end_s + step > window.1;
+        }
+        incidents
+    }
+
+    /// The incidents with their cause hints, as a report.
+    fn finish(
+        &self,
+        mut incidents: Vec<Incident>,
+        signals: &hints::Signals,
+        errors: Vec<String>,
+    ) -> IncidentReport {
+        let step = self.step.secs() as i64;
+        for inc in incidents.iter_mut() {
             inc.cause = signals.hints(&self.config.site.hints, inc.start_s, inc.end_s, step);
             inc.fill_text();
         }
@@ -378,6 +408,27 @@ fn bucket_error(slo: &Slo, p: &sli::BucketProblem) -> String {
         }
         sli::BucketProblem::Query(e) => format!("SLO {}: {e}", slo.name),
     }
+}
+
+/// Spans joined where they overlap or touch (within `step`), then the closest ones until
+/// at most `max` are left.
+fn join_spans(mut spans: Vec<(i64, i64)>, step: i64, max: usize) -> Vec<(i64, i64)> {
+    spans.sort();
+    let mut joined: Vec<(i64, i64)> = Vec::new();
+    for (a, b) in spans {
+        match joined.last_mut() {
+            Some(last) if a <= last.1 + step => last.1 = last.1.max(b),
+            _ => joined.push((a, b)),
+        }
+    }
+    while joined.len() > max.max(1) {
+        let i = (1..joined.len())
+            .min_by_key(|&i| joined[i].0 - joined[i - 1].1)
+            .expect("two spans or more");
+        joined[i - 1].1 = joined[i].1;
+        joined.remove(i);
+    }
+    joined
 }
 
 /// What a search found, and what to tell the user about it.
@@ -441,18 +492,43 @@ pub(crate) async fn find_with(
         .values()
         .any(|b| matches!(b, Err(sli::BucketProblem::NotABucket { .. })));
     let plan = Plan::new(config, slos, range, step, with_targets, buckets);
-    let answers = prom.run_batch(plan.batch(), progress).await;
+    let mut answers = prom.run_batch(plan.batch(), progress).await;
     let mut warnings = Vec::new();
-    let asked = (0..plan.sources.len()).map(Ask::Source).chain([Ask::Hints]);
-    for k in asked {
+    for k in (0..plan.sources.len()).map(Ask::Source) {
         if let Some(Ok(a)) = answers.get(&k) {
             warnings.extend(a.warnings.iter().cloned());
+        }
+    }
+    let mut errors = plan.errors.clone();
+    let incidents = plan.incidents(&mut answers, &mut errors);
+    // The hints' signals are asked only around the incidents found: over a month they
+    // would otherwise read every raw sample of every signal.
+    let mut hint_batch = Batch::new();
+    let mut spans = 0;
+    for span in plan.hint_spans(&incidents) {
+        if let Some(req) = plan.hints_request(span) {
+            hint_batch.add(Ask::Hints(spans), req);
+            spans += 1;
+        }
+    }
+    let mut signals = hints::Signals::default();
+    if spans > 0 {
+        let mut hinted = prom.run_batch(hint_batch, progress).await;
+        for i in 0..spans {
+            match hinted.take(&Ask::Hints(i)) {
+                Some(Ok(a)) => {
+                    warnings.extend(a.warnings.iter().cloned());
+                    signals.add(&a);
+                }
+                Some(Err(e)) => errors.push(e.to_string()),
+                None => {}
+            }
         }
     }
     warnings.sort();
     warnings.dedup();
     Found {
-        report: plan.assemble(answers),
+        report: plan.finish(incidents, &signals, errors),
         step_raised: wanted.filter(|w| *w != step),
         warnings,
         config_error,
@@ -720,4 +796,33 @@ pub(crate) fn summary_line(r: &IncidentReport) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_spans;
+
+    #[test]
+    fn hint_spans_join_where_they_overlap_then_the_closest_first() {
+        let step = 600;
+        // Two overlapping, one touching within a step, one far away.
+        let spans = vec![
+            (10_000, 20_000),
+            (0, 12_000),
+            (20_500, 30_000),
+            (100_000, 110_000),
+        ];
+        assert_eq!(
+            join_spans(spans.clone(), step, 8),
+            [(0, 30_000), (100_000, 110_000)]
+        );
+        // At most `max`: the closest gaps go first.
+        let many = vec![(0, 10), (1_000, 1_010), (5_000, 5_010), (5_100, 5_110)];
+        assert_eq!(
+            join_spans(many.clone(), 1, 3),
+            [(0, 10), (1_000, 1_010), (5_000, 5_110)]
+        );
+        assert_eq!(join_spans(many, 1, 1), [(0, 5_110)]);
+        assert!(join_spans(Vec::new(), step, 8).is_empty());
+    }
 }
