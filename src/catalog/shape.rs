@@ -110,6 +110,23 @@ pub struct Shape {
     pub labels: Labels,
 }
 
+/// `sum [by (labels)] (inner)` (no `without`, no parameter): the labels kept and the inner
+/// expression.
+pub(crate) fn plain_sum(e: &Expr) -> Option<(Vec<String>, &Expr)> {
+    let Expr::Aggregate(a) = e else {
+        return None;
+    };
+    if a.op.to_string() != "sum" || a.param.is_some() {
+        return None;
+    }
+    let by = match &a.modifier {
+        None => Vec::new(),
+        Some(LabelModifier::Include(l)) => l.labels.clone(),
+        Some(LabelModifier::Exclude(_)) => return None,
+    };
+    Some((by, a.expr.as_ref()))
+}
+
 /// The shape of `promql`, or the parser's message.
 pub(crate) fn of(promql: &str) -> Result<Shape, String> {
     let expr = parser::parse(promql).map_err(|e| super::one_line(&e))?;

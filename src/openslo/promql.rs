@@ -209,18 +209,8 @@ pub struct LatencyShape {
 
 /// `sum [by (labels)] (selector)`: the labels and the selector.
 fn summed_selector(e: &Expr) -> Option<(Vec<String>, parser::VectorSelector)> {
-    let Expr::Aggregate(a) = e else {
-        return None;
-    };
-    if a.op.to_string() != "sum" || a.param.is_some() {
-        return None;
-    }
-    let by = match &a.modifier {
-        None => Vec::new(),
-        Some(parser::LabelModifier::Include(l)) => l.labels.clone(),
-        Some(parser::LabelModifier::Exclude(_)) => return None,
-    };
-    match a.expr.as_ref() {
+    let (by, inner) = crate::catalog::shape::plain_sum(e)?;
+    match inner {
         Expr::VectorSelector(v) if v.offset.is_none() && v.at.is_none() => Some((by, v.clone())),
         _ => None,
     }

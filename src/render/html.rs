@@ -202,20 +202,17 @@ fn head(o: &mut String, r: &Report) {
     if let Some(n) = r.sample_note() {
         o.push_str(&format!("<p class=\"muted\">{}</p>\n", esc(&n)));
     }
-    if !r.slo_sources.is_empty() {
-        o.push_str(
-            "<p class=\"muted\">Sources of the SLOs at the period's end:</p><ul class=\"muted\">\n",
-        );
-        for s in &r.slo_sources {
-            o.push_str(&format!("<li>{}</li>\n", esc(s)));
+    for (heading, lines) in [
+        ("Sources of the SLOs at the period's end:", &r.slo_sources),
+        ("Sources of the KPIs over the period:", &r.kpi_sources),
+    ] {
+        if lines.is_empty() {
+            continue;
         }
-        o.push_str("</ul>\n");
-    }
-    if !r.kpi_sources.is_empty() {
-        o.push_str(
-            "<p class=\"muted\">Sources of the KPIs over the period:</p><ul class=\"muted\">\n",
-        );
-        for s in &r.kpi_sources {
+        o.push_str(&format!(
+            "<p class=\"muted\">{heading}</p><ul class=\"muted\">\n"
+        ));
+        for s in lines {
             o.push_str(&format!("<li>{}</li>\n", esc(s)));
         }
         o.push_str("</ul>\n");

@@ -198,16 +198,15 @@ pub(crate) fn report(r: &crate::report::Report, charts: &[(String, String)]) -> 
     if let Some(n) = r.sample_note() {
         o.push_str(&format!("> {n}\n\n"));
     }
-    if !r.slo_sources.is_empty() {
-        o.push_str("> **Sources** of the SLOs at the period's end:\n");
-        for s in &r.slo_sources {
-            o.push_str(&format!("> - {s}\n"));
+    for (what, lines) in [
+        ("the SLOs at the period's end", &r.slo_sources),
+        ("the KPIs over the period", &r.kpi_sources),
+    ] {
+        if lines.is_empty() {
+            continue;
         }
-        o.push('\n');
-    }
-    if !r.kpi_sources.is_empty() {
-        o.push_str("> **Sources** of the KPIs over the period:\n");
-        for s in &r.kpi_sources {
+        o.push_str(&format!("> **Sources** of {what}:\n"));
+        for s in lines {
             o.push_str(&format!("> - {s}\n"));
         }
         o.push('\n');

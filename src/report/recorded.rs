@@ -18,9 +18,8 @@
 //! yesterday, or a changed selector (a new `vitals_term`), leave the query raw.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
-use promql_parser::parser::{self, Expr, LabelModifier};
+use promql_parser::parser::{self, Expr};
 
 use crate::catalog::params::escape_promql_string;
 use crate::config::Config;
@@ -69,11 +68,7 @@ impl Term {
     /// The rule's expression: the increase since the previous evaluation, per series (a
     /// counter that went down was reset: its value is what it counted since), summed.
     pub(crate) fn rule(&self) -> String {
-        let (c, i) = (&self.selector, RECORD_INTERVAL);
-        format!(
-            "{} (\n  ({c} - {c} offset {i}) >= 0\n  or\n  ({c} and {c} < {c} offset {i})\n)",
-            self.group()
-        )
+        crate::slo::sli::exact_increase(&self.group(), &self.selector)
     }
 
     /// The recorded sum over `window` that replaces the term (`rate`: per second).
@@ -132,18 +127,8 @@ fn marker_range(range: std::time::Duration) -> bool {
 
 /// The term an aggregation is, if it is one.
 fn as_term(e: &Expr) -> Option<(Term, bool)> {
-    let Expr::Aggregate(a) = e else {
-        return None;
-    };
-    if a.op.to_string() != "sum" || a.param.is_some() {
-        return None;
-    }
-    let by = match &a.modifier {
-        None => Vec::new(),
-        Some(LabelModifier::Include(l)) => l.labels.clone(),
-        Some(LabelModifier::Exclude(_)) => return None,
-    };
-    let Expr::Call(c) = a.expr.as_ref() else {
+    let (by, inner) = crate::catalog::shape::plain_sum(e)?;
+    let Expr::Call(c) = inner else {
         return None;
     };
     let rate = match c.func.name {
@@ -269,9 +254,7 @@ pub(crate) fn probe(current: Duration, previous: Duration) -> String {
     };
     let both = Duration::from_secs(current.secs() + previous.secs()).max(RECORD_INTERVAL);
     let step = crate::prom::auto_step(both.to_chrono(), 250, Duration::from_secs(60));
-    let mut q = String::new();
-    let _ = write!(
-        q,
+    format!(
         "{}\n  or {}\n  or {}",
         crate::prom::tag(
             &count(current.max(RECORD_INTERVAL), None),
@@ -288,8 +271,7 @@ pub(crate) fn probe(current: Duration, previous: Duration) -> String {
             &format!("min(min_over_time(timestamp(up)[{both}:{step}]))"),
             &[("vitals_probe", "start")]
         ),
-    );
-    q
+    )
 }
 
 /// The heartbeat points of every term in both periods, and the data start.

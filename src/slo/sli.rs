@@ -131,23 +131,11 @@ impl Parts {
         };
         let i = RECORD_INTERVAL;
         match &self.counters {
-            // Consecutive evaluations' differences telescope: their sum over any window is
-            // the counters' increase between its ends. A counter that went down was reset:
-            // its value is what it counted since.
-            Some([first, total]) => [(self.first, first), (Part::Total, total)].map(|(p, c)| {
-                (
-                    increase_record(p),
-                    format!(
-                        "{g} (\n  ({c} - {c} offset {i}) >= 0\n  or\n  ({c} and {c} < {c} offset {i})\n)",
-                        g = self.group
-                    ),
-                )
-            }),
+            // Exact differences of consecutive evaluations ([`exact_increase`]).
+            Some([first, total]) => [(self.first, first), (Part::Total, total)]
+                .map(|(p, c)| (increase_record(p), exact_increase(&self.group, c))),
             None => raw.at(i).map(|(part, promql)| {
-                (
-                    increase_record(part),
-                    format!("({promql})\n* {}", i.secs()),
-                )
+                (increase_record(part), format!("({promql})\n* {}", i.secs()))
             }),
         }
     }
@@ -181,6 +169,15 @@ impl Parts {
         }
         terms.join("\n  or ")
     }
+}
+
+/// The increase of the counters `selector` picks since one [`RECORD_INTERVAL`] ago, per
+/// series, aggregated by `group` (`sum`, `sum by (...)`). Recorded at every interval, these
+/// differences telescope: their sum over any window is the counters' increase between its
+/// ends. A counter that went down was reset: its value is what it counted since.
+pub(crate) fn exact_increase(group: &str, selector: &str) -> String {
+    let (c, i) = (selector, RECORD_INTERVAL);
+    format!("{group} (\n  ({c} - {c} offset {i}) >= 0\n  or\n  ({c} and {c} < {c} offset {i})\n)")
 }
 
 /// `{{window}}` replaced by a duration.
