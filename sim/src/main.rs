@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
-use prometheus_http_query::reqwest;
 use vitals::duration::Duration;
 use vitals::timespec::{format_time, parse_time};
 use vitals_sim::output::{OpenMetricsSink, RemoteWriteBatcher, Sink};
@@ -337,7 +336,12 @@ fn remote_write(
     url: &str,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(vitals_sim::model::Model, u64), String> {
-    let url: reqwest::Url = url.parse().map_err(|e| format!("--remote-write: {e}"))?;
+    let url: hyper::Uri = url.parse().map_err(|e| format!("--remote-write: {e}"))?;
+    if url.scheme_str() != Some("http") {
+        return Err(format!(
+            "--remote-write: {url}: only http:// URLs (the simulator writes to a local server)"
+        ));
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -380,10 +384,10 @@ fn remote_write(
             Ok((m, f.batcher.samples))
         },
     );
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(120))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let client = rt.block_on(async {
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http::<http_body_util::Full<bytes::Bytes>>()
+    });
     let sent: Result<(), String> = rt.block_on(async {
         let mut inflight = tokio::task::JoinSet::new();
         while let Some(body) = rx.recv().await {
@@ -398,18 +402,26 @@ fn remote_write(
             let c = client.clone();
             let u = url.clone();
             inflight.spawn(async move {
-                let resp = c
-                    .post(u.clone())
+                let req = http::Request::post(u.clone())
                     .header("Content-Encoding", "snappy")
                     .header("Content-Type", "application/x-protobuf")
                     .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-                    .body(body)
-                    .send()
-                    .await
+                    .body(http_body_util::Full::new(bytes::Bytes::from(body)))
                     .map_err(|e| format!("remote write to {u}: {e}"))?;
-                if !resp.status().is_success() {
-                    let status = resp.status();
-                    let text = resp.text().await.unwrap_or_default();
+                let resp =
+                    tokio::time::timeout(std::time::Duration::from_secs(120), c.request(req))
+                        .await
+                        .map_err(|_| format!("remote write to {u}: no answer in 120 s"))?
+                        .map_err(|e| format!("remote write to {u}: {e}"))?;
+                let status = resp.status();
+                if !status.is_success() {
+                    use http_body_util::BodyExt;
+                    let text = resp
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+                        .unwrap_or_default();
                     return Err(format!(
                         "remote write to {u}: HTTP {status}: {}",
                         text.trim()
