@@ -202,11 +202,12 @@ fn burn_alert(out: &mut String, site: &Site, burn: &Burn<'_>, pairs: &[BurnPair]
 }
 
 /// The `vitals` annotation: the commands an on-call engineer runs to see the alert as vitals
-/// sees it, at the moment the alert was evaluated (Prometheus fills the time in).
+/// sees it, at the moment the alert was evaluated (Prometheus fills the time in). The time
+/// is rounded up to the second: rounded to the nearest, it could fall before the scrape the
+/// rule had just seen, and the command would not show what fired the alert.
 fn commands_annotation(out: &mut String, slo: &Slo) {
-    let now = "{{ with query \"time()\" }}{{ . | first | value | printf \"%.0f\" }}{{ end }}";
-    let before =
-        "{{ with query \"time() - 21600\" }}{{ . | first | value | printf \"%.0f\" }}{{ end }}";
+    let now = "{{ with query \"ceil(vector(time()))\" }}{{ . | first | value | printf \"%.0f\" }}{{ end }}";
+    let before = "{{ with query \"ceil(vector(time())) - 21600\" }}{{ . | first | value | printf \"%.0f\" }}{{ end }}";
     let _ = writeln!(
         out,
         "          vitals: {}",
