@@ -195,6 +195,9 @@ Checked against a real broker by `tests/it/real.rs`; a scrape of the driven brok
   `estimate=\"ready_over_processing_rate\"`. It is the mean wait of a steady flow, not the
   head's age: after a burst it can be far off, and a queue nobody consumed from in the window
   has no row (look at its depth and consumers).
+- A classic queue's head timestamp is that of the oldest message it holds, **delivered and
+  unacknowledged ones included**: a message a consumer is stuck on keeps the age growing
+  while newer messages wait behind it (`tests/it/real.rs` tells the two apart).
 - Queue gauges (ready, unacked, consumers) are refreshed every
   `collect_statistics_interval` (5 s); a quorum queue's series appear only after its first
   refresh.

@@ -70,7 +70,11 @@ fn drive(rmq: &'static RabbitMq) -> Driven {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let window_start = unix_now().floor() as i64;
+    // The window opens just before that scrape's sample (range selectors exclude their
+    // start), not at the wall clock: a scrape landing late in a second and seen early in
+    // the next would otherwise leave the zero sample outside the window, and a scenario
+    // counted whole by the next scrape would read as a rate of zero.
+    let window_start = last_scrape(&prom, "rabbitmq").floor() as i64 - 1;
     let truth = run_driver(
         dir.path(),
         &["--rabbitmq", &rmq.url, "--listen", &listen, "--wait-scrape"],
@@ -123,6 +127,19 @@ fn up(prom: &Prometheus, job: &str) -> bool {
         &unix_now().to_string(),
     );
     v["data"]["result"][0]["value"][1] == "1"
+}
+
+/// The timestamp of the job's latest scrape (Unix seconds).
+fn last_scrape(prom: &Prometheus, job: &str) -> f64 {
+    let v = instant_query(
+        prom.port,
+        &format!("timestamp(up{{job=\"{job}\"}})"),
+        &unix_now().to_string(),
+    );
+    v["data"]["result"][0]["value"][1]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no scrape of {job}: {v}"))
 }
 
 /// Runs `vitals-sim drive ARGS --truth DIR/truth.json` (its log in DIR/drive.log) until
