@@ -32,9 +32,16 @@ use libtest_mimic::{Arguments, Completion, Trial};
 use support::TestResult;
 
 fn trial(name: &str, f: impl FnOnce() -> TestResult + Send + 'static) -> Trial {
-    Trial::ignorable_test(name.replace(' ', ""), move || match f() {
-        Ok(()) => Ok(Completion::Completed),
-        Err(support::Skip(reason)) => Ok(Completion::ignored_with(reason)),
+    let name = name.replace(' ', "");
+    let label = name.clone();
+    Trial::ignorable_test(name, move || {
+        let started = std::time::Instant::now();
+        let result = f();
+        support::record_duration(&label, started.elapsed());
+        match result {
+            Ok(()) => Ok(Completion::Completed),
+            Err(support::Skip(reason)) => Ok(Completion::ignored_with(reason)),
+        }
     })
 }
 
@@ -190,5 +197,6 @@ fn main() {
     }
     let conclusion = libtest_mimic::run(&args, tests);
     support::prometheus::shutdown();
+    support::print_slowest(10);
     conclusion.exit();
 }

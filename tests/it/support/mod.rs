@@ -14,6 +14,30 @@ pub mod victoria;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+static DURATIONS: std::sync::Mutex<Vec<(String, std::time::Duration)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Notes how long a test took (a shared server it started first counts towards it).
+pub fn record_duration(name: &str, took: std::time::Duration) {
+    DURATIONS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((name.to_string(), took));
+}
+
+/// Prints the `n` slowest tests, so a run that creeps over its time budget says where.
+pub fn print_slowest(n: usize) {
+    let mut all = DURATIONS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if all.is_empty() {
+        return;
+    }
+    all.sort_by_key(|d| std::cmp::Reverse(d.1));
+    eprintln!("slowest tests (a shared server counts towards the first test that needs it):");
+    for (name, took) in all.iter().take(n) {
+        eprintln!("  {:>7.1} s  {name}", took.as_secs_f64());
+    }
+}
+
 /// Why a test did not run (a missing tool outside CI).
 #[derive(Debug)]
 pub struct Skip(pub String);
