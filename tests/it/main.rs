@@ -35,6 +35,7 @@ fn trial(name: &str, f: impl FnOnce() -> TestResult + Send + 'static) -> Trial {
     let name = name.replace(' ', "");
     let label = name.clone();
     Trial::ignorable_test(name, move || {
+        support::set_current_test(&label);
         let started = std::time::Instant::now();
         let result = f();
         support::record_duration(&label, started.elapsed());
@@ -198,5 +199,6 @@ fn main() {
     let conclusion = libtest_mimic::run(&args, tests);
     support::prometheus::shutdown();
     support::print_slowest(10);
+    support::prometheus::print_busiest(10);
     conclusion.exit();
 }

@@ -25,6 +25,20 @@ pub fn record_duration(name: &str, took: std::time::Duration) {
         .push((name.to_string(), took));
 }
 
+thread_local! {
+    static CURRENT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Names the test this thread runs (for the servers it starts).
+pub fn set_current_test(name: &str) {
+    CURRENT.with(|c| *c.borrow_mut() = name.to_string());
+}
+
+/// The test this thread runs, as [`set_current_test`] named it.
+pub fn current_test() -> String {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
 /// Prints the `n` slowest tests, so a run that creeps over its time budget says where.
 pub fn print_slowest(n: usize) {
     let mut all = DURATIONS.lock().unwrap_or_else(|e| e.into_inner()).clone();

@@ -50,6 +50,68 @@ pub struct Spec {
 struct Registry {
     children: Vec<(Child, PathBuf)>,
     dirs: Vec<PathBuf>,
+    /// Which server each child is, and the test that started it, by process id.
+    labels: Vec<(u32, String)>,
+    /// The CPU time of each server that has stopped: where a test run's time goes.
+    cpu: Vec<(String, f64)>,
+}
+
+impl Registry {
+    fn push(&mut self, child: Child, dir: PathBuf, program: &std::ffi::OsStr) {
+        let program = Path::new(program)
+            .file_name()
+            .unwrap_or(program)
+            .to_string_lossy()
+            .into_owned();
+        self.labels.push((
+            child.id(),
+            format!("{program} (started by {})", crate::support::current_test()),
+        ));
+        self.children.push((child, dir));
+    }
+
+    /// Kills a child, noting its CPU time first (read while it runs: a reaped process has
+    /// no /proc entry).
+    fn stop(&mut self, mut c: Child) {
+        if let (Some(cpu), Some(i)) = (
+            cpu_seconds(c.id()),
+            self.labels.iter().position(|l| l.0 == c.id()),
+        ) {
+            let label = self.labels.remove(i).1;
+            self.cpu.push((label, cpu));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+/// User and system CPU seconds of a running process, from /proc/PID/stat.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| ticks / hz as f64)
+}
+
+/// Prints the `n` servers that used the most CPU, so a run over its time budget says where.
+pub fn print_busiest(n: usize) {
+    let mut all = registry()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .cpu
+        .clone();
+    if all.is_empty() {
+        return;
+    }
+    all.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let total: f64 = all.iter().map(|c| c.1).sum();
+    eprintln!("servers by CPU time ({total:.0} s in all):");
+    for (label, cpu) in all.iter().take(n) {
+        eprintln!("  {cpu:>7.1} s  {label}");
+    }
 }
 
 fn registry() -> &'static Mutex<Registry> {
@@ -58,6 +120,8 @@ fn registry() -> &'static Mutex<Registry> {
         Mutex::new(Registry {
             children: Vec::new(),
             dirs: Vec::new(),
+            labels: Vec::new(),
+            cpu: Vec::new(),
         })
     })
 }
@@ -94,8 +158,9 @@ fn spawn_supervised(cmd: Command) -> std::io::Result<Child> {
 /// Starts another server (Alertmanager) as Prometheus servers are started: it dies with the
 /// test run, and `dir` is removed at the end.
 pub fn start_supervised(cmd: Command, dir: PathBuf) -> std::io::Result<()> {
+    let program = cmd.get_program().to_owned();
     let child = spawn_supervised(cmd)?;
-    registry().lock().unwrap().children.push((child, dir));
+    registry().lock().unwrap().push(child, dir, &program);
     Ok(())
 }
 
@@ -107,9 +172,9 @@ pub fn remove_at_end(dir: PathBuf) {
 /// Stops every server this run started and removes their data directories.
 pub fn shutdown() {
     let mut r = registry().lock().unwrap();
-    for (mut c, dir) in r.children.drain(..) {
-        let _ = c.kill();
-        let _ = c.wait();
+    let children: Vec<(Child, PathBuf)> = r.children.drain(..).collect();
+    for (c, dir) in children {
+        r.stop(c);
         let _ = std::fs::remove_dir_all(dir);
     }
     for dir in r.dirs.drain(..) {
@@ -200,6 +265,14 @@ impl Prometheus {
         let every = spec.interval.unwrap_or("15s");
         let mut config =
             format!("global:\n  scrape_interval: {every}\n  evaluation_interval: {every}\n");
+        // For profiling a run: VITALS_TEST_QUERY_LOG=DIR keeps every server's query log
+        // (with its statistics) as DIR/<started by>-<data directory>.log.
+        if let Some(logs) = std::env::var_os("VITALS_TEST_QUERY_LOG") {
+            let tmp = dir.file_name().unwrap_or_default().to_string_lossy();
+            let name = format!("{}-{tmp}.log", crate::support::current_test());
+            let path = Path::new(&logs).join(name.replace("::", "."));
+            config.push_str(&format!("  query_log_file: {}\n", path.display()));
+        }
         if spec.remote_write {
             config.push_str("storage:\n  tsdb:\n    out_of_order_time_window: 30d\n");
         }
@@ -241,13 +314,13 @@ impl Prometheus {
                 ));
             }
             cmd.args(&spec.args);
+            let program = cmd.get_program().to_owned();
             let child = spawn_supervised(cmd).expect("spawn prometheus");
             let pid = child.id();
             registry()
                 .lock()
                 .unwrap()
-                .children
-                .push((child, dir.clone()));
+                .push(child, dir.clone(), &program);
             let p = Prometheus {
                 url: format!("http://127.0.0.1:{port}"),
                 port,
@@ -312,9 +385,8 @@ impl Prometheus {
     fn kill(&self) {
         let mut r = registry().lock().unwrap();
         if let Some(i) = r.children.iter().position(|(c, _)| c.id() == self.pid) {
-            let (mut c, _) = r.children.remove(i);
-            let _ = c.kill();
-            let _ = c.wait();
+            let (c, _) = r.children.remove(i);
+            r.stop(c);
         }
     }
 }
