@@ -831,6 +831,17 @@ pub fn base64(data: &[u8]) -> String {
     out
 }
 
+/// The earliest time Prometheus has data in the `range` before the query's time: the first
+/// step of `step` at which any scrape target's `up` has a sample (so up to a step after the
+/// first sample), as one series without labels.
+///
+/// Not `min_over_time(timestamp(up)[range:step])`: Prometheus 2.42 evaluates `timestamp()`
+/// of a selector step by step, and that form took 1-4 s of server time over 28 days where
+/// this one takes milliseconds.
+pub fn data_start_expr(range: Duration, step: Duration) -> String {
+    format!("min_over_time((vector(time()) and on () count(up))[{range}:{step}])")
+}
+
 /// A step that keeps a range query under `max_points` per series, rounded up to a
 /// readable size (`15s`, `1m`, `5m`, ...), never below `min`.
 pub fn auto_step(span: chrono::Duration, max_points: u64, min: Duration) -> Duration {

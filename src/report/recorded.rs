@@ -268,7 +268,7 @@ pub(crate) fn probe(current: Duration, previous: Duration) -> String {
             &[("vitals_probe", "previous")]
         ),
         crate::prom::tag(
-            &format!("min(min_over_time(timestamp(up)[{both}:{step}]))"),
+            &crate::prom::data_start_expr(both, step),
             &[("vitals_probe", "start")]
         ),
     )

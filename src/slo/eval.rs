@@ -938,7 +938,7 @@ pub(crate) fn data_start_request(slos: &[Slo], at: DateTime<Utc>) -> Option<Requ
     let step = data_start_step(slos, at);
     Some(Request::instant(
         "slo data coverage",
-        format!("min(min_over_time(timestamp(up)[{longest}:{step}]))"),
+        crate::prom::data_start_expr(longest, step),
         at,
     ))
 }
