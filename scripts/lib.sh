@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Shared helpers for scripts/*: installing Debian packages when missing.
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+# A heading, with the time since the script started (CI has a time budget).
+step() { printf '\n==> [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
