@@ -89,11 +89,17 @@ fn numbers_agree(base: &Value, got: &Value, path: &str, wrong: &mut Vec<String>)
                     ) {
                         ([one], 1) => numbers_agree(one, gv, &format!("{path}[{k}]"), wrong),
                         // A failed SLO is one row without its groups: it must agree
-                        // with a row of the same name (its objective; its value is null).
-                        ([], _) => match b
-                            .iter()
-                            .find(|bv| bv.get("name").is_some() && bv.get("name") == gv.get("name"))
-                        {
+                        // with a row of the same name, or of one of its groups
+                        // (`name{service=shop}`): its objective; its value is null.
+                        ([], _) => match b.iter().find(|bv| {
+                            let (Some(n), Some(of)) = (
+                                bv.get("name").and_then(Value::as_str),
+                                gv.get("name").and_then(Value::as_str),
+                            ) else {
+                                return false;
+                            };
+                            n == of || n.strip_prefix(of).is_some_and(|g| g.starts_with('{'))
+                        }) {
                             Some(same_name) => {
                                 numbers_agree(same_name, gv, &format!("{path}[{k}]"), wrong)
                             }
