@@ -296,6 +296,38 @@ fn kpi_increases(out: &mut String, config: &Config) {
     }
 }
 
+/// The group recording, every minute, whether each threshold SLO that alerts is violated
+/// (docs/recording.md), which `report` sums over its periods for the time it was broken.
+fn threshold_minutes(out: &mut String, slos: &[Slo]) {
+    use crate::report::recorded::{
+        BREACH_GROUP, BREACH_HEARTBEAT, BREACH_INTERVAL, BREACH_RECORD, Breach,
+    };
+    let breaches: Vec<(&Slo, Breach)> = slos
+        .iter()
+        .filter_map(|s| Breach::of(s).map(|b| (s, b)))
+        .collect();
+    if breaches.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  - name: {BREACH_GROUP}\n    interval: {BREACH_INTERVAL}\n    rules:"
+    );
+    for (slo, b) in &breaches {
+        let tags = [
+            ("slo", slo.name.clone()),
+            ("component", slo.component.clone()),
+            ("vitals_term", b.id()),
+        ];
+        let _ = writeln!(out, "      - record: {BREACH_RECORD}");
+        let _ = writeln!(out, "        expr: {}", block(&b.expr, 10));
+        labels(out, &tags);
+        let _ = writeln!(out, "      - record: {BREACH_HEARTBEAT}");
+        let _ = writeln!(out, "        expr: {}", block("vector(1)", 10));
+        labels(out, &tags);
+    }
+}
+
 /// The alerts of the threshold SLOs that alert.
 fn threshold_alerts(out: &mut String, site: &Site, slos: &[Slo]) {
     let thresholds: Vec<&Slo> = slos
@@ -486,6 +518,7 @@ pub(crate) fn generate(
         kpi_increases(&mut out, config);
     }
     threshold_alerts(&mut out, site, slos);
+    threshold_minutes(&mut out, slos);
     if targets {
         target_alerts(&mut out, site);
     }

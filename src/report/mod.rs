@@ -291,6 +291,10 @@ pub struct Report {
     /// The step at which peaks and the time thresholds were broken are sampled: `1m` up to a
     /// week, `5m` for a month (as many samples as a week at one minute).
     pub sample_step: crate::duration::Duration,
+    /// Whether every threshold's time broken was summed from recorded minutes (then only
+    /// the peaks are sampled at `sample_step`).
+    #[serde(skip)]
+    pub breaches_recorded: bool,
     /// Warnings Prometheus attached to the answers (shown on stderr).
     #[serde(skip)]
     pub warnings: Vec<String>,
@@ -401,6 +405,11 @@ impl Report {
     pub(crate) fn sample_note(&self) -> Option<String> {
         let s = self.sample_step;
         (s > crate::duration::Duration::from_secs(60)).then(|| {
+            if self.breaches_recorded {
+                return format!(
+                    "Peaks are sampled every {s} over a period this long (every minute up to a week): a peak shorter than {s} can be missed. The time thresholds were broken is counted every minute, from recorded minutes."
+                );
+            }
             format!(
                 "Peaks and the time thresholds were broken are sampled every {s} over a period this long (every minute up to a week): a peak shorter than {s} can be missed, and each breach is counted to within {s} at either end."
             )
@@ -484,7 +493,7 @@ async fn kpi_coverage(
     if source == crate::cli::SliSource::Raw {
         return unavailable("--source raw");
     }
-    if recorded::site_terms(config).is_empty() {
+    if recorded::site_terms(config).is_empty() && recorded::site_breaches(config).is_empty() {
         return unavailable("no recordable KPI");
     }
     let mut batch = crate::prom::Batch::new();
@@ -509,7 +518,9 @@ pub(crate) fn query_estimate(config: &Config, source: crate::cli::SliSource) -> 
     let slos = &config.slos;
     plan::fixed_requests(config)
         + usize::from(
-            source != crate::cli::SliSource::Raw && !recorded::site_terms(config).is_empty(),
+            source != crate::cli::SliSource::Raw
+                && !(recorded::site_terms(config).is_empty()
+                    && recorded::site_breaches(config).is_empty()),
         )
         + 2 * eval::query_count(slos, source)
         + crate::incidents::query_estimate(slos)

@@ -175,6 +175,7 @@ pub(super) fn assemble(
         slo_sources: crate::slo::eval::source_lines(evaluated.rows),
         kpi_sources: super::plan::kpi_sources(plan, config),
         sample_step: plan.sample_step,
+        breaches_recorded: super::plan::breaches_recorded(plan, config),
         missing: r.missing,
         warnings: Vec::new(),
     }

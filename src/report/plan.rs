@@ -113,6 +113,25 @@ impl Plan {
         .then_some(q)
     }
 
+    /// The minutes a threshold SLO was broken during `which` period, from its recorded
+    /// minutes ([`recorded::BREACH_GROUP`]) when they cover the period; None: raw.
+    pub(super) fn recorded_breach(
+        &self,
+        slo: &crate::slo::model::Slo,
+        which: Which,
+    ) -> Option<String> {
+        let p = self.of(which);
+        let b = recorded::Breach::of(slo)?;
+        self.kpi_cover
+            .covers_breach(
+                &b,
+                crate::timespec::unix_seconds(p.start),
+                crate::timespec::unix_seconds(p.end),
+                which == Which::Previous,
+            )
+            .then(|| b.recorded(p.length()))
+    }
+
     /// The instants the SLOs are judged at: the last second of each period, so a calendar
     /// SLO is judged on the week or month that ends, not on the next one.
     pub(crate) fn slo_instants(&self) -> (DateTime<Utc>, DateTime<Utc>) {
@@ -132,10 +151,7 @@ impl Plan {
         let mut b = Batch::new();
         for w in [Which::Current, Which::Previous] {
             b.add(Ask::Kpis(w), kpi_request(self, config, w));
-            b.add(
-                Ask::Breach(w),
-                breach_request(config, self.of(w), self.sample_step),
-            );
+            b.add(Ask::Breach(w), breach_request(self, config, w));
             b.add(Ask::PeriodValues(w), period_value_request(self, config, w));
         }
         for (id, req) in self.chart_requests(config) {
@@ -305,6 +321,23 @@ fn kpi_request(plan: &Plan, config: &Config, which: Which) -> Request {
     )
 }
 
+/// Whether every alerting threshold's time broken, in both periods, is read from recorded
+/// minutes (false when the site has none).
+pub(super) fn breaches_recorded(plan: &Plan, config: &Config) -> bool {
+    let mut breaches = config
+        .slos
+        .iter()
+        .filter(|s| recorded::Breach::of(s).is_some());
+    let mut any = false;
+    let all = breaches.all(|slo| {
+        any = true;
+        [Which::Current, Which::Previous]
+            .into_iter()
+            .all(|w| plan.recorded_breach(slo, w).is_some())
+    });
+    any && all
+}
+
 /// Which of the report's queries over the period read recorded increases (by the key
 /// [`recorded::period_queries`] gives them), of this period and the previous one.
 pub(super) fn kpi_sources(plan: &Plan, config: &Config) -> Vec<String> {
@@ -344,6 +377,35 @@ pub(super) fn kpi_sources(plan: &Plan, config: &Config) -> Vec<String> {
         out.push(format!(
             "KPIs over the period from raw series (no recorded increases cover the period; load or backfill the rules of `vitals rules`): {}",
             uncovered.join(", ")
+        ));
+    }
+    let (mut minutes, mut sampled) = (Vec::new(), Vec::new());
+    for slo in config
+        .slos
+        .iter()
+        .filter(|s| recorded::Breach::of(s).is_some())
+    {
+        match (
+            plan.recorded_breach(slo, Which::Current).is_some(),
+            plan.recorded_breach(slo, Which::Previous).is_some(),
+        ) {
+            (true, true) => minutes.push(slo.name.clone()),
+            (true, false) => sampled.push(format!("{} (the previous period)", slo.name)),
+            _ => sampled.push(slo.name.clone()),
+        }
+    }
+    if !minutes.is_empty() {
+        out.push(format!(
+            "Time thresholds were broken from recorded minutes ({}): {}",
+            recorded::BREACH_GROUP,
+            minutes.join(", ")
+        ));
+    }
+    if !sampled.is_empty() {
+        out.push(format!(
+            "Time thresholds were broken sampled from raw series every {} (no recorded minutes cover the period): {}",
+            plan.sample_step,
+            sampled.join(", ")
         ));
     }
     out
@@ -392,14 +454,18 @@ pub(super) fn is_period_kpi(slo: &crate::slo::model::Slo) -> bool {
 }
 
 /// Minutes each threshold SLO that alerts was broken during a period (one series per group,
-/// or one for the SLO), tagged `vitals_slo`.
-fn breach_request(config: &Config, period: &Period, fine: Duration) -> Request {
+/// or one for the SLO), tagged `vitals_slo`: summed from its recorded minutes where they
+/// cover the period, else sampled from raw series every `plan.sample_step`.
+fn breach_request(plan: &Plan, config: &Config, which: Which) -> Request {
+    let period = plan.of(which);
     let terms: Vec<String> = config
         .slos
         .iter()
         .filter(|s| sli::threshold(s).is_some() && !is_period_kpi(s))
         .filter_map(|slo| {
-            let q = sli::minutes_violated(slo, period.length(), fine)?;
+            let q = plan
+                .recorded_breach(slo, which)
+                .or_else(|| sli::minutes_violated(slo, period.length(), plan.sample_step))?;
             Some(tag(&q, &[("vitals_slo", &slo.name)]))
         })
         .collect();

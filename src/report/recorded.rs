@@ -34,6 +34,65 @@ pub const HEARTBEAT_RECORD: &str = "kpi:term:evaluations5m";
 /// The rule group's name.
 pub const GROUP: &str = "vitals-kpi-increases";
 
+/// 1 where an alerting threshold SLO was violated at a minute's evaluation, 0 where it held
+/// (worst member per group): the report sums it over a period for the time it was broken.
+pub const BREACH_RECORD: &str = "slo:threshold_violated:bool1m";
+/// One point per threshold SLO at every evaluation of the breach group.
+pub const BREACH_HEARTBEAT: &str = "slo:threshold_evaluations:1m";
+/// The group recording threshold violations every minute.
+pub const BREACH_GROUP: &str = "vitals-threshold-minutes";
+/// Its interval: the resolution of the time a threshold was broken.
+pub const BREACH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A threshold SLO's violation, recorded every minute so that the time it was broken over a
+/// month is a `sum_over_time` of recorded points instead of a subquery over raw series.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Breach {
+    pub slo: String,
+    /// `max by (...) ((expr) > bool value)`: [`crate::slo::sli::violated_bool`].
+    pub expr: String,
+    pub by: Vec<String>,
+}
+
+impl Breach {
+    /// The breach of an alerting threshold SLO (None for other SLOs and period KPIs).
+    pub(crate) fn of(slo: &crate::slo::model::Slo) -> Option<Breach> {
+        if super::plan::is_period_kpi(slo) {
+            return None;
+        }
+        Some(Breach {
+            slo: slo.name.clone(),
+            expr: crate::slo::sli::violated_bool(slo)?,
+            by: slo.group_by.clone(),
+        })
+    }
+
+    /// 16 hex digits of the FNV-1a hash of the violation's PromQL: the `vitals_term` label.
+    /// An edit of the SLO's query, comparison or threshold gives another one, and the
+    /// points recorded for the old definition are not read for the new one.
+    pub(crate) fn id(&self) -> String {
+        crate::slo::sli::fnv1a(&format!("threshold-breach=1\nexpr={}\n", self.expr))
+    }
+
+    /// Minutes broken during the `window` before the evaluation time, per group.
+    pub(crate) fn recorded(&self, window: Duration) -> String {
+        let by = if self.by.is_empty() {
+            String::new()
+        } else {
+            format!(" by ({})", self.by.join(", "))
+        };
+        format!(
+            "sum{by} (sum_over_time({BREACH_RECORD}{{vitals_term=\"{}\"}}[{window}]))",
+            escape_promql_string(&self.id())
+        )
+    }
+}
+
+/// The breaches of every alerting threshold SLO of the site.
+pub(crate) fn site_breaches(config: &Config) -> Vec<Breach> {
+    config.slos.iter().filter_map(Breach::of).collect()
+}
+
 /// The window written where a query has `{{window}}`, to find those ranges in its syntax
 /// tree: no query uses 114d7h29m3s of its own.
 pub(crate) const MARKER: Duration = Duration::from_secs(9_876_543);
@@ -247,9 +306,9 @@ pub(crate) fn site_terms(config: &Config) -> Vec<Term> {
 /// previous one ends where the current one starts).
 pub(crate) fn probe(current: Duration, previous: Duration) -> String {
     let count = |w: Duration, offset: Option<Duration>| {
+        let o = offset.map(|o| format!(" offset {o}")).unwrap_or_default();
         format!(
-            "max by (vitals_term) (count_over_time({HEARTBEAT_RECORD}[{w}]{}))",
-            offset.map(|o| format!(" offset {o}")).unwrap_or_default()
+            "max by (vitals_term) (count_over_time({HEARTBEAT_RECORD}[{w}]{o}))\n  or max by (vitals_term) (count_over_time({BREACH_HEARTBEAT}[{w}]{o}))"
         )
     };
     let both = Duration::from_secs(current.secs() + previous.secs()).max(RECORD_INTERVAL);
@@ -307,19 +366,37 @@ impl Coverage {
     /// Whether every term has a heartbeat for each interval of `[start, end]` that has
     /// data (`previous`: in the previous period's counts).
     pub(crate) fn covers(&self, terms: &[Term], start: f64, end: f64, previous: bool) -> bool {
+        let ids: Vec<String> = terms.iter().map(Term::id).collect();
+        self.covers_ids(&ids, RECORD_INTERVAL, start, end, previous)
+    }
+
+    /// Whether a threshold's recorded minutes cover `[start, end]` (as [`Coverage::covers`]).
+    pub(crate) fn covers_breach(&self, b: &Breach, start: f64, end: f64, previous: bool) -> bool {
+        self.covers_ids(&[b.id()], BREACH_INTERVAL, start, end, previous)
+    }
+
+    /// Whether every id has a heartbeat point for each `interval` of `[start, end]` that
+    /// has data, two short at most (the evaluations at the ends).
+    fn covers_ids(
+        &self,
+        ids: &[String],
+        interval: Duration,
+        start: f64,
+        end: f64,
+        previous: bool,
+    ) -> bool {
         if self.unavailable.is_some() {
             return false;
         }
         let from = self.data_start.map_or(start, |d| d.max(start));
-        let needed = ((end - from).max(0.0) / RECORD_INTERVAL.secs_f64()).floor() - 2.0;
+        let needed = ((end - from).max(0.0) / interval.secs_f64()).floor() - 2.0;
         let counts = if previous {
             &self.previous
         } else {
             &self.current
         };
-        terms
-            .iter()
-            .all(|t| counts.get(&t.id()).copied().unwrap_or(0.0) >= needed.max(1.0))
+        ids.iter()
+            .all(|id| counts.get(id).copied().unwrap_or(0.0) >= needed.max(1.0))
     }
 }
 
@@ -437,6 +514,48 @@ mod tests {
         assert!(
             !rewritten.contains(&"rabbitmq.dead_lettered"),
             "exact counts stay raw"
+        );
+    }
+
+    #[test]
+    fn a_breach_is_summed_from_its_minutes_and_its_id_follows_the_definition() {
+        let (config, problems) = crate::config::Config::builtin();
+        assert!(problems.is_empty(), "{problems:?}");
+        let breaches = site_breaches(&config);
+        assert!(breaches.len() >= 5, "{breaches:?}");
+        // Period KPIs (severity = "none") are not breaches: they are judged over the period.
+        assert!(!breaches.iter().any(|b| b.slo == "lost-order-share"));
+        let grouped = breaches
+            .iter()
+            .find(|b| !b.by.is_empty())
+            .expect("a grouped threshold");
+        let q = grouped.recorded(Duration::from_secs(30 * 86_400));
+        parser::parse(&q).unwrap();
+        assert!(
+            q.starts_with(&format!(
+                "sum by ({}) (sum_over_time(",
+                grouped.by.join(", ")
+            )),
+            "{q}"
+        );
+        assert!(
+            q.contains(&format!("vitals_term=\"{}\"", grouped.id())),
+            "{q}"
+        );
+        // Another threshold is another series.
+        let mut other = grouped.clone();
+        other.expr = other.expr.replace(" bool ", " bool 2 * ");
+        assert_ne!(other.id(), grouped.id());
+        // Minutes are covered by one heartbeat a minute, two short at most.
+        let mut c = Coverage::default();
+        let day = 86_400.0;
+        c.current.insert(grouped.id(), 1438.0);
+        assert!(c.covers_breach(grouped, 0.0, day, false));
+        c.current.insert(grouped.id(), 1437.0);
+        assert!(!c.covers_breach(grouped, 0.0, day, false));
+        assert!(
+            !c.covers_breach(grouped, 0.0, day, true),
+            "no previous points"
         );
     }
 

@@ -114,10 +114,28 @@ fn parse_rules(file: &str) -> Vec<Rule> {
 /// `promtool tsdb create-blocks-from rules` makes, in one query instead of one per 2-hour
 /// block), written as OpenMetrics for `promtool tsdb create-blocks-from openmetrics`.
 fn evaluate(port: u16, rules: &[Rule], first: i64) -> String {
+    evaluate_every(port, rules, first, 300)
+}
+
+/// [`evaluate`] for a group evaluated every `step` seconds, in range queries of at most
+/// 10,000 steps (Prometheus answers 11,000 points per series at most).
+fn evaluate_every(port: u16, rules: &[Rule], first: i64, step: i64) -> String {
+    let mut om = String::new();
+    let mut from = first;
+    while from <= END_S {
+        let to = (from + 9_999 * step).min(END_S);
+        om.push_str(&evaluate_span(port, rules, from, to, step));
+        from = to + step;
+    }
+    om
+}
+
+/// The rules evaluated at `from + k x step` up to `to`, as OpenMetrics.
+fn evaluate_span(port: u16, rules: &[Rule], from: i64, to: i64, step: i64) -> String {
     let mut om = String::new();
     for r in rules {
         let path = format!(
-            "/api/v1/query_range?query={}&start={first}&end={END_S}&step=300",
+            "/api/v1/query_range?query={}&start={from}&end={to}&step={step}",
             enc(&r.expr)
         );
         let t = Instant::now();
@@ -263,6 +281,14 @@ fn fixture() -> Result<&'static Fixture, Skip> {
             w.prom.port,
             &parse_rules(&group_of(&rules, "vitals-kpi-increases")),
             END_S - 2 * WEEK + 61,
+        ));
+        // The thresholds' minutes, over both weeks, on the minute: evaluated where the raw
+        // breach subquery samples, the recorded time broken must equal the raw one exactly.
+        om.push_str(&evaluate_every(
+            w.prom.port,
+            &parse_rules(&group_of(&rules, "vitals-threshold-minutes")),
+            END_S - 2 * WEEK,
+            60,
         ));
         om.push_str("# EOF\n");
         let om_file = write(&dir, "recorded.om", &om);
@@ -606,6 +632,43 @@ pub fn recorded_and_raw_kpis_agree() -> TestResult {
         compared += 1;
     }
     assert!(compared >= 30, "{compared} numbers compared");
+    // The time each alerting threshold was broken, summed from its recorded minutes, is the
+    // raw breach subquery's (the minutes were evaluated on its steps: no edge may differ).
+    let breach_line = lines
+        .iter()
+        .find(|l| l.starts_with("Time thresholds were broken from recorded minutes"))
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    let mut broken = 0;
+    let mut nonzero = 0;
+    for (a, b) in raw["slos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(rec["slos"].as_array().unwrap())
+    {
+        assert_eq!(a["name"], b["name"]);
+        let (x, y) = (&a["breached"], &b["breached"]);
+        assert_eq!(x.is_null(), y.is_null(), "{}: {x} vs {y}", a["name"]);
+        if x.is_null() {
+            continue;
+        }
+        let base = a["name"].as_str().unwrap().split('{').next().unwrap();
+        assert!(breach_line.contains(base), "{base}: {breach_line}");
+        for field in ["value", "previous"] {
+            assert_eq!(
+                x[field].as_f64(),
+                y[field].as_f64(),
+                "{} {field}: raw {x} vs recorded {y}",
+                a["name"]
+            );
+            nonzero += usize::from(x[field].as_f64().unwrap_or(0.0) > 0.0);
+        }
+        broken += 1;
+    }
+    assert!(
+        broken >= 8 && nonzero >= 2,
+        "{broken} breaches, {nonzero} non-zero"
+    );
     // The period KPIs (threshold SLOs judged over the period) agree too.
     for (a, b) in raw["slos"]
         .as_array()

@@ -35,7 +35,7 @@ pub fn generated_rules_pass_promtool_check() -> TestResult {
     r.expect_code(0);
     // Every rule the SLOs call for: per budget SLO 7 windows and 2 alerts, plus its SLO
     // window (another group) and its two increases (a third); per alerting threshold SLO one
-    // alert; the target alerts.
+    // alert, and its violation and heartbeat every minute (a fourth); the target alerts.
     let config = crate::support::config();
     let slos = &config.slos;
     let budget = slos
@@ -63,7 +63,13 @@ pub fn generated_rules_pass_promtool_check() -> TestResult {
         text.matches("- record: kpi:term:evaluations5m\n").count()
     );
     assert!(terms >= 10, "{terms} KPI terms recorded");
-    let want = budget * 12 + thresholds + 2 + services + 2 * terms;
+    assert_eq!(
+        text.matches("- record: slo:threshold_violated:bool1m\n")
+            .count(),
+        thresholds
+    );
+    assert!(text.contains("  - name: vitals-threshold-minutes\n    interval: 1m\n"));
+    let want = budget * 12 + 3 * thresholds + 2 + services + 2 * terms;
     assert!(
         r.stderr.contains(&format!("SUCCESS: {want} rules found")),
         "expected {want} rules: {}",
