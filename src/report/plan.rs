@@ -321,21 +321,32 @@ fn kpi_request(plan: &Plan, config: &Config, which: Which) -> Request {
     )
 }
 
+/// The alerting threshold SLOs whose time broken is summed from recorded minutes in both
+/// periods, and the others (sampled from raw series), named as the report names them.
+fn breach_sources(plan: &Plan, config: &Config) -> (Vec<String>, Vec<String>) {
+    let (mut minutes, mut sampled) = (Vec::new(), Vec::new());
+    for slo in config
+        .slos
+        .iter()
+        .filter(|s| recorded::Breach::of(s).is_some())
+    {
+        match (
+            plan.recorded_breach(slo, Which::Current).is_some(),
+            plan.recorded_breach(slo, Which::Previous).is_some(),
+        ) {
+            (true, true) => minutes.push(slo.name.clone()),
+            (true, false) => sampled.push(format!("{} (the previous period)", slo.name)),
+            _ => sampled.push(slo.name.clone()),
+        }
+    }
+    (minutes, sampled)
+}
+
 /// Whether every alerting threshold's time broken, in both periods, is read from recorded
 /// minutes (false when the site has none).
 pub(super) fn breaches_recorded(plan: &Plan, config: &Config) -> bool {
-    let mut breaches = config
-        .slos
-        .iter()
-        .filter(|s| recorded::Breach::of(s).is_some());
-    let mut any = false;
-    let all = breaches.all(|slo| {
-        any = true;
-        [Which::Current, Which::Previous]
-            .into_iter()
-            .all(|w| plan.recorded_breach(slo, w).is_some())
-    });
-    any && all
+    let (minutes, sampled) = breach_sources(plan, config);
+    !minutes.is_empty() && sampled.is_empty()
 }
 
 /// Which of the report's queries over the period read recorded increases (by the key
@@ -379,21 +390,7 @@ pub(super) fn kpi_sources(plan: &Plan, config: &Config) -> Vec<String> {
             uncovered.join(", ")
         ));
     }
-    let (mut minutes, mut sampled) = (Vec::new(), Vec::new());
-    for slo in config
-        .slos
-        .iter()
-        .filter(|s| recorded::Breach::of(s).is_some())
-    {
-        match (
-            plan.recorded_breach(slo, Which::Current).is_some(),
-            plan.recorded_breach(slo, Which::Previous).is_some(),
-        ) {
-            (true, true) => minutes.push(slo.name.clone()),
-            (true, false) => sampled.push(format!("{} (the previous period)", slo.name)),
-            _ => sampled.push(slo.name.clone()),
-        }
-    }
+    let (minutes, sampled) = breach_sources(plan, config);
     if !minutes.is_empty() {
         out.push(format!(
             "Time thresholds were broken from recorded minutes ({}): {}",
@@ -461,7 +458,7 @@ fn breach_request(plan: &Plan, config: &Config, which: Which) -> Request {
     let terms: Vec<String> = config
         .slos
         .iter()
-        .filter(|s| sli::threshold(s).is_some() && !is_period_kpi(s))
+        .filter(|s| recorded::Breach::of(s).is_some())
         .filter_map(|slo| {
             let q = plan
                 .recorded_breach(slo, which)
