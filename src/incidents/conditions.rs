@@ -159,34 +159,75 @@ fn events_by_group(
         .collect()
 }
 
-/// The burn rate over the window ending at `t`, summed from the steps.
-fn burn_at(events: &Events, step: i64, budget: f64, t: i64, w: Duration) -> Option<f64> {
-    let n = ((w.secs_f64() / step as f64).round() as i64).max(1);
-    let (mut b, mut tot) = (0.0, 0.0);
-    for (_, (x, y)) in events.range(t - (n - 1) * step..=t) {
-        b += x;
-        tot += y;
+/// A group's events with running sums, so the burn rate over any window is two lookups:
+/// a week at the 10-minute incident step has ~1,000 steps, and each is judged over windows
+/// of up to three days for every pair (summing each window step by step took seconds).
+struct Cumulative {
+    times: Vec<i64>,
+    /// Sums of (bad, total) before index i; `sums[0]` is zero.
+    sums: Vec<(f64, f64)>,
+    /// How many steps before index i had bad / total events: a window without any reads as
+    /// exactly zero / no traffic, whatever the rounding of the running sums.
+    nonzero: Vec<(u32, u32)>,
+}
+
+impl Cumulative {
+    fn new(events: &Events) -> Cumulative {
+        let mut c = Cumulative {
+            times: Vec::with_capacity(events.len()),
+            sums: Vec::with_capacity(events.len() + 1),
+            nonzero: Vec::with_capacity(events.len() + 1),
+        };
+        let (mut b, mut tot, mut nb, mut nt) = (0.0, 0.0, 0, 0);
+        c.sums.push((b, tot));
+        c.nonzero.push((nb, nt));
+        for (t, (x, y)) in events {
+            c.times.push(*t);
+            b += x;
+            tot += y;
+            nb += u32::from(*x != 0.0);
+            nt += u32::from(*y != 0.0);
+            c.sums.push((b, tot));
+            c.nonzero.push((nb, nt));
+        }
+        c
     }
-    (tot > 0.0).then(|| b / tot / budget)
+
+    /// The burn rate over the window of `w` ending at `t` (the steps in `(t - w, t]`).
+    fn burn_at(&self, step: i64, budget: f64, t: i64, w: Duration) -> Option<f64> {
+        let n = ((w.secs_f64() / step as f64).round() as i64).max(1);
+        let lo = self.times.partition_point(|x| *x < t - (n - 1) * step);
+        let hi = self.times.partition_point(|x| *x <= t);
+        if hi <= lo || self.nonzero[hi].1 == self.nonzero[lo].1 {
+            return None;
+        }
+        let tot = self.sums[hi].1 - self.sums[lo].1;
+        let b = if self.nonzero[hi].0 == self.nonzero[lo].0 {
+            0.0
+        } else {
+            self.sums[hi].0 - self.sums[lo].0
+        };
+        (tot > 0.0).then(|| b.max(0.0) / tot / budget)
+    }
 }
 
 /// Steps where a pair of each severity fired, `[ticket, page]`: (burn, lowest pair).
 fn firing_steps(
     r: &Reader,
-    events: &Events,
+    sums: &Cumulative,
     budget: f64,
     pairs: &[BurnPair],
 ) -> [BTreeMap<i64, (f64, BurnPair)>; 2] {
     // A pair is judged only once data covers its long window: the first minutes of a
     // history would otherwise "burn" on a handful of events.
-    let first = events.keys().next().copied().unwrap_or(i64::MAX);
+    let first = sums.times.first().copied().unwrap_or(i64::MAX);
     let mut firing: [BTreeMap<i64, (f64, BurnPair)>; 2] = Default::default();
-    for t in events.keys().copied().filter(|t| r.in_range(*t)) {
+    for t in sums.times.iter().copied().filter(|t| r.in_range(*t)) {
         for p in pairs {
             if t - (p.long.secs() as i64) + r.step < first {
                 continue;
             }
-            let burn = |w| burn_at(events, r.step, budget, t, w);
+            let burn = |w| sums.burn_at(r.step, budget, t, w);
             let (Some(l), Some(s)) = (burn(p.long), burn(p.short)) else {
                 continue;
             };
@@ -206,8 +247,8 @@ fn firing_steps(
 
 fn burns(r: &mut Reader, a: &Answer, budget: f64, pairs: &[BurnPair], good_total: bool) {
     for (g, events) in events_by_group(r, a, good_total) {
-        let firing = firing_steps(r, &events, budget, pairs);
-        let first = events.keys().next().copied().unwrap_or(i64::MAX);
+        let sums = Cumulative::new(&events);
+        let firing = firing_steps(r, &sums, budget, pairs);
         // Page conditions first: their problem is delimited per step. Ticket conditions of
         // the same episode then only join it.
         let mut paged: Vec<(i64, i64)> = Vec::new();
@@ -228,7 +269,7 @@ fn burns(r: &mut Reader, a: &Answer, budget: f64, pairs: &[BurnPair], good_total
                 let (a, b) = if joins {
                     (cs, ce)
                 } else {
-                    problem_extent(r, &events, budget, first, sev, &pair, (cs, ce))
+                    problem_extent(r, &sums, budget, sev, &pair, (cs, ce))
                 };
                 // A run's first step covers the step before it.
                 let a = (a - r.step).max(r.from);
@@ -255,9 +296,8 @@ fn burns(r: &mut Reader, a: &Answer, budget: f64, pairs: &[BurnPair], good_total
 /// step; a ticket pair (slow, low factors) over its short window.
 fn problem_extent(
     r: &Reader,
-    events: &Events,
+    sums: &Cumulative,
     budget: f64,
-    first: i64,
     sev: Severity,
     pair: &BurnPair,
     (cs, ce): (i64, i64),
@@ -267,8 +307,9 @@ fn problem_extent(
     } else {
         pair.short
     };
-    let hot = events.keys().copied().filter(|t| {
-        *t >= first && burn_at(events, r.step, budget, *t, window).is_some_and(|b| b > pair.factor)
+    let hot = sums.times.iter().copied().filter(|t| {
+        sums.burn_at(r.step, budget, *t, window)
+            .is_some_and(|b| b > pair.factor)
     });
     let lo = cs - pair.long.secs() as i64;
     runs(hot, r.step)
@@ -408,5 +449,76 @@ fn restarts(r: &mut Reader, a: &Answer) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The running sums give the burn rate summing the window step by step gives, and a
+    /// window without traffic or without bad events reads as such, not as rounding.
+    #[test]
+    fn running_sums_burn_as_the_window_summed_step_by_step() {
+        let step = 600;
+        let mut events = Events::new();
+        for i in 0..500i64 {
+            let t = 1_700_000_000 + i * step;
+            // A gap, a quiet stretch and a bad stretch among irregular totals.
+            if (100..110).contains(&i) {
+                continue;
+            }
+            let total = if (200..260).contains(&i) {
+                0.0
+            } else {
+                1e6 / (1 + i % 7) as f64
+            };
+            let bad = if (300..340).contains(&i) {
+                total * 0.3
+            } else if i % 5 == 0 {
+                0.1
+            } else {
+                0.0
+            };
+            events.insert(t, (bad, total));
+        }
+        let sums = Cumulative::new(&events);
+        let budget = 0.001;
+        let mut checked = 0;
+        for w in [step, 6 * step, 36 * step, 432 * step] {
+            let w = Duration::from_secs(w as u64);
+            for t in events.keys().copied() {
+                let n = ((w.secs_f64() / step as f64).round() as i64).max(1);
+                let (mut b, mut tot) = (0.0, 0.0);
+                for (_, (x, y)) in events.range(t - (n - 1) * step..=t) {
+                    b += x;
+                    tot += y;
+                }
+                let want = (tot > 0.0).then(|| b / tot / budget);
+                let got = sums.burn_at(step, budget, t, w);
+                match (want, got) {
+                    (None, None) => {}
+                    (Some(a), Some(g)) => {
+                        assert!((a - g).abs() <= 1e-9 * a.max(1.0), "{t} {w:?}: {a} != {g}");
+                        if a == 0.0 {
+                            assert_eq!(g, 0.0, "{t} {w:?}: no bad events");
+                        }
+                        checked += 1;
+                    }
+                    _ => panic!("{t} {w:?}: {want:?} != {got:?}"),
+                }
+            }
+        }
+        assert!(checked > 1500, "{checked}");
+        // Between two steps and before the first there is nothing.
+        assert_eq!(
+            sums.burn_at(step, budget, 1_600_000_000, Duration::from_secs(600)),
+            None
+        );
+        let quiet = 1_700_000_000 + 230 * step;
+        assert_eq!(
+            sums.burn_at(step, budget, quiet, Duration::from_secs(6 * 600)),
+            None
+        );
     }
 }
