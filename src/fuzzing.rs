@@ -222,8 +222,23 @@ pub fn plan_everything(config: &Config, at: DateTime<Utc>) -> Result<usize, Stri
     };
     if let Ok(TimeSpec::Range { start, end, .. }) = since.resolve(at) {
         let step = incidents::choose_step(&config.slos, start, end, None);
-        let plan = incidents::Plan::new(config, &config.slos, (start, end), step, true, &buckets);
-        exprs.extend(plan.requests().map(|r| r.promql.clone()));
+        // Raw, and every burn rate from recorded increases (at a step of whole intervals).
+        let all: std::collections::BTreeSet<String> =
+            config.slos.iter().map(|s| s.name.clone()).collect();
+        let interval = crate::slo::sli::RECORD_INTERVAL.secs();
+        let whole = Duration::from_secs(step.secs().div_ceil(interval).max(1) * interval);
+        for (step, recorded) in [(step, Default::default()), (whole, all)] {
+            let plan = incidents::Plan::new(
+                config,
+                &config.slos,
+                (start, end),
+                step,
+                true,
+                &buckets,
+                &recorded,
+            );
+            exprs.extend(plan.requests().map(|r| r.promql.clone()));
+        }
     }
     for tz in [Tz::UTC, chrono_tz::America::Santiago] {
         if let Ok(p) = report::period::resolve(None, None, None, None, tz, at) {

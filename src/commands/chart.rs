@@ -272,6 +272,7 @@ async fn incident_bands(
         range,
         step: None,
         with_targets: true,
+        recorded: &Default::default(),
     };
     let found = crate::incidents::find(prom, config, &search, &|| {}).await;
     super::tell_incidents(settings, &found);

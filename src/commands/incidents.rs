@@ -1,6 +1,6 @@
 //! `vitals incidents`: when alert conditions of slo.toml held, grouped into incidents.
 
-use crate::cli::{Format, IncidentsArgs, TimeArgs};
+use crate::cli::{Format, IncidentsArgs, SliSource, TimeArgs};
 use crate::duration::Duration;
 use crate::exit::{ExitStatus, Failure};
 use crate::incidents;
@@ -33,14 +33,21 @@ pub(crate) async fn run(settings: &Settings, args: &IncidentsArgs) -> Result<Exi
     let progress = Progress::new(
         settings,
         format,
-        incidents::query_estimate(&slos) as u64,
+        (incidents::query_estimate(&slos) + usize::from(args.source != SliSource::Raw)) as u64,
         "finding incidents",
     );
+    let chosen = incidents::choose_step(&slos, start, end, step);
+    let recorded =
+        incidents::recorded_slos(&prom, &slos, (start, end), chosen, args.source, &|| {
+            progress.tick()
+        })
+        .await;
     let search = incidents::Search {
         slos: &slos,
         range: (start, end),
         step,
         with_targets: args.slos.is_empty(),
+        recorded: &recorded,
     };
     let found = incidents::find(&prom, &config, &search, &|| progress.tick()).await;
     progress.finish();

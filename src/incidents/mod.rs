@@ -21,7 +21,7 @@
 //! or a threshold SLO's value was past its warning level. Conditions over a trailing window
 //! (dead letters in the last hour) join the incident they overlap without stretching it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -116,6 +116,8 @@ pub struct Plan<'a> {
     pub step: Duration,
     config: &'a Config,
     sources: Vec<(SourceDef, Request)>,
+    /// The budget SLOs whose burn rates are read from their recorded increases.
+    recorded: Vec<String>,
     /// Problems found while planning (a latency threshold that is not a bucket).
     pub errors: Vec<String>,
 }
@@ -161,6 +163,7 @@ impl<'a> Plan<'a> {
         step: Duration,
         with_targets: bool,
         buckets: &sli::Buckets,
+        recorded: &BTreeSet<String>,
     ) -> Plan<'a> {
         let mut plan = Plan {
             from,
@@ -168,10 +171,11 @@ impl<'a> Plan<'a> {
             step,
             config,
             sources: Vec::new(),
+            recorded: Vec::new(),
             errors: Vec::new(),
         };
         for slo in slos {
-            plan.add_slo(slo, buckets);
+            plan.add_slo(slo, buckets, recorded.contains(&slo.name));
         }
         if with_targets {
             plan.add_targets();
@@ -191,7 +195,7 @@ impl<'a> Plan<'a> {
         Request::range(label, promql, start, grid(self.to, self.step), self.step)
     }
 
-    fn add_slo(&mut self, slo: &Slo, buckets: &sli::Buckets) {
+    fn add_slo(&mut self, slo: &Slo, buckets: &sli::Buckets, recorded: bool) {
         let label = format!("incidents of {}", slo.name);
         let def = |severity, kind| SourceDef {
             name: slo.name.clone(),
@@ -212,8 +216,14 @@ impl<'a> Plan<'a> {
                 };
                 let (target, pairs) = sli::pairs_at(slo, self.to).expect("budget SLO");
                 let longest = pairs.iter().map(|p| p.long).max().unwrap_or_default();
-                let promql = parts
-                    .at(self.step)
+                // Recorded increases sum exactly over a step of whole intervals.
+                let per_step = if recorded && self.step.secs() % sli::RECORD_INTERVAL.secs() == 0 {
+                    self.recorded.push(slo.name.clone());
+                    parts.clone().reading_recorded(slo).at_step(self.step)
+                } else {
+                    parts.at(self.step)
+                };
+                let promql = per_step
                     .iter()
                     .map(|(part, q)| tag(q, &[("vitals_part", part.as_str())]))
                     .collect::<Vec<_>>()
@@ -459,6 +469,67 @@ pub(crate) struct Search<'a> {
     pub step: Option<Duration>,
     /// Also targets down and restarts.
     pub with_targets: bool,
+    /// Budget SLOs whose recorded increases (`vitals rules`, current fingerprint) cover the
+    /// range and the lookback of its burn windows: their burn rates are summed from those
+    /// at a step that is a whole number of record intervals.
+    pub recorded: &'a BTreeSet<String>,
+}
+
+/// The budget SLOs of `slos` whose burn rates over `range` at `step` can be read from their
+/// recorded increases (`vitals rules`, current fingerprint): `auto`, those that cover the
+/// range and its lookback; `recorded`, those that have any; none for `raw`, or at a step
+/// that is not a whole number of record intervals. One instant query at the range's end.
+pub(crate) async fn recorded_slos(
+    prom: &Prom,
+    slos: &[Slo],
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    step: Duration,
+    source: crate::cli::SliSource,
+    progress: &(dyn Fn() + Sync),
+) -> BTreeSet<String> {
+    let budget: Vec<&Slo> = slos
+        .iter()
+        .filter(|s| sli::pairs_at(s, to).is_some())
+        .collect();
+    if source == crate::cli::SliSource::Raw
+        || budget.is_empty()
+        || step.secs() % sli::RECORD_INTERVAL.secs() != 0
+    {
+        return BTreeSet::new();
+    }
+    let lookback = budget
+        .iter()
+        .filter_map(|s| sli::pairs_at(s, to))
+        .flat_map(|(_, p)| p.map(|p| p.long))
+        .max()
+        .unwrap_or_default();
+    let start = grid(from - lookback.to_chrono(), step);
+    let span = Duration::from_secs((to - start).num_seconds().max(60) as u64);
+    let mut batch = Batch::new();
+    batch.add(
+        0u8,
+        Request::instant(
+            "incidents: recorded increases",
+            crate::report::recorded::slo_probe(span),
+            to,
+        ),
+    );
+    let cover = match prom.run_batch(batch, progress).await.take(&0) {
+        Some(Ok(a)) => crate::report::recorded::Coverage::from_series(&a.series),
+        _ => return BTreeSet::new(),
+    };
+    let (a, b) = (
+        crate::timespec::unix_seconds(start),
+        crate::timespec::unix_seconds(to),
+    );
+    budget
+        .into_iter()
+        .filter(|s| match source {
+            crate::cli::SliSource::Recorded => cover.has_slo(s),
+            _ => cover.covers_slo(s, a, b),
+        })
+        .map(|s| s.name.clone())
+        .collect()
 }
 
 /// Finds the incidents of a search: the buckets of latency SLOs first, then every range
@@ -486,12 +557,13 @@ pub(crate) async fn find_with(
         range,
         step: wanted,
         with_targets,
+        recorded,
     } = *search;
     let step = choose_step(slos, range.0, range.1, wanted);
     let config_error = buckets
         .values()
         .any(|b| matches!(b, Err(sli::BucketProblem::NotABucket { .. })));
-    let plan = Plan::new(config, slos, range, step, with_targets, buckets);
+    let plan = Plan::new(config, slos, range, step, with_targets, buckets, recorded);
     let mut answers = prom.run_batch(plan.batch(), progress).await;
     let mut warnings = Vec::new();
     for k in (0..plan.sources.len()).map(Ask::Source) {
@@ -665,7 +737,7 @@ pub struct IncidentReport {
     /// The resolution: starts and ends are accurate to one step.
     pub step: String,
     /// How the incidents were found.
-    pub method: &'static str,
+    pub method: String,
     pub incidents: Vec<Incident>,
     pub summary: Summary,
     /// Queries that failed or SLOs that could not be read: the list may be incomplete.
@@ -729,7 +801,7 @@ impl IncidentReport {
             from: format_time(plan.from),
             to: format_time(plan.to),
             step: plan.step.to_string(),
-            method: "alert conditions of slo.toml computed from the raw metrics (ALERTS history is not used)",
+            method: method(&plan.recorded),
             summary: Summary {
                 count: incidents.len(),
                 by_severity,
@@ -740,6 +812,20 @@ impl IncidentReport {
             incidents,
             errors,
         }
+    }
+}
+
+/// How the incidents were found: from the raw metrics, and the burn rates of `recorded`
+/// from their recorded increases.
+fn method(recorded: &[String]) -> String {
+    let raw = "alert conditions of slo.toml computed from the raw metrics";
+    if recorded.is_empty() {
+        format!("{raw} (ALERTS history is not used)")
+    } else {
+        format!(
+            "{raw}, the burn rates of {} from their recorded 5-minute increases (ALERTS history is not used)",
+            recorded.join(", ")
+        )
     }
 }
 

@@ -452,11 +452,13 @@ pub(crate) async fn build(
         kpi_coverage(prom, config, &plan, source, progress),
     );
     plan.kpi_cover = kpi_cover;
+    plan.recorded_slos = plan.covered_slos(config);
     let search = crate::incidents::Search {
         slos,
         range: (plan.previous.start, plan.period.end),
         step: None,
         with_targets: true,
+        recorded: &plan.recorded_slos,
     };
     let (rows, previous_rows, answers, found) = tokio::join!(
         eval::evaluate_with(slos, prom, at, &buckets, source, progress),
@@ -493,7 +495,13 @@ async fn kpi_coverage(
     if source == crate::cli::SliSource::Raw {
         return unavailable("--source raw");
     }
-    if recorded::site_terms(config).is_empty() && recorded::site_breaches(config).is_empty() {
+    if recorded::site_terms(config).is_empty()
+        && recorded::site_breaches(config).is_empty()
+        && !config
+            .slos
+            .iter()
+            .any(|s| matches!(s.objective, crate::slo::model::Objective::Budget { .. }))
+    {
         return unavailable("no recordable KPI");
     }
     let mut batch = crate::prom::Batch::new();
@@ -501,7 +509,11 @@ async fn kpi_coverage(
         0u8,
         crate::prom::Request::instant(
             "report: recorded KPI increases",
-            recorded::probe(plan.period.length(), plan.previous.length()),
+            recorded::probe(
+                plan.period.length(),
+                plan.previous.length(),
+                plan::burn_lookback(config, plan.period.end),
+            ),
             plan.period.end,
         ),
     );

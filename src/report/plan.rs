@@ -2,7 +2,7 @@
 //! much of both periods has data, how long each alerting threshold was broken, the period
 //! KPIs over the whole period, and the budget burn-down.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -57,6 +57,21 @@ pub struct Plan {
     pub(super) sample_step: Duration,
     /// The recorded KPI terms' coverage of both periods (none: every KPI reads raw).
     pub(super) kpi_cover: recorded::Coverage,
+    /// The budget SLOs whose recorded increases cover both periods and the lookback of the
+    /// incidents' burn windows before them: the burn-down and the incidents read those.
+    pub(super) recorded_slos: BTreeSet<String>,
+}
+
+/// How far before the previous period the incidents' burn windows reach: the longest long
+/// window of any budget SLO's alert pairs.
+pub(super) fn burn_lookback(config: &Config, at: DateTime<Utc>) -> Duration {
+    config
+        .slos
+        .iter()
+        .filter_map(|s| sli::pairs_at(s, at))
+        .flat_map(|(_, p)| p.map(|p| p.long))
+        .max()
+        .unwrap_or_default()
 }
 
 /// The tag of a number's series in a KPI answer.
@@ -93,7 +108,32 @@ impl Plan {
                 unavailable: Some("not probed".into()),
                 ..Default::default()
             },
+            recorded_slos: BTreeSet::new(),
         }
+    }
+
+    /// Whether the burn-down reads `slo`'s recorded increases: they cover both periods, and
+    /// its step is a whole number of intervals (each recorded point in exactly one step).
+    pub(super) fn burn_down_recorded(&self, slo: &str) -> bool {
+        self.recorded_slos.contains(slo)
+            && self.chart_step.secs() % sli::RECORD_INTERVAL.secs() == 0
+    }
+
+    /// The budget SLOs whose recorded increases cover both periods and the burn windows'
+    /// lookback ([`burn_lookback`]), from the probe.
+    pub(super) fn covered_slos(&self, config: &Config) -> BTreeSet<String> {
+        let start = self.previous.start - burn_lookback(config, self.period.end).to_chrono();
+        let (start, end) = (
+            crate::timespec::unix_seconds(start),
+            crate::timespec::unix_seconds(self.period.end),
+        );
+        config
+            .slos
+            .iter()
+            .filter(|s| sli::pairs_at(s, self.period.end).is_some())
+            .filter(|s| self.kpi_cover.covers_slo(s, start, end))
+            .map(|s| s.name.clone())
+            .collect()
     }
 
     /// The query over `which` period a marked query ([`recorded::MARKER`] as its window)
@@ -225,8 +265,14 @@ impl Plan {
             let Ok(Some(parts)) = sli::parts_with(slo, buckets) else {
                 continue;
             };
-            // The parts keep the SLO's own grouping (one series per route, per service).
-            for (part, promql) in parts.at(step) {
+            // The parts keep the SLO's own grouping (one series per route, per service);
+            // recorded increases sum exactly over steps of whole intervals.
+            let per_step = if self.burn_down_recorded(&slo.name) {
+                parts.reading_recorded(slo).at_step(step)
+            } else {
+                parts.at(step)
+            };
+            for (part, promql) in per_step {
                 terms.push(tag(
                     &promql,
                     &[("vitals_part", part.as_str()), ("vitals_slo", &slo.name)],
@@ -354,7 +400,9 @@ pub(super) fn breaches_recorded(plan: &Plan, config: &Config) -> bool {
 pub(super) fn kpi_sources(plan: &Plan, config: &Config) -> Vec<String> {
     // Without rules loaded there is nothing to say: every KPI reads raw series, as always.
     let cover = &plan.kpi_cover;
-    if cover.unavailable.is_some() || (cover.current.is_empty() && cover.previous.is_empty()) {
+    if cover.unavailable.is_some()
+        || (cover.current.is_empty() && cover.previous.is_empty() && cover.slos.is_empty())
+    {
         return Vec::new();
     }
     let mut recorded_keys = Vec::new();
@@ -388,6 +436,16 @@ pub(super) fn kpi_sources(plan: &Plan, config: &Config) -> Vec<String> {
         out.push(format!(
             "KPIs over the period from raw series (no recorded increases cover the period; load or backfill the rules of `vitals rules`): {}",
             uncovered.join(", ")
+        ));
+    }
+    if !plan.recorded_slos.is_empty() && plan.chart_step.secs() % sli::RECORD_INTERVAL.secs() == 0 {
+        out.push(format!(
+            "Budget burn-down from recorded increases (vitals-slo-increases): {}",
+            plan.recorded_slos
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     let (minutes, sampled) = breach_sources(plan, config);

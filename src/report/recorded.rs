@@ -301,10 +301,12 @@ pub(crate) fn site_terms(config: &Config) -> Vec<Term> {
     terms
 }
 
-/// The probe of the terms' heartbeats over both periods, and the data start: one instant
-/// query at the period's end. `current` and `previous` are the periods' lengths (the
-/// previous one ends where the current one starts).
-pub(crate) fn probe(current: Duration, previous: Duration) -> String {
+/// The probe of the terms' heartbeats over both periods, of the budget SLOs' recorded
+/// increases over both periods and `lookback` before them (what the burn-down and the
+/// incidents' burn rates read), and the data start over all of it: one instant query at the
+/// period's end. `current` and `previous` are the periods' lengths (the previous one ends
+/// where the current one starts).
+pub(crate) fn probe(current: Duration, previous: Duration, lookback: Duration) -> String {
     let count = |w: Duration, offset: Option<Duration>| {
         let o = offset.map(|o| format!(" offset {o}")).unwrap_or_default();
         format!(
@@ -312,7 +314,6 @@ pub(crate) fn probe(current: Duration, previous: Duration) -> String {
         )
     };
     let both = Duration::from_secs(current.secs() + previous.secs()).max(RECORD_INTERVAL);
-    let step = crate::prom::auto_step(both.to_chrono(), 250, Duration::from_secs(60));
     format!(
         "{}\n  or {}\n  or {}",
         crate::prom::tag(
@@ -326,11 +327,32 @@ pub(crate) fn probe(current: Duration, previous: Duration) -> String {
             ),
             &[("vitals_probe", "previous")]
         ),
+        slo_probe(Duration::from_secs(both.secs() + lookback.secs())),
+    )
+}
+
+/// The probe of every budget SLO's recorded increases over `span` before the query's time
+/// (`vitals_probe="slo"`, keyed by [`slo_key`]), and the data start over it.
+pub(crate) fn slo_probe(span: Duration) -> String {
+    let step = crate::prom::auto_step(span.to_chrono(), 250, Duration::from_secs(60));
+    let slos = format!(
+        "max by (vitals_term) (label_join(count_over_time({}[{span}]), \"vitals_term\", \"/\", \"slo\", \"vitals_fingerprint\"))",
+        crate::slo::sli::increase_record(crate::slo::sli::Part::Total)
+    );
+    format!(
+        "{}\n  or {}",
+        crate::prom::tag(&slos, &[("vitals_probe", "slo")]),
         crate::prom::tag(
-            &crate::prom::data_start_expr(both, step),
+            &crate::prom::data_start_expr(span, step),
             &[("vitals_probe", "start")]
         ),
     )
+}
+
+/// The key of a budget SLO's recorded increases in [`Coverage::slos`]: its name and the
+/// fingerprint of its definition (only the current one counts).
+pub(crate) fn slo_key(slo: &crate::slo::model::Slo) -> String {
+    format!("{}/{}", slo.name, crate::slo::sli::fingerprint(slo))
 }
 
 /// The heartbeat points of every term in both periods, and the data start.
@@ -338,6 +360,9 @@ pub(crate) fn probe(current: Duration, previous: Duration) -> String {
 pub(crate) struct Coverage {
     pub current: BTreeMap<String, f64>,
     pub previous: BTreeMap<String, f64>,
+    /// Points of each budget SLO's recorded increases ([`slo_key`]) over both periods and
+    /// the lookback before them.
+    pub slos: BTreeMap<String, f64>,
     pub data_start: Option<f64>,
     /// Why there is none (the probe failed, or was not asked: `--source raw`).
     pub unavailable: Option<String>,
@@ -356,6 +381,9 @@ impl Coverage {
                 Some("previous") => {
                     c.previous.insert(term, v);
                 }
+                Some("slo") => {
+                    c.slos.insert(term, v);
+                }
                 Some("start") if v.is_finite() => c.data_start = Some(v),
                 _ => {}
             }
@@ -367,34 +395,50 @@ impl Coverage {
     /// data (`previous`: in the previous period's counts).
     pub(crate) fn covers(&self, terms: &[Term], start: f64, end: f64, previous: bool) -> bool {
         let ids: Vec<String> = terms.iter().map(Term::id).collect();
-        self.covers_ids(&ids, RECORD_INTERVAL, start, end, previous)
+        self.enough(self.of(previous), &ids, RECORD_INTERVAL, start, end)
     }
 
     /// Whether a threshold's recorded minutes cover `[start, end]` (as [`Coverage::covers`]).
     pub(crate) fn covers_breach(&self, b: &Breach, start: f64, end: f64, previous: bool) -> bool {
-        self.covers_ids(&[b.id()], BREACH_INTERVAL, start, end, previous)
+        self.enough(self.of(previous), &[b.id()], BREACH_INTERVAL, start, end)
     }
 
-    /// Whether every id has a heartbeat point for each `interval` of `[start, end]` that
+    /// Whether a budget SLO's recorded increases (with its current fingerprint) have a
+    /// point for each interval of `[start, end]` that has data; `start` may be up to the
+    /// probe's lookback before the previous period.
+    pub(crate) fn covers_slo(&self, slo: &crate::slo::model::Slo, start: f64, end: f64) -> bool {
+        self.enough(&self.slos, &[slo_key(slo)], RECORD_INTERVAL, start, end)
+    }
+
+    /// Whether `slo` has recorded increases with its current fingerprint at all.
+    pub(crate) fn has_slo(&self, slo: &crate::slo::model::Slo) -> bool {
+        self.unavailable.is_none() && self.slos.get(&slo_key(slo)).is_some_and(|n| *n > 0.0)
+    }
+
+    /// The terms' heartbeat counts of a period.
+    fn of(&self, previous: bool) -> &BTreeMap<String, f64> {
+        if previous {
+            &self.previous
+        } else {
+            &self.current
+        }
+    }
+
+    /// Whether every id has a point in `counts` for each `interval` of `[start, end]` that
     /// has data, two short at most (the evaluations at the ends).
-    fn covers_ids(
+    fn enough(
         &self,
+        counts: &BTreeMap<String, f64>,
         ids: &[String],
         interval: Duration,
         start: f64,
         end: f64,
-        previous: bool,
     ) -> bool {
         if self.unavailable.is_some() {
             return false;
         }
         let from = self.data_start.map_or(start, |d| d.max(start));
         let needed = ((end - from).max(0.0) / interval.secs_f64()).floor() - 2.0;
-        let counts = if previous {
-            &self.previous
-        } else {
-            &self.current
-        };
         ids.iter()
             .all(|id| counts.get(id).copied().unwrap_or(0.0) >= needed.max(1.0))
     }
@@ -580,5 +624,44 @@ mod tests {
         );
         c.unavailable = Some("raw".into());
         assert!(!c.covers(std::slice::from_ref(&t), 0.0, day, false));
+    }
+
+    #[test]
+    fn the_probe_counts_each_slos_recorded_increases_over_the_lookback_too() {
+        let (config, _) = Config::builtin();
+        let week = Duration::from_secs(7 * 86_400);
+        let lookback = Duration::from_secs(3 * 86_400);
+        let q = probe(week, week, lookback);
+        parser::parse(&q).unwrap_or_else(|e| panic!("{e}: {q}"));
+        assert!(
+            q.contains("count_over_time(slo:sli_total:increase5m[17d])"),
+            "{q}"
+        );
+        // The data start is looked for over the same span.
+        assert!(q.contains("count(up))[17d:"), "{q}");
+        let slo = config
+            .slos
+            .iter()
+            .find(|s| s.name == "shop-availability")
+            .unwrap();
+        let series = |key: &str, v: f64| crate::prom::Series {
+            labels: [
+                ("vitals_probe".to_string(), "slo".to_string()),
+                ("vitals_term".to_string(), key.to_string()),
+            ]
+            .into_iter()
+            .collect(),
+            samples: vec![(0.0, v)],
+        };
+        let day = 86_400.0;
+        // 17 days of 5-minute points, the two at the ends excepted.
+        let full = 17.0 * 288.0 - 2.0;
+        let c = Coverage::from_series(&[series(&slo_key(slo), full)]);
+        assert!(c.covers_slo(slo, 0.0, 17.0 * day));
+        assert!(!c.covers_slo(slo, 0.0, 18.0 * day), "a day short");
+        // Another fingerprint (the rules of an older slo.toml) does not count.
+        let stale = format!("{}/0000000000000000", slo.name);
+        let c = Coverage::from_series(&[series(&stale, full)]);
+        assert!(!c.covers_slo(slo, 0.0, 17.0 * day));
     }
 }

@@ -78,6 +78,20 @@ pub struct Recorded {
     group: String,
 }
 
+impl Recorded {
+    /// A part per second over `window`: its recorded increases summed, over the window's
+    /// seconds.
+    fn over(&self, part: Part, window: Duration) -> String {
+        format!(
+            "{} (sum_over_time({}{{{}}}[{window}])) / {}",
+            self.group,
+            increase_record(part),
+            self.selector,
+            window.secs()
+        )
+    }
+}
+
 impl Parts {
     /// Both parts over `window`, as per-second rates: from the raw series, or, for long
     /// windows of an SLO with [`Parts::recorded`], the recorded increases summed over the
@@ -97,15 +111,23 @@ impl Parts {
 
     fn one_at(&self, part: Part, template: &str, window: Duration) -> String {
         match &self.recorded {
-            Some(r) if window >= RECORDED_MIN_WINDOW => format!(
-                "{} (sum_over_time({}{{{}}}[{window}])) / {}",
-                r.group,
-                increase_record(part),
-                r.selector,
-                window.secs()
-            ),
+            Some(r) if window >= RECORDED_MIN_WINDOW => r.over(part, window),
             _ => fill_window(template, window),
         }
+    }
+
+    /// Both parts per second over each `step` (a whole number of [`RECORD_INTERVAL`]s),
+    /// summed from the recorded increases whatever its length: on a grid of such steps, each
+    /// recorded point falls in exactly one step. Raw without [`Parts::recorded`].
+    pub(crate) fn at_step(&self, step: Duration) -> [(Part, String); 2] {
+        let forced = |part, template: &str| match &self.recorded {
+            Some(r) => r.over(part, step),
+            None => fill_window(template, step),
+        };
+        [
+            (self.first, forced(self.first, &self.first_promql)),
+            (Part::Total, forced(Part::Total, &self.total_promql)),
+        ]
     }
 
     /// These parts read from the recorded increases of `slo` (rules with its current
@@ -690,6 +712,19 @@ mod tests {
         assert!(
             short.contains("rate(http_request_duration_seconds_bucket"),
             "{short}"
+        );
+        // Per step (incidents, the burn-down), recorded whatever the step's length.
+        let [(_, good), _] = p.at_step(Duration::from_secs(600));
+        assert_eq!(
+            good,
+            format!(
+                "sum by (handler) (sum_over_time(slo:sli_good:increase5m{{slo=\"x\", vitals_fingerprint=\"{fp}\"}}[10m])) / 600"
+            )
+        );
+        let raw = parts(&slo, Le::Found("0.5")).unwrap();
+        assert_eq!(
+            raw.at_step(Duration::from_secs(600)),
+            raw.at(Duration::from_secs(600))
         );
         for (_, e) in p.increase_rules() {
             assert!(promql_parser::parser::parse(&e).is_ok(), "{e}");

@@ -144,6 +144,7 @@ fn main() {
         rules::a_live_outage_fires_the_page_alert_and_incidents_lists_it,
         recorded::recorded_and_raw_slis_agree,
         recorded::recorded_and_raw_kpis_agree,
+        recorded::recorded_and_raw_incidents_agree,
         recorded::stale_rules_are_reported_and_not_used,
         victoria::catalog_queries_answer_on_victoriametrics_as_on_prometheus,
         victoria::check_on_victoriametrics_agrees_with_prometheus,
