@@ -233,8 +233,40 @@ pub struct ChartInfo {
     /// The file written next to a Markdown report, relative to it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
-    #[serde(skip)]
+    /// The lines drawn, with their points (`[unix seconds, value]`, null where the line
+    /// breaks), those on the right-hand axis too.
+    #[serde(rename = "lines", serialize_with = "chart_lines")]
     pub chart: Chart,
+}
+
+/// A chart's lines as JSON: label, axis and points.
+fn chart_lines<S: serde::Serializer>(c: &Chart, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Out<'a> {
+        label: &'a str,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        right_axis: bool,
+        points: Vec<(f64, Option<f64>)>,
+    }
+    fn out(l: &crate::chart::Line, right_axis: bool) -> Out<'_> {
+        Out {
+            label: &l.label,
+            right_axis,
+            points: l
+                .points
+                .iter()
+                .map(|(t, v)| (*t, v.is_finite().then_some(*v)))
+                .collect(),
+        }
+    }
+    let right = c.secondary.iter().flat_map(|x| x.lines.iter());
+    let all: Vec<Out> = c
+        .lines
+        .iter()
+        .map(|l| out(l, false))
+        .chain(right.map(|l| out(l, true)))
+        .collect();
+    serde::Serialize::serialize(&all, s)
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -140,17 +140,88 @@ impl Plan {
     /// is read with from the recorded KPI increases, when every term of it covers the
     /// period; None: raw.
     pub(super) fn recorded_form(&self, marked: &str, which: Which) -> Option<String> {
+        self.recorded_over(marked, self.of(which).length(), which)
+    }
+
+    /// `marked` with its terms summed from the recorded KPI increases over `window` (the
+    /// period, or a chart's step of whole intervals) when they cover `which` period.
+    fn recorded_over(&self, marked: &str, window: Duration, which: Which) -> Option<String> {
         let p = self.of(which);
-        let (q, terms) = recorded::rewrite(marked, p.length()).ok()?;
+        let (q, terms) = recorded::rewrite(marked, window).ok()?;
         let (start, end) = (
             crate::timespec::unix_seconds(p.start),
             crate::timespec::unix_seconds(p.end),
         );
         (!terms.is_empty()
+            && window.secs() % sli::RECORD_INTERVAL.secs() == 0
             && self
                 .kpi_cover
                 .covers(&terms, start, end, which == Which::Previous))
         .then_some(q)
+    }
+
+    /// A chart's query over the period, and whether it reads recorded KPI increases: a
+    /// daily chart's hourly counts and a series chart's values per step (not its peaks,
+    /// which are sampled within each step) are sums of terms over a window of whole
+    /// intervals, which on the chart's grid the recorded points tile exactly.
+    pub(super) fn chart_request(&self, config: &Config, c: &crate::site::Chart) -> (Request, bool) {
+        let p = &self.period;
+        let hour = Duration::from_secs(3600);
+        let step = self.chart_step;
+        let expand = |u: &Use, window: &str| -> String {
+            u.expand(&config.catalog, &[("window", window.to_string())])
+                .map(|e| e.promql)
+                .unwrap_or_else(|_| "vector(0) > 1".into())
+        };
+        let marker = recorded::MARKER.to_string();
+        // Raw, or recorded when every line can be.
+        let read = |u: &Use, window: Duration| -> (String, bool) {
+            match self.recorded_over(&expand(u, &marker), window, Which::Current) {
+                Some(q) => (q, true),
+                None => (expand(u, &window.to_string()), false),
+            }
+        };
+        let label = format!("report chart: {}", c.id);
+        match &c.kind {
+            // Hourly counts, each the hour before it, summed per local day when the chart is
+            // made: a day is 23 or 25 hours where the clocks change.
+            ChartKind::Daily(lines) => {
+                let read: Vec<(String, bool)> =
+                    lines.iter().map(|l| read(&l.source, hour)).collect();
+                let recorded = read.iter().all(|(_, r)| *r);
+                let terms: Vec<String> = lines
+                    .iter()
+                    .zip(read)
+                    .map(|(l, (q, _))| {
+                        let q = if recorded { q } else { expand(&l.source, "1h") };
+                        tag(&q, &[("vitals_line", &l.label)])
+                    })
+                    .collect();
+                let first_hour = (p.start + hour.to_chrono()).min(p.end);
+                (
+                    Request::range(label, terms.join("\n  or "), first_hour, p.end, hour),
+                    recorded,
+                )
+            }
+            ChartKind::Series { source, at, .. } => {
+                let w = step.to_string();
+                let (promql, recorded) = match at {
+                    At::Peak => (
+                        format!(
+                            "max_over_time(({})[{w}:{}])",
+                            expand(source, &w),
+                            self.sample_step
+                        ),
+                        false,
+                    ),
+                    _ => read(source, step),
+                };
+                (
+                    Request::range(label, promql, p.start + step.to_chrono(), p.end, step),
+                    recorded,
+                )
+            }
+        }
     }
 
     /// The minutes a threshold SLO was broken during `which` period, from its recorded
@@ -214,45 +285,12 @@ impl Plan {
     }
 
     fn chart_requests(&self, config: &Config) -> Vec<(String, Request)> {
-        let p = &self.period;
-        let hour = Duration::from_secs(3600);
-        let step = self.chart_step;
-        let w = step.to_string();
-        let fine = self.sample_step;
-        let expand = |u: &Use, window: &str| -> String {
-            u.expand(&config.catalog, &[("window", window.to_string())])
-                .map(|e| e.promql)
-                .unwrap_or_else(|_| "vector(0) > 1".into())
-        };
         config
             .site
             .report
             .charts
             .iter()
-            .map(|c| {
-                let label = format!("report chart: {}", c.id);
-                let req = match &c.kind {
-                    // Hourly counts, each the hour before it, summed per local day when the
-                    // chart is made: a day is 23 or 25 hours where the clocks change.
-                    ChartKind::Daily(lines) => {
-                        let terms: Vec<String> = lines
-                            .iter()
-                            .map(|l| tag(&expand(&l.source, "1h"), &[("vitals_line", &l.label)]))
-                            .collect();
-                        let first_hour = (p.start + hour.to_chrono()).min(p.end);
-                        Request::range(label, terms.join("\n  or "), first_hour, p.end, hour)
-                    }
-                    ChartKind::Series { source, at, .. } => {
-                        let q = expand(source, &w);
-                        let promql = match at {
-                            At::Peak => format!("max_over_time(({q})[{w}:{fine}])"),
-                            _ => q,
-                        };
-                        Request::range(label, promql, p.start + step.to_chrono(), p.end, step)
-                    }
-                };
-                (c.id.clone(), req)
-            })
+            .map(|c| (c.id.clone(), self.chart_request(config, c).0))
             .collect()
     }
 
@@ -446,6 +484,21 @@ pub(super) fn kpi_sources(plan: &Plan, config: &Config) -> Vec<String> {
                 .cloned()
                 .collect::<Vec<_>>()
                 .join(", ")
+        ));
+    }
+    let charts: Vec<&str> = config
+        .site
+        .report
+        .charts
+        .iter()
+        .filter(|c| plan.chart_request(config, c).1)
+        .map(|c| c.id.as_str())
+        .collect();
+    if !charts.is_empty() {
+        out.push(format!(
+            "Charts from recorded increases ({}): {}",
+            recorded::GROUP,
+            charts.join(", ")
         ));
     }
     let (minutes, sampled) = breach_sources(plan, config);

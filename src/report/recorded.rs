@@ -286,11 +286,34 @@ pub(crate) fn period_queries(config: &Config) -> BTreeMap<String, String> {
     out
 }
 
-/// The terms of every period query of the report that can be rewritten.
+/// The queries of the report's charts that can read recorded increases (daily charts and
+/// series charts not at their peak), expanded with [`MARKER`] as their window.
+fn chart_queries(config: &Config) -> Vec<String> {
+    let mut uses = Vec::new();
+    for c in &config.site.report.charts {
+        match &c.kind {
+            crate::site::ChartKind::Daily(lines) => uses.extend(lines.iter().map(|l| &l.source)),
+            crate::site::ChartKind::Series { source, at, .. } if *at != At::Peak => {
+                uses.push(source)
+            }
+            crate::site::ChartKind::Series { .. } => {}
+        }
+    }
+    uses.into_iter()
+        .filter_map(|u| {
+            u.expand(&config.catalog, &[("window", MARKER.to_string())])
+                .ok()
+                .map(|e| e.promql)
+        })
+        .collect()
+}
+
+/// The terms of every period query and chart of the report that can be rewritten.
 pub(crate) fn site_terms(config: &Config) -> Vec<Term> {
     let mut terms: Vec<Term> = period_queries(config)
-        .values()
-        .filter_map(|q| match form(q) {
+        .into_values()
+        .chain(chart_queries(config))
+        .filter_map(|q| match form(&q) {
             Form::Terms(t) => Some(t),
             _ => None,
         })

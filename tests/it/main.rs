@@ -125,6 +125,7 @@ fn main() {
         incidents::every_scripted_incident_is_found_within_two_steps,
         incidents::the_quiet_week_has_no_incidents,
         incidents::incidents_table_and_markdown_name_the_outage,
+        support::schema::the_schema_validator_rejects_what_the_keywords_forbid,
         report::report_kpis_match_the_truth_for_both_weeks,
         report::html_report_loads_in_chromium_without_console_errors,
         report::report_markdown_and_json_snapshots,

@@ -1,12 +1,13 @@
 //! A validator for the subset of JSON Schema (2020-12) our contracts in `docs/schema/` use:
 //! `type` (one or several), `const`, `enum`, `required`, `properties`,
-//! `additionalProperties` (boolean or schema), `items`, `minimum`, `maximum` and local
+//! `additionalProperties` (boolean or schema), `items`, `prefixItems`, `minItems`,
+//! `maxItems`, `minimum`, `maximum` and local
 //! `$ref`s to `#/$defs/...`. Unknown keywords fail loudly, so a schema cannot silently ask
 //! for more than is checked.
 
 use serde_json::Value;
 
-const KNOWN: [&str; 15] = [
+const KNOWN: [&str; 18] = [
     "$schema",
     "$id",
     "$defs",
@@ -19,6 +20,9 @@ const KNOWN: [&str; 15] = [
     "properties",
     "additionalProperties",
     "items",
+    "prefixItems",
+    "minItems",
+    "maxItems",
     "minimum",
     "maximum",
     "$ref",
@@ -120,9 +124,28 @@ fn check(root: &Value, schema: &Value, v: &Value, path: &str, errors: &mut Vec<S
             }
         }
     }
-    if let (Some(items), Some(arr)) = (s.get("items"), v.as_array()) {
+    if let Some(arr) = v.as_array() {
+        let prefix = s
+            .get("prefixItems")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
         for (i, item) in arr.iter().enumerate() {
-            check(root, items, item, &format!("{path}[{i}]"), errors);
+            let p = format!("{path}[{i}]");
+            match prefix.get(i) {
+                Some(ps) => check(root, ps, item, &p, errors),
+                None => {
+                    if let Some(items) = s.get("items") {
+                        check(root, items, item, &p, errors);
+                    }
+                }
+            }
+        }
+        let n = arr.len() as u64;
+        if let Some(min) = s.get("minItems").and_then(Value::as_u64).filter(|m| n < *m) {
+            errors.push(format!("{path}: {n} items, fewer than {min}"));
+        }
+        if let Some(max) = s.get("maxItems").and_then(Value::as_u64).filter(|m| n > *m) {
+            errors.push(format!("{path}: {n} items, more than {max}"));
         }
     }
 }
@@ -145,4 +168,27 @@ pub fn assert_valid(schema_name: &str, doc: &Value) {
         "{schema_name}: {errors:#?}\n{}",
         serde_json::to_string_pretty(doc).unwrap()
     );
+}
+
+/// The validator itself rejects what the keywords it accepts forbid (a validator that
+/// passes everything would make every schema test pass).
+pub fn the_schema_validator_rejects_what_the_keywords_forbid() -> super::TestResult {
+    let schema: Value = serde_json::from_str(
+        r#"{"type": "array", "items": {"type": "array",
+            "prefixItems": [{"type": "number"}, {"type": ["number", "null"]}],
+            "minItems": 2, "maxItems": 2}}"#,
+    )
+    .unwrap();
+    let ok: Value = serde_json::from_str("[[1, 2.5], [2, null]]").unwrap();
+    assert_eq!(validate(&schema, &ok), Vec::<String>::new());
+    for (bad, why) in [
+        ("[[1]]", "fewer than 2"),
+        ("[[1, 2, 3]]", "more than 2"),
+        (r#"[["1", 2]]"#, "$[0][0]"),
+        (r#"[[1, "x"]]"#, "$[0][1]"),
+    ] {
+        let errors = validate(&schema, &serde_json::from_str(bad).unwrap());
+        assert!(errors.iter().any(|e| e.contains(why)), "{bad}: {errors:?}");
+    }
+    Ok(())
 }
