@@ -227,7 +227,7 @@ pub enum Command {
 
     /// Evaluate the SLOs of slo.toml: the CI gate (exit 0 pass, 1 breach, 2 config, 3 undecided)
     #[command(
-        after_help = "Examples:\n  vitals check\n  vitals check --slo mes-availability --at 2026-11-18T14:30:00Z --format json\n  vitals check --component shop --fail-on warn --format junit > slo.xml\n\n--source: windows of a day or more come from the recorded series of `vitals rules` when they exist with the SLO's current fingerprint and cover the window (auto), always (recorded), or never (raw); the output says which each SLO used, and why not recorded (stale rules, short coverage).\nStatuses: pass; warn (meets the objective but a burn-rate alert condition holds, or a threshold is past its warn level); fail (objective missed: exit 1); inconclusive (no data, too few events, or a query failed: exit 3).\nFormats: table (default), json, junit, markdown."
+        after_help = "Examples:\n  vitals check\n  vitals check --slo mes-availability --at 2026-11-18T14:30:00Z --format json\n  vitals check --component shop --fail-on warn --format junit > slo.xml\n\n--source: windows of 30 minutes or more come from the recorded series of `vitals rules` (whole 5-minute intervals, with the raw minutes at each end) when they exist with the SLO's current fingerprint and cover the window (auto), always (recorded), or never (raw); the output says which each SLO used, and why not recorded (stale rules, short coverage).\nStatuses: pass; warn (meets the objective but a burn-rate alert condition holds, or a threshold is past its warn level); fail (objective missed: exit 1); inconclusive (no data, too few events, or a query failed: exit 3).\nFormats: table (default), json, junit, markdown."
     )]
     Check(CheckArgs),
 
@@ -317,7 +317,7 @@ pub struct StatusArgs {
     /// disagree with vitals (an SLO failing with no alert firing, an alert silenced)
     #[arg(long, value_name = "URL", env = "VITALS_ALERTMANAGER_URL")]
     pub alertmanager: Option<String>,
-    /// Where budget SLOs' windows of a day or more are read from: auto (the recorded series
+    /// Where budget SLOs' windows of 30 minutes or more are read from: auto (the recorded series
     /// of `vitals rules` when they exist with the SLO's current fingerprint and cover the
     /// window, else raw), recorded, or raw
     #[arg(long, value_enum, default_value_t = SliSource::Auto, value_name = "SOURCE")]
@@ -343,7 +343,7 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = FailOn::Fail, value_name = "LEVEL")]
     pub fail_on: FailOn,
 
-    /// Where budget SLOs' windows of a day or more are read from: auto (the recorded series
+    /// Where budget SLOs' windows of 30 minutes or more are read from: auto (the recorded series
     /// of `vitals rules` when they exist with the SLO's current fingerprint and cover the
     /// window, else raw), recorded, or raw
     #[arg(long, value_enum, default_value_t = SliSource::Auto, value_name = "SOURCE")]
@@ -464,7 +464,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<std::path::PathBuf>,
 
-    /// Where budget SLOs' windows of a day or more are read from: auto (the recorded series
+    /// Where budget SLOs' windows of 30 minutes or more are read from: auto (the recorded series
     /// of `vitals rules` when they exist with the SLO's current fingerprint and cover the
     /// window, else raw), recorded, or raw
     #[arg(long, value_enum, default_value_t = SliSource::Auto, value_name = "SOURCE")]

@@ -25,7 +25,7 @@ use crate::catalog::params::escape_promql_string;
 use crate::config::Config;
 use crate::duration::Duration;
 use crate::site::At;
-use crate::slo::sli::RECORD_INTERVAL;
+use crate::slo::sli::{RECORD_INTERVAL, Stitch, exact_between};
 
 /// The record of a term's increase over one interval.
 pub const TERM_RECORD: &str = "kpi:term:increase5m";
@@ -130,6 +130,35 @@ impl Term {
         crate::slo::sli::exact_increase(&self.group(), &self.selector)
     }
 
+    /// The term over `window` [`Stitch`]ed: its recorded increases over the stitch's whole
+    /// intervals, plus the exact differences of its counters over the head and the tail (a
+    /// group missing from a raw piece had no increase there).
+    fn stitched(&self, window: Duration, st: &Stitch, rate: bool) -> String {
+        let g = self.group();
+        let summed = format!(
+            "{g} (sum_over_time({TERM_RECORD}{{vitals_term=\"{}\"}}[{}] @ {:.3}))",
+            escape_promql_string(&self.id()),
+            Duration::from_secs(st.intervals * RECORD_INTERVAL.secs() - 1),
+            st.end
+        );
+        let head = exact_between(&g, &self.selector, Some(st.from), Some(st.start()));
+        let tail = exact_between(&g, &self.selector, Some(st.end), None);
+        // Tagged apart so that `or` keeps all three, then added up per group: a group
+        // missing from a piece had no increase there, and each piece is read once.
+        let piece = |q: &str, p: &str| crate::prom::tag(q, &[("vitals_piece", p)]);
+        let sum = format!(
+            "{g} (\n  {}\n  or {}\n  or {}\n)",
+            piece(&summed, "recorded"),
+            piece(&head, "head"),
+            piece(&tail, "tail")
+        );
+        if rate {
+            format!("({sum}) / {}", window.secs())
+        } else {
+            sum
+        }
+    }
+
     /// The recorded sum over `window` that replaces the term (`rate`: per second).
     fn recorded(&self, window: Duration, rate: bool) -> String {
         let sum = format!(
@@ -168,24 +197,83 @@ pub(crate) fn form(marked: &str) -> Form {
 /// `marked` with every term summed from its recorded increases over `window`, and the
 /// terms; an error says why it cannot be.
 pub(crate) fn rewrite(marked: &str, window: Duration) -> Result<(String, Vec<Term>), String> {
-    let mut e = parser::parse(marked).map_err(|e| format!("does not parse: {e}"))?;
-    let mut terms = Vec::new();
-    visit(&mut e, window, &mut terms)?;
-    let out = e.to_string();
+    let (out, terms) = rewrite_ranges(marked, MARKER, &|t, rate| t.recorded(window, rate))?;
     if out.contains(&MARKER.secs().to_string()) {
         return Err("it uses the window's length in seconds".into());
     }
-    terms.sort();
-    terms.dedup();
     Ok((out, terms))
 }
 
-fn marker_range(range: std::time::Duration) -> bool {
-    range.as_secs() == MARKER.secs() && range.subsec_nanos() == 0
+/// `promql` (a query over its `window`, expanded) with every term over `window` read from
+/// its recorded increases [`Stitch`]ed at the evaluation time: the whole recorded intervals,
+/// plus the raw increase over the head (pinned with `@`) and over the tail, so that the
+/// window is exact at any time instead of shifted back to the last recorded point.
+pub(crate) fn rewrite_stitched(
+    promql: &str,
+    window: Duration,
+    stitch: &Stitch,
+) -> Result<(String, Vec<Term>), String> {
+    rewrite_ranges(promql, window, &|t, rate| t.stitched(window, stitch, rate))
+}
+
+/// The terms of `promql` (a query over its `window`, expanded) when every range over the
+/// window is one (none: an error).
+pub(crate) fn terms_over(promql: &str, window: Duration) -> Result<Vec<Term>, String> {
+    let (_, terms) = rewrite_ranges(promql, window, &|t, rate| t.recorded(window, rate))?;
+    if terms.is_empty() {
+        return Err("no range over its window".into());
+    }
+    Ok(terms)
+}
+
+/// The term a budget SLO's part is as a whole, when it is one: `sum [by (...)]
+/// (rate(selector[{{window}}]))` (None for any other form).
+pub(crate) fn rate_term(template: &str) -> Option<Term> {
+    let marked = crate::slo::sli::fill_window(template, MARKER);
+    let parsed = parser::parse(&marked).ok()?;
+    let mut e = &parsed;
+    while let Expr::Paren(p) = e {
+        e = &p.expr;
+    }
+    let r = Rewrite {
+        marker: MARKER,
+        replace: &|_, _| String::new(),
+    };
+    match as_term(e, &r)? {
+        (t, true) => Some(t),
+        _ => None,
+    }
+}
+
+/// `query` with every term whose range is `marker` replaced by `replace(term, is_rate)`.
+fn rewrite_ranges(
+    query: &str,
+    marker: Duration,
+    replace: &dyn Fn(&Term, bool) -> String,
+) -> Result<(String, Vec<Term>), String> {
+    let mut e = parser::parse(query).map_err(|e| format!("does not parse: {e}"))?;
+    let mut terms = Vec::new();
+    let r = Rewrite { marker, replace };
+    visit(&mut e, &r, &mut terms)?;
+    terms.sort();
+    terms.dedup();
+    Ok((e.to_string(), terms))
+}
+
+/// What [`visit`] replaces: terms over ranges of `marker`, by `replace`.
+struct Rewrite<'a> {
+    marker: Duration,
+    replace: &'a dyn Fn(&Term, bool) -> String,
+}
+
+impl Rewrite<'_> {
+    fn marks(&self, range: std::time::Duration) -> bool {
+        range.as_millis() == u128::from(self.marker.millis())
+    }
 }
 
 /// The term an aggregation is, if it is one.
-fn as_term(e: &Expr) -> Option<(Term, bool)> {
+fn as_term(e: &Expr, r: &Rewrite) -> Option<(Term, bool)> {
     let (by, inner) = crate::catalog::shape::plain_sum(e)?;
     let Expr::Call(c) = inner else {
         return None;
@@ -201,7 +289,7 @@ fn as_term(e: &Expr) -> Option<(Term, bool)> {
     let Expr::MatrixSelector(m) = arg.as_ref() else {
         return None;
     };
-    if !marker_range(m.range) || m.vs.offset.is_some() || m.vs.at.is_some() {
+    if !r.marks(m.range) || m.vs.offset.is_some() || m.vs.at.is_some() {
         return None;
     }
     Some((
@@ -213,9 +301,9 @@ fn as_term(e: &Expr) -> Option<(Term, bool)> {
     ))
 }
 
-fn visit(e: &mut Expr, window: Duration, terms: &mut Vec<Term>) -> Result<(), String> {
-    if let Some((term, rate)) = as_term(e) {
-        let replacement = term.recorded(window, rate);
+fn visit(e: &mut Expr, r: &Rewrite, terms: &mut Vec<Term>) -> Result<(), String> {
+    if let Some((term, rate)) = as_term(e, r) {
+        let replacement = (r.replace)(&term, rate);
         let parsed = parser::parse(&replacement)
             .map_err(|err| format!("the recorded form `{replacement}` does not parse: {err}"))?;
         *e = Expr::Paren(parser::ParenExpr {
@@ -226,24 +314,24 @@ fn visit(e: &mut Expr, window: Duration, terms: &mut Vec<Term>) -> Result<(), St
     }
     match e {
         Expr::Aggregate(a) => {
-            visit(&mut a.expr, window, terms)?;
+            visit(&mut a.expr, r, terms)?;
             if let Some(p) = a.param.as_mut() {
-                visit(p, window, terms)?;
+                visit(p, r, terms)?;
             }
         }
-        Expr::Unary(u) => visit(&mut u.expr, window, terms)?,
+        Expr::Unary(u) => visit(&mut u.expr, r, terms)?,
         Expr::Binary(b) => {
-            visit(&mut b.lhs, window, terms)?;
-            visit(&mut b.rhs, window, terms)?;
+            visit(&mut b.lhs, r, terms)?;
+            visit(&mut b.rhs, r, terms)?;
         }
-        Expr::Paren(p) => visit(&mut p.expr, window, terms)?,
+        Expr::Paren(p) => visit(&mut p.expr, r, terms)?,
         Expr::Subquery(s) => {
-            if marker_range(s.range) {
+            if r.marks(s.range) {
                 return Err("a subquery over the period".into());
             }
-            visit(&mut s.expr, window, terms)?;
+            visit(&mut s.expr, r, terms)?;
         }
-        Expr::MatrixSelector(m) if marker_range(m.range) => {
+        Expr::MatrixSelector(m) if r.marks(m.range) => {
             return Err(format!(
                 "`{}` over the period is not a sum of increase() or rate()",
                 m.vs
@@ -251,7 +339,7 @@ fn visit(e: &mut Expr, window: Duration, terms: &mut Vec<Term>) -> Result<(), St
         }
         Expr::Call(c) => {
             for a in c.args.args.iter_mut() {
-                visit(a, window, terms)?;
+                visit(a, r, terms)?;
             }
         }
         _ => {}
@@ -473,6 +561,38 @@ mod tests {
 
     fn marked(q: &str) -> String {
         q.replace("{{window}}", &MARKER.to_string())
+    }
+
+    #[test]
+    fn a_threshold_over_a_window_is_stitched_from_its_recorded_terms() {
+        let week = Duration::from_secs(7 * 86_400);
+        let q = "sum(increase(orders_lost_total[7d])) / sum(rate(shop_orders_created_total[7d])) / 2 > on() group_left sum(rate(x[5m]))";
+        let terms = terms_over(q, week).unwrap();
+        assert_eq!(terms.len(), 2, "the 5-minute rate is not over the window");
+        let last = 1_796_083_337.0;
+        let st = Stitch::new(last, last + 100.0, week).unwrap();
+        let (out, _) = rewrite_stitched(q, week, &st).unwrap();
+        assert!(parser::parse(&out).is_ok(), "{out}");
+        assert_eq!(
+            out.matches("sum_over_time(kpi:term:increase5m").count(),
+            2,
+            "{out}"
+        );
+        let rec = Duration::from_secs(st.intervals * 300 - 1);
+        assert!(out.contains(&format!("[{rec}] @ 1796083037.000")), "{out}");
+        let head = format!(
+            "orders_lost_total @ {:.3} - orders_lost_total @ {:.3}",
+            st.start(),
+            st.from
+        );
+        assert!(out.contains(&head), "the head, exact: {head} in {out}");
+        let tail = format!("orders_lost_total - orders_lost_total @ {:.3}", st.end);
+        assert!(out.contains(&tail), "the tail, exact: {tail} in {out}");
+        assert!(out.contains("/ 604800"), "a rate over the window: {out}");
+        assert!(out.contains("rate(x[5m])"), "{out}");
+        // A range over the window that is not a term: not recorded.
+        assert!(terms_over("max_over_time(x[7d])", week).is_err());
+        assert!(terms_over("sum(rate(x[5m]))", week).is_err());
     }
 
     #[test]

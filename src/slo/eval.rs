@@ -14,11 +14,11 @@ use serde::Serialize;
 
 use super::math::{self, Budget, BurnPair};
 use super::model::{Objective, OnNoData, Op, Slo, SloKind};
-use super::sli::{self, BucketProblem, Parts, RECORD_INTERVAL, RECORDED_MIN_WINDOW};
+use super::sli::{self, BucketProblem, RECORD_INTERVAL, STITCHED_MIN_WINDOW, Stitches};
 use super::window::{Resolved, resolve};
 use crate::cli::SliSource;
 use crate::duration::Duration;
-use crate::prom::{Answer, Batch, Prom, PromError, Request, Series};
+use crate::prom::{Answer, Batch, Prom, PromError, Request, Series, tag};
 use crate::units::Unit;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -135,7 +135,7 @@ pub struct Row {
     /// The `le` label of a latency SLO's threshold bucket, as Prometheus spells it.
     #[serde(skip)]
     pub le: Option<String>,
-    /// Where the SLI's windows of a day or more were read from: `recorded` (the per-interval
+    /// Where the SLI's windows of 30 minutes or more were read from: `recorded` (the per-interval
     /// increases `vitals rules` records, with the SLO's current fingerprint) or `raw`.
     pub source: Source,
     /// Why the recorded series were not used, or what is wrong with them (stale rules,
@@ -297,11 +297,16 @@ fn windows_of(plan: &BudgetPlan) -> Vec<(String, Duration)> {
 /// Rates by group and window label: group -> window -> part -> per-second rate.
 type Tagged = BTreeMap<BTreeMap<String, String>, BTreeMap<String, BTreeMap<String, f64>>>;
 
-fn untag(series: &[Series], group_by: &[String]) -> Result<Tagged, String> {
+/// The answer's rates by group, window and part; the pieces of stitched windows
+/// (`vitals_piece`) added up by [`Stitches::combine`].
+fn untag(series: &[Series], group_by: &[String], stitches: &Stitches) -> Result<Tagged, String> {
     let mut out: Tagged = BTreeMap::new();
+    let mut pieces: BTreeMap<BTreeMap<String, String>, BTreeMap<String, sli::Pieces>> =
+        BTreeMap::new();
     for s in series {
         let part = s.labels.get("vitals_part").cloned().unwrap_or_default();
         let window = s.labels.get("vitals_window").cloned().unwrap_or_default();
+        let piece = s.labels.get("vitals_piece").map(String::as_str);
         let mut group = BTreeMap::new();
         for g in group_by {
             match s.labels.get(g) {
@@ -328,21 +333,48 @@ fn untag(series: &[Series], group_by: &[String]) -> Result<Tagged, String> {
             ));
         }
         let v = s.value().unwrap_or(f64::NAN);
+        let several = || format!("`{part}` returns several series for one group");
+        if let Some(k) = piece.and_then(Stitches::piece_index) {
+            let slot = pieces
+                .entry(group)
+                .or_default()
+                .entry(window)
+                .or_default()
+                .entry(part.clone())
+                .or_default();
+            if slot[k].replace(v).is_some() {
+                return Err(several());
+            }
+            continue;
+        }
         let slot = out.entry(group).or_default().entry(window).or_default();
         if slot.insert(part.clone(), v).is_some() {
-            return Err(format!("`{part}` returns several series for one group"));
+            return Err(several());
+        }
+    }
+    for (group, mut windows) in pieces {
+        let tail = windows.remove(sli::TAIL);
+        let labels: Vec<&String> = stitches.windows.keys().collect();
+        for label in labels {
+            let own = windows.remove(label.as_str()).unwrap_or_default();
+            let rates = stitches.combine(label, &own, tail.as_ref());
+            if !rates.is_empty() {
+                out.entry(group.clone())
+                    .or_default()
+                    .insert(label.clone(), rates);
+            }
         }
     }
     Ok(out)
 }
 
-fn budget_rows(slo: &Slo, plan: &BudgetPlan, answer: &Answer) -> Vec<Row> {
+fn budget_rows(slo: &Slo, plan: &BudgetPlan, answer: &Answer, stitches: &Stitches) -> Vec<Row> {
     let base = Row {
         window: Some(plan.window.clone()),
         warnings: answer.warnings.clone(),
         ..Row::new(slo, Unit::Ratio, Op::Ge, plan.target)
     };
-    let tagged = match untag(&answer.series, &slo.group_by) {
+    let tagged = match untag(&answer.series, &slo.group_by, stitches) {
         Ok(t) => t,
         Err(e) => {
             let mut r = base;
@@ -622,6 +654,8 @@ pub(crate) enum Choice {
 pub(crate) struct Probe {
     pub window: BTreeMap<String, f64>,
     pub recent: BTreeMap<String, f64>,
+    /// The time of each fingerprint's last point (Unix seconds).
+    pub last: BTreeMap<String, f64>,
 }
 
 impl Probe {
@@ -637,6 +671,7 @@ impl Probe {
             match s.labels.get("vitals_probe").map(String::as_str) {
                 Some("window") => p.window.insert(fp, v),
                 Some("recent") => p.recent.insert(fp, v),
+                Some("last") => p.last.insert(fp, v),
                 _ => None,
             };
         }
@@ -645,12 +680,12 @@ impl Probe {
 }
 
 /// The longest window of `plan` that recorded series would serve (None: all are shorter
-/// than [`RECORDED_MIN_WINDOW`] and read raw).
+/// than [`STITCHED_MIN_WINDOW`] and read raw).
 fn recorded_window(plan: &BudgetPlan) -> Option<Duration> {
     windows_of(plan)
         .into_iter()
         .map(|(_, d)| d)
-        .filter(|d| *d >= RECORDED_MIN_WINDOW)
+        .filter(|d| *d >= STITCHED_MIN_WINDOW)
         .max()
 }
 
@@ -733,6 +768,29 @@ pub(crate) fn choose(
     }
 }
 
+/// What the first phase of an evaluation found: a choice per budget SLO, the time of the
+/// last recorded point of those read from recorded series, and the data start.
+struct Sources {
+    choices: BTreeMap<usize, Choice>,
+    last: BTreeMap<usize, f64>,
+    /// Threshold SLOs read from recorded KPI terms: their rewritten PromQL; a note for
+    /// those `--source recorded` could not.
+    thresholds: BTreeMap<usize, Result<String, String>>,
+    data_start: Option<f64>,
+}
+
+/// A threshold SLO over a window of [`STITCHED_MIN_WINDOW`] or more whose every range over
+/// the window is a recordable KPI term (`vitals-kpi-increases`): the window and the terms.
+fn threshold_terms(slo: &Slo) -> Option<(Duration, Vec<crate::report::recorded::Term>)> {
+    let Objective::Threshold { expr, .. } = &slo.objective else {
+        return None;
+    };
+    let w = expr.window.filter(|w| *w >= STITCHED_MIN_WINDOW)?;
+    crate::report::recorded::terms_over(&expr.promql, w)
+        .ok()
+        .map(|t| (w, t))
+}
+
 /// The first phase of an evaluation: the data start, and with recorded series allowed the
 /// probe of every budget SLO's recorded increases asked with it; then a choice per SLO.
 async fn choose_sources(
@@ -741,10 +799,18 @@ async fn choose_sources(
     at: DateTime<Utc>,
     source: SliSource,
     progress: &(dyn Fn() + Sync),
-) -> (BTreeMap<usize, Choice>, Option<f64>) {
+) -> Sources {
     let mut choices = BTreeMap::new();
+    let mut last = BTreeMap::new();
+    let mut thresholds = BTreeMap::new();
     if source == SliSource::Raw {
-        return (choices, lone_data_start(slos, prom, at, progress).await);
+        let data_start = lone_data_start(slos, prom, at, progress).await;
+        return Sources {
+            choices,
+            last,
+            thresholds,
+            data_start,
+        };
     }
     let mut batch = Batch::new();
     let mut probes: Vec<String> = Vec::new();
@@ -763,15 +829,31 @@ async fn choose_sources(
                     i,
                     Choice::Raw {
                         note: (source == SliSource::Recorded).then(|| {
-                            "its windows are shorter than a day so far: raw series used".into()
+                            format!(
+                                "its windows are shorter than {STITCHED_MIN_WINDOW} so far: raw series used"
+                            )
                         }),
                     },
                 );
             }
         }
     }
-    if longest.is_empty() {
-        return (choices, lone_data_start(slos, prom, at, progress).await);
+    let candidates: BTreeMap<usize, (Duration, Vec<crate::report::recorded::Term>)> = slos
+        .iter()
+        .enumerate()
+        .filter_map(|(i, slo)| threshold_terms(slo).map(|t| (i, t)))
+        .collect();
+    if !candidates.is_empty() {
+        probes.push(term_probe(slos, &candidates));
+    }
+    if longest.is_empty() && candidates.is_empty() {
+        let data_start = lone_data_start(slos, prom, at, progress).await;
+        return Sources {
+            choices,
+            last,
+            thresholds,
+            data_start,
+        };
     }
     // One query for every SLO's probe (each SLO's series carry its `slo` label).
     batch.add(
@@ -784,6 +866,24 @@ async fn choose_sources(
     let mut answers = prom.run_batch(batch, progress).await;
     let data_start = data_start_of(answers.take(&usize::MAX));
     let probed = answers.take(&(usize::MAX - 1));
+    let at_s = crate::timespec::unix_seconds(at);
+    for (i, (w, terms)) in &candidates {
+        let slo = &slos[*i];
+        let found = match &probed {
+            Some(Ok(a)) => threshold_from_terms(slo, *w, terms, &a.series, at_s, data_start),
+            Some(Err(e)) => Err(format!("could not read the recorded KPI terms ({e})")),
+            None => Err("no answer".into()),
+        };
+        match found {
+            Ok(q) => {
+                thresholds.insert(*i, Ok(q));
+            }
+            Err(why) if source == SliSource::Recorded => {
+                thresholds.insert(*i, Err(format!("{why}: raw series used")));
+            }
+            Err(_) => {}
+        }
+    }
     for (i, (w, start)) in longest {
         let slo = &slos[i];
         let from = match data_start {
@@ -806,12 +906,102 @@ async fn choose_sources(
             None => Err("no answer".to_string()),
         };
         let fp = sli::fingerprint(slo);
+        if let Some(t) = probe.as_ref().ok().and_then(|p| p.last.get(&fp)) {
+            last.insert(i, *t);
+        }
         choices.insert(
             i,
             choose(source, &fp, needed, probe.as_ref().map_err(|e| e.clone())),
         );
     }
-    (choices, data_start)
+    Sources {
+        choices,
+        last,
+        thresholds,
+        data_start,
+    }
+}
+
+/// The probe of the recorded KPI terms of threshold SLOs: each SLO's terms' heartbeat
+/// points over its window (`vitals_probe="term"`, `vitals_slo`), and the time of the last
+/// evaluation (`vitals_probe="term_last"`).
+fn term_probe(
+    slos: &[Slo],
+    candidates: &BTreeMap<usize, (Duration, Vec<crate::report::recorded::Term>)>,
+) -> String {
+    use crate::report::recorded::HEARTBEAT_RECORD;
+    let ids = |terms: &[crate::report::recorded::Term]| -> String {
+        terms.iter().map(|t| t.id()).collect::<Vec<_>>().join("|")
+    };
+    let mut all = Vec::new();
+    let mut out: Vec<String> = candidates
+        .iter()
+        .map(|(i, (w, terms))| {
+            all.extend(terms.iter().cloned());
+            tag(
+                &format!(
+                    "max by (vitals_term) (count_over_time({HEARTBEAT_RECORD}{{vitals_term=~\"{}\"}}[{w}]))",
+                    ids(terms)
+                ),
+                &[("vitals_probe", "term"), ("vitals_slo", &slos[*i].name)],
+            )
+        })
+        .collect();
+    all.sort();
+    all.dedup();
+    out.push(tag(
+        &format!(
+            "max(timestamp({HEARTBEAT_RECORD}{{vitals_term=~\"{}\"}}))",
+            ids(&all)
+        ),
+        &[("vitals_probe", "term_last")],
+    ));
+    out.join("\n  or ")
+}
+
+/// A threshold SLO's PromQL with its terms stitched from their recorded increases, when the
+/// probe says every term has a heartbeat for each interval of the window that has data
+/// (two may be missing at its ends); else why not.
+fn threshold_from_terms(
+    slo: &Slo,
+    window: Duration,
+    terms: &[crate::report::recorded::Term],
+    probe: &[Series],
+    at: f64,
+    data_start: Option<f64>,
+) -> Result<String, String> {
+    let Objective::Threshold { expr, .. } = &slo.objective else {
+        return Err("not a threshold SLO".into());
+    };
+    let from = data_start.map_or(at - window.secs_f64(), |d| d.max(at - window.secs_f64()));
+    let needed = (((at - from).max(0.0) / RECORD_INTERVAL.secs_f64()).floor() - 2.0).max(1.0);
+    for t in terms {
+        let id = t.id();
+        let have = probe
+            .iter()
+            .find(|s| {
+                s.labels.get("vitals_probe").map(String::as_str) == Some("term")
+                    && s.labels.get("vitals_slo") == Some(&slo.name)
+                    && s.labels.get("vitals_term") == Some(&id)
+            })
+            .and_then(Series::value)
+            .unwrap_or(0.0);
+        if have < needed {
+            return Err(format!(
+                "the recorded KPI term {id} covers {} of the {} needed",
+                crate::incidents::duration_text(have * RECORD_INTERVAL.secs_f64(), false),
+                crate::incidents::duration_text(at - from, false)
+            ));
+        }
+    }
+    let last = probe
+        .iter()
+        .find(|s| s.labels.get("vitals_probe").map(String::as_str) == Some("term_last"))
+        .and_then(Series::value);
+    let stitch = last
+        .and_then(|l| sli::Stitch::new(l, at, window))
+        .ok_or_else(|| "no recent evaluation of the recorded KPI terms".to_string())?;
+    crate::report::recorded::rewrite_stitched(&expr.promql, window, &stitch).map(|(q, _)| q)
 }
 
 /// The data start asked alone, before the SLOs' queries, which read their windows over the
@@ -846,11 +1036,17 @@ pub(crate) async fn evaluate_with(
     source: SliSource,
     progress: &(dyn Fn() + Sync),
 ) -> Vec<Row> {
-    let (choices, start) = choose_sources(slos, prom, at, source, progress).await;
+    let Sources {
+        choices,
+        last,
+        thresholds,
+        data_start: start,
+    } = choose_sources(slos, prom, at, source, progress).await;
     let pad = data_start_step(slos, at);
     let mut rows: BTreeMap<usize, Vec<Row>> = BTreeMap::new();
     let mut batch = Batch::new();
-    let mut parts_of: BTreeMap<usize, Parts> = BTreeMap::new();
+    let mut stitched: BTreeMap<usize, Stitches> = BTreeMap::new();
+    let mut unrecorded: Vec<usize> = Vec::new();
     for (i, slo) in slos.iter().enumerate() {
         let label = format!("slo {}", slo.name);
         match (&slo.objective, sli::parts_with(slo, buckets)) {
@@ -860,7 +1056,9 @@ pub(crate) async fn evaluate_with(
             (Objective::Budget { target, .. }, Ok(Some(parts))) => {
                 let plan = budget_plan_at(slo, at, start, pad).expect("budget SLO");
                 let parts = match choices.get(&i) {
-                    Some(Choice::Recorded { .. }) => parts.reading_recorded(slo),
+                    Some(Choice::Recorded { .. }) => parts
+                        .reading_recorded(slo)
+                        .last_recorded_at(last.get(&i).copied()),
                     Some(Choice::Missing { note }) => {
                         let mut r = Row::new(slo, Unit::Ratio, Op::Ge, *target);
                         r.window = Some(plan.window.clone());
@@ -872,14 +1070,25 @@ pub(crate) async fn evaluate_with(
                     }
                     _ => parts,
                 };
-                batch.add(
-                    i,
-                    Request::instant(label, parts.over_windows(&windows_of(&plan)), at),
-                );
-                parts_of.insert(i, parts);
+                let windows = windows_of(&plan);
+                let (promql, stitches) =
+                    parts.over_windows_at(&windows, crate::timespec::unix_seconds(at));
+                // Without the last point's time only windows of a day or more are summed.
+                if parts.recorded.is_some()
+                    && stitches.windows.is_empty()
+                    && windows.iter().all(|(_, d)| *d < sli::RECORDED_MIN_WINDOW)
+                {
+                    unrecorded.push(i);
+                }
+                batch.add(i, Request::instant(label, promql, at));
+                stitched.insert(i, stitches);
             }
             (Objective::Threshold { expr, .. }, _) => {
-                batch.add(i, Request::instant(label, expr.promql.clone(), at));
+                let promql = match thresholds.get(&i) {
+                    Some(Ok(q)) => q.clone(),
+                    _ => expr.promql.clone(),
+                };
+                batch.add(i, Request::instant(label, promql, at));
             }
             (Objective::Budget { .. }, Ok(None)) => unreachable!("a budget SLO has parts"),
         }
@@ -897,7 +1106,9 @@ pub(crate) async fn evaluate_with(
             }
             Ok(a) => match budget_plan_at(slo, at, start, pad) {
                 Some(plan) => {
-                    let mut r = budget_rows(slo, &plan, &a);
+                    let none = Stitches::default();
+                    let stitches = stitched.get(&i).unwrap_or(&none);
+                    let mut r = budget_rows(slo, &plan, &a, stitches);
                     if let Some(Ok(le)) = buckets.get(&slo.name) {
                         for row in &mut r {
                             row.le = Some(le.clone());
@@ -908,9 +1119,15 @@ pub(crate) async fn evaluate_with(
                 None => threshold_rows(slo, unit, &a),
             },
         };
-        let (source, note) = match choices.get(&i) {
-            Some(Choice::Recorded { note }) => (Source::Recorded, note.clone()),
-            Some(Choice::Raw { note }) => (Source::Raw, note.clone()),
+        let (source, note) = match (choices.get(&i), thresholds.get(&i)) {
+            (Some(Choice::Recorded { .. }), _) if unrecorded.contains(&i) => (
+                Source::Raw,
+                Some("no recent recorded point to stitch its windows, all under a day, to: raw series used".into()),
+            ),
+            (Some(Choice::Recorded { note }), _) => (Source::Recorded, note.clone()),
+            (Some(Choice::Raw { note }), _) => (Source::Raw, note.clone()),
+            (_, Some(Ok(_))) => (Source::Recorded, None),
+            (_, Some(Err(note))) => (Source::Raw, Some(note.clone())),
             _ => (Source::Raw, None),
         };
         for row in &mut r {
@@ -1035,6 +1252,7 @@ mod tests {
         Probe {
             window: m(window),
             recent: m(recent),
+            last: BTreeMap::new(),
         }
     }
 
@@ -1145,7 +1363,7 @@ pub(crate) fn source_lines(rows: &[Row]) -> Vec<String> {
     let mut out = Vec::new();
     if !recorded.is_empty() {
         out.push(format!(
-            "From recorded series (windows of a day or more): {}",
+            "From recorded series (windows of 30 minutes or more): {}",
             recorded.join(", ")
         ));
     }

@@ -76,6 +76,9 @@ pub struct Recorded {
     selector: String,
     /// `sum` or `sum by (...)`: the SLO's grouping.
     group: String,
+    /// The time of the last recorded point (Unix seconds), when the probe found it: windows
+    /// of [`STITCHED_MIN_WINDOW`] or more are then [`Stitch`]ed, exact at any time.
+    last: Option<f64>,
 }
 
 impl Recorded {
@@ -116,6 +119,15 @@ impl Parts {
         }
     }
 
+    /// The first part's template, or the total's.
+    fn template(&self, part: Part) -> &str {
+        if part == Part::Total {
+            &self.total_promql
+        } else {
+            &self.first_promql
+        }
+    }
+
     /// Both parts per second over each `step` (a whole number of [`RECORD_INTERVAL`]s),
     /// summed from the recorded increases whatever its length: on a grid of such steps, each
     /// recorded point falls in exactly one step. Raw without [`Parts::recorded`].
@@ -140,7 +152,16 @@ impl Parts {
                 fingerprint(slo)
             ),
             group: group_clause(&slo.group_by),
+            last: None,
         });
+        self
+    }
+
+    /// These parts with the time of the last recorded point known (see [`Stitch`]).
+    pub(crate) fn last_recorded_at(mut self, last: Option<f64>) -> Parts {
+        if let Some(r) = self.recorded.as_mut() {
+            r.last = last.filter(|t| t.is_finite());
+        }
         self
     }
 
@@ -191,6 +212,269 @@ impl Parts {
         }
         terms.join("\n  or ")
     }
+
+    /// [`Parts::over_windows`] evaluated at `at` (Unix seconds), with every window that can be
+    /// stitched read as its [`Stitch`]'s pieces, tagged `vitals_piece`: the recorded events
+    /// of its whole intervals (`recorded`), the raw rate over its head (`head`, pinned with
+    /// `@`), and once for all of them the raw rate over the tail (`vitals_window` =
+    /// [`TAIL`]). [`Stitches::combine`] adds them up into each window's rate.
+    pub(crate) fn over_windows_at(
+        &self,
+        windows: &[(String, Duration)],
+        at: f64,
+    ) -> (String, Stitches) {
+        let mut stitches = Stitches::default();
+        let Some(Recorded {
+            selector,
+            group,
+            last: Some(last),
+        }) = &self.recorded
+        else {
+            return (self.over_windows(windows), stitches);
+        };
+        let both = [self.first, Part::Total];
+        let counter = |p: Part| -> Option<&str> {
+            let [first, total] = self.counters.as_ref()?;
+            Some(if p == Part::Total { total } else { first })
+        };
+        let mut terms = Vec::new();
+        for (label, d) in windows {
+            let stitch = (*d >= STITCHED_MIN_WINDOW)
+                .then(|| Stitch::new(*last, at, *d))
+                .flatten();
+            let heads = stitch.and_then(|st| {
+                let heads: Option<Vec<String>> = both
+                    .iter()
+                    .map(|p| st.head_events(&self.group, counter(*p), self.template(*p)))
+                    .collect();
+                heads.map(|h| (st, h))
+            });
+            let Some((st, heads)) = heads else {
+                for (part, promql) in self.at(*d) {
+                    terms.push(tag(
+                        &promql,
+                        &[("vitals_part", part.as_str()), ("vitals_window", label)],
+                    ));
+                }
+                continue;
+            };
+            for (part, head) in both.into_iter().zip(heads) {
+                let summed = format!(
+                    "{group} (sum_over_time({}{{{selector}}}[{}] @ {:.3}))",
+                    increase_record(part),
+                    Duration::from_secs(st.intervals * RECORD_INTERVAL.secs() - 1),
+                    st.end
+                );
+                for (piece, promql) in [("recorded", summed), ("head", head)] {
+                    terms.push(tag(
+                        &promql,
+                        &[
+                            ("vitals_part", part.as_str()),
+                            ("vitals_window", label),
+                            ("vitals_piece", piece),
+                        ],
+                    ));
+                }
+            }
+            stitches.windows.insert(label.clone(), (*d, st));
+        }
+        // Every stitched window ends at the same recorded point: one tail for all.
+        if let Some((_, st)) = stitches.windows.values().next() {
+            for part in both {
+                terms.push(tag(
+                    &st.tail_events(&self.group, counter(part), self.template(part)),
+                    &[
+                        ("vitals_part", part.as_str()),
+                        ("vitals_window", TAIL),
+                        ("vitals_piece", "tail"),
+                    ],
+                ));
+            }
+        }
+        (terms.join("\n  or "), stitches)
+    }
+}
+
+/// The `vitals_window` of the raw tail every stitched window shares.
+pub(crate) const TAIL: &str = "vitals_tail";
+
+/// Windows at least this long are stitched when the last recorded point is known: the
+/// head and the tail then read 10 to 20 raw minutes instead of the whole window.
+pub const STITCHED_MIN_WINDOW: Duration = Duration::from_secs(1800);
+
+/// A window `(at - W, at]` read from recorded increases exactly at any `at`: the whole
+/// recorded intervals `(start, end]` (each recorded point counts the interval before it),
+/// plus the raw events of the head `(at - W, start]` and of the tail `(end, at]`, each one
+/// to two intervals long so that `rate()` over it sees several scrapes. A recorded sum
+/// alone is the window shifted back to its last point, late by up to an interval (8 % of
+/// an hour); stitched, only the raw rates' extrapolation over 10-20 minutes differs from
+/// reading the whole window raw.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stitch {
+    /// The last recorded point summed (Unix seconds, as recorded: rule groups evaluate off
+    /// the minute).
+    pub end: f64,
+    /// Recorded intervals summed.
+    pub intervals: u64,
+    /// The raw tail and head, whole seconds (rounded up: they overlap the recorded
+    /// intervals by under a second).
+    pub tail: Duration,
+    pub head: Duration,
+    /// The window's start and end, `(from, at]`.
+    pub from: f64,
+    pub at: f64,
+}
+
+impl Stitch {
+    /// The stitch of `window` at `at` with recorded points every [`RECORD_INTERVAL`] up to
+    /// `last`; None when the window is too short for a recorded interval between a head and
+    /// a tail, or the last point is more than two intervals old (the rules stopped).
+    pub(crate) fn new(last: f64, at: f64, window: Duration) -> Option<Stitch> {
+        let i = RECORD_INTERVAL.secs_f64();
+        if !(last.is_finite() && at.is_finite()) || at - last > 2.0 * i || last - at > i {
+            return None;
+        }
+        // The newest point at least one interval before `at`.
+        let end = last - ((i - (at - last)) / i).ceil().max(0.0) * i;
+        let from = at - window.secs_f64();
+        let intervals = ((end - from - i) / i).floor();
+        if intervals < 1.0 {
+            return None;
+        }
+        let start = end - intervals * i;
+        Some(Stitch {
+            end,
+            intervals: intervals as u64,
+            tail: Duration::from_secs((at - end).ceil() as u64),
+            head: Duration::from_secs((start - from).ceil() as u64),
+            from,
+            at,
+        })
+    }
+
+    /// The events of the head, `(from, start]`: the exact difference of `counter` between
+    /// its ends when the counter is known, else `template`'s rate over the head, pinned at its
+    /// end, times its length (None if the template does not parse).
+    pub(crate) fn head_events(
+        &self,
+        group: &str,
+        counter: Option<&str>,
+        template: &str,
+    ) -> Option<String> {
+        match counter {
+            Some(c) => Some(exact_between(group, c, Some(self.from), Some(self.start()))),
+            None => pinned(&fill_window(template, self.head), self.start())
+                .map(|q| format!("({q}) * {}", self.head.secs())),
+        }
+    }
+
+    /// The events of the tail, `(end, at]`, as [`Stitch::head_events`] (the template's rate
+    /// at the evaluation time).
+    pub(crate) fn tail_events(&self, group: &str, counter: Option<&str>, template: &str) -> String {
+        match counter {
+            Some(c) => exact_between(group, c, Some(self.end), None),
+            None => format!(
+                "({}) * {}",
+                fill_window(template, self.tail),
+                self.tail.secs()
+            ),
+        }
+    }
+
+    /// Where the recorded intervals start: the head's end.
+    pub fn start(&self) -> f64 {
+        self.end - self.intervals as f64 * RECORD_INTERVAL.secs_f64()
+    }
+}
+
+/// The stitched windows of one query, by label (they share one tail).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stitches {
+    pub windows: BTreeMap<String, (Duration, Stitch)>,
+}
+
+/// Pieces of a window by part, for [`Stitches::combine`]: the events of the recorded
+/// intervals, of the head and of the tail.
+pub(crate) type Pieces = BTreeMap<String, [Option<f64>; 3]>;
+
+impl Stitches {
+    /// Index of a `vitals_piece` in [`Pieces`].
+    pub(crate) fn piece_index(piece: &str) -> Option<usize> {
+        match piece {
+            "recorded" => Some(0),
+            "head" => Some(1),
+            "tail" => Some(2),
+            _ => None,
+        }
+    }
+
+    /// The per-second rate of each part over window `label`: the events of its recorded
+    /// intervals, head and tail, over the window's length. `tail` holds the tail's pieces
+    /// (of the same group). A missing piece counts no events (no series: no traffic there).
+    pub(crate) fn combine(
+        &self,
+        label: &str,
+        pieces: &Pieces,
+        tail: Option<&Pieces>,
+    ) -> BTreeMap<String, f64> {
+        let Some((w, _)) = self.windows.get(label) else {
+            return BTreeMap::new();
+        };
+        let mut parts: Vec<&String> = pieces.keys().collect();
+        if let Some(t) = tail {
+            parts.extend(t.keys());
+        }
+        parts.sort();
+        parts.dedup();
+        parts
+            .into_iter()
+            .map(|part| {
+                let [rec, head, _] = pieces.get(part).copied().unwrap_or_default();
+                let tail = tail.and_then(|t| t.get(part)).and_then(|p| p[2]);
+                let events = rec.unwrap_or(0.0) + head.unwrap_or(0.0) + tail.unwrap_or(0.0);
+                (part.clone(), events.max(0.0) / w.secs_f64())
+            })
+            .collect()
+    }
+}
+
+/// `promql` evaluated at `t` (Unix seconds): every selector and subquery outside a
+/// subquery pinned with `@` (one already pinned keeps its time). None if it does not parse.
+pub(crate) fn pinned(promql: &str, t: f64) -> Option<String> {
+    use promql_parser::parser::{AtModifier, Expr};
+    fn visit(e: &mut Expr, at: &AtModifier) {
+        match e {
+            Expr::VectorSelector(v) if v.at.is_none() => v.at = Some(at.clone()),
+            Expr::MatrixSelector(m) if m.vs.at.is_none() => m.vs.at = Some(at.clone()),
+            Expr::Subquery(s) if s.at.is_none() => s.at = Some(at.clone()),
+            Expr::Aggregate(a) => {
+                visit(&mut a.expr, at);
+                if let Some(p) = a.param.as_mut() {
+                    visit(p, at);
+                }
+            }
+            Expr::Unary(u) => visit(&mut u.expr, at),
+            Expr::Binary(b) => {
+                visit(&mut b.lhs, at);
+                visit(&mut b.rhs, at);
+            }
+            Expr::Paren(p) => visit(&mut p.expr, at),
+            Expr::Call(c) => {
+                for a in c.args.args.iter_mut() {
+                    visit(a, at);
+                }
+            }
+            _ => {}
+        }
+    }
+    if !t.is_finite() || t < 0.0 {
+        return None;
+    }
+    let mut e = promql_parser::parser::parse(promql).ok()?;
+    let when =
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis((t * 1000.0).round() as u64);
+    visit(&mut e, &AtModifier::At(when));
+    Some(e.to_string())
 }
 
 /// The increase of the counters `selector` picks since one [`RECORD_INTERVAL`] ago, per
@@ -200,6 +484,23 @@ impl Parts {
 pub(crate) fn exact_increase(group: &str, selector: &str) -> String {
     let (c, i) = (selector, RECORD_INTERVAL);
     format!("{group} (\n  ({c} - {c} offset {i}) >= 0\n  or\n  ({c} and {c} < {c} offset {i})\n)")
+}
+
+/// The increase of the counters `selector` picks between `from` and `to` (Unix seconds;
+/// None: the evaluation time), per series as [`exact_increase`] counts it between
+/// consecutive evaluations, aggregated by `group`.
+pub(crate) fn exact_between(
+    group: &str,
+    selector: &str,
+    from: Option<f64>,
+    to: Option<f64>,
+) -> String {
+    let at = |t: Option<f64>| {
+        t.map(|t| format!("{selector} @ {t:.3}"))
+            .unwrap_or_else(|| selector.to_string())
+    };
+    let (c0, c1) = (at(from), at(to));
+    format!("{group} (\n  ({c1} - {c0}) >= 0\n  or\n  ({c1} and {c1} < {c0})\n)")
 }
 
 /// `{{window}}` replaced by a duration.
@@ -252,7 +553,7 @@ pub(crate) fn parts(slo: &Slo, le: Le) -> Option<Parts> {
             first_promql: bad.clone(),
             total_promql: total.clone(),
             recorded: None,
-            counters: None,
+            counters: rate_counters(bad, total, &slo.group_by),
             group: group_clause(&slo.group_by),
         },
         Sli::GoodTotal { good, total } => Parts {
@@ -260,7 +561,7 @@ pub(crate) fn parts(slo: &Slo, le: Le) -> Option<Parts> {
             first_promql: good.clone(),
             total_promql: total.clone(),
             recorded: None,
-            counters: None,
+            counters: rate_counters(good, total, &slo.group_by),
             group: group_clause(&slo.group_by),
         },
         Sli::Latency {
@@ -291,14 +592,26 @@ pub(crate) fn parts(slo: &Slo, le: Le) -> Option<Parts> {
     })
 }
 
+/// The counters of a ratio SLO whose parts are both `sum [by (group_by)]
+/// (rate(selector[{{window}}]))`: their increases are then recorded as exact differences,
+/// as a latency SLO's are, instead of `rate()` over each interval (whose extrapolation makes
+/// a window of a few dozen bad events differ from the raw one by a quarter).
+fn rate_counters(first: &str, total: &str, group_by: &[String]) -> Option<[String; 2]> {
+    let (a, b) = (
+        crate::report::recorded::rate_term(first)?,
+        crate::report::recorded::rate_term(total)?,
+    );
+    (a.by == group_by && b.by == group_by).then_some([a.selector, b.selector])
+}
+
 /// The evaluation interval of the rule group recording budget SLOs' increases, and the
 /// increase window of every point.
 pub const RECORD_INTERVAL: Duration = Duration::from_secs(300);
 
-/// Windows at least this long are summed from the recorded increases (288 points or more);
-/// shorter ones (the burn-rate windows up to 6 hours) read few raw samples and stay raw:
-/// a recorded sum is late by up to one interval, which is 0.35 % of a day but 8 % of an
-/// hour. See docs/recording.md for the error bound.
+/// Without the time of the last recorded point (no [`Stitch`]), windows at least this long
+/// are summed from the recorded increases as they are (288 points or more) and shorter ones
+/// read raw: a plain recorded sum is late by up to one interval, which is 0.35 % of a day but
+/// 8 % of an hour. See docs/recording.md for the error bound.
 pub const RECORDED_MIN_WINDOW: Duration = Duration::from_secs(86_400);
 
 /// The record name of a part's increase over one interval: `slo:sli_bad:increase5m`.
@@ -322,6 +635,18 @@ fn normalised(slo: &Slo) -> String {
                 p.first_promql.trim(),
                 p.total_promql.trim()
             ));
+            // A ratio SLO recorded as exact differences: another form than rate() x 300.
+            if p.counters.is_some()
+                && !matches!(
+                    slo.objective,
+                    Objective::Budget {
+                        sli: Sli::Latency { .. },
+                        ..
+                    }
+                )
+            {
+                s.push_str("increase=exact\n");
+            }
         }
         s.push_str(&format!("target={}\n", number(*target)));
         s.push_str(&match window {
@@ -352,7 +677,8 @@ pub(crate) fn fnv1a(s: &str) -> String {
 
 /// The probe of a budget SLO's recorded increases: how many points each fingerprint has
 /// over `window` before the evaluation time (`vitals_probe="window"`) and over the last two
-/// intervals (`vitals_probe="recent"`), one series per SLO and fingerprint. The probes of
+/// intervals (`vitals_probe="recent"`), and the time of its last point
+/// (`vitals_probe="last"`, for [`Stitch`]), one series per SLO and fingerprint. The probes of
 /// every SLO are joined with `or` into one query.
 pub(crate) fn recorded_probe(slo: &Slo, window: Duration) -> String {
     let sel = format!("slo=\"{}\"", escape_promql_string(&slo.name));
@@ -362,13 +688,18 @@ pub(crate) fn recorded_probe(slo: &Slo, window: Duration) -> String {
             increase_record(Part::Total)
         )
     };
+    let last = format!(
+        "max by (slo, vitals_fingerprint) (timestamp({}{{{sel}}}))",
+        increase_record(Part::Total)
+    );
     format!(
-        "{}\n  or {}",
+        "{}\n  or {}\n  or {}",
         tag(&count(window), &[("vitals_probe", "window")]),
         tag(
             &count(Duration::from_secs(2 * RECORD_INTERVAL.secs())),
             &[("vitals_probe", "recent")]
-        )
+        ),
+        tag(&last, &[("vitals_probe", "last")])
     )
 }
 
@@ -740,6 +1071,190 @@ mod tests {
         }
         assert_ne!(fingerprint(&edited), fp);
         assert_eq!(fingerprint(&slo.clone()), fp);
+    }
+
+    #[test]
+    fn a_stitched_window_is_whole_intervals_between_a_raw_head_and_tail() {
+        let i = RECORD_INTERVAL.secs_f64();
+        let hour = Duration::from_secs(3600);
+        // Rules evaluated at 137 s past every fifth minute; asked 40 s after an evaluation.
+        let last = 1_796_083_337.0;
+        let at = last + 40.0;
+        let st = Stitch::new(last, at, hour).unwrap();
+        // The newest point is too recent for a tail of a whole interval: the one before.
+        assert_eq!(st.end, last - i);
+        assert_eq!(st.tail, Duration::from_secs(340));
+        // (at - 1h, start] + (start, end] + (end, at] is the hour, each raw piece one to two
+        // intervals long.
+        let head_from = st.start() - st.head.secs_f64();
+        assert!((head_from - (at - 3600.0)).abs() < 1.0, "{st:?}");
+        assert!(
+            st.head.secs_f64() >= i && st.head.secs_f64() < 2.0 * i,
+            "{st:?}"
+        );
+        assert_eq!(st.intervals, 9);
+        // An interval after the evaluation the newest point itself ends the sum.
+        let later = Stitch::new(last, last + i + 10.0, hour).unwrap();
+        assert_eq!((later.end, later.tail), (last, Duration::from_secs(310)));
+        // For every offset of `at` the pieces cover the window to within a second.
+        for k in 0..60 {
+            let at = last + f64::from(k) * 10.0;
+            for w in [1800u64, 3600, 20_160, 80_640, 2_419_200] {
+                let st = Stitch::new(last, at, Duration::from_secs(w)).unwrap();
+                let covered = st.head.secs_f64() + st.intervals as f64 * i + st.tail.secs_f64();
+                assert!((covered - w as f64).abs() < 2.0, "{w} at +{k}0 s: {st:?}");
+                assert!(st.tail.secs_f64() >= i && st.tail.secs_f64() < 3.0 * i);
+            }
+        }
+        // Too short for an interval between a head and a tail; rules that stopped.
+        assert_eq!(Stitch::new(last, at, Duration::from_secs(900)), None);
+        assert_eq!(Stitch::new(last, last + 3.0 * i, hour), None);
+        assert_eq!(Stitch::new(f64::NAN, at, hour), None);
+    }
+
+    #[test]
+    fn a_head_is_pinned_at_its_end_and_subqueries_keep_their_own_steps() {
+        let q = pinned(
+            "sum(rate(x{a=\"1\"}[7m])) / sum(max_over_time(rate(y[1m])[7m:1m])) + z @ 5",
+            1_796_083_037.5,
+        )
+        .unwrap();
+        assert!(q.contains("x{a=\"1\"}[7m] @ 1796083037.500"), "{q}");
+        assert!(q.contains("[7m:1m] @ 1796083037.500"), "{q}");
+        assert!(
+            q.contains("rate(y[1m]))") || q.contains("rate(y[1m])["),
+            "inner selector unpinned: {q}"
+        );
+        assert!(q.contains("z @ 5.000"), "{q}");
+        assert!(promql_parser::parser::parse(&q).is_ok(), "{q}");
+        assert_eq!(pinned("sum(", 1.0), None);
+    }
+
+    #[test]
+    fn stitched_windows_read_recorded_intervals_and_add_up_their_pieces() {
+        let slo = latency_slo(&["handler"]);
+        let last = 1_796_083_337.0;
+        let at = last + 100.0;
+        let p = parts(&slo, Le::Found("0.5"))
+            .unwrap()
+            .reading_recorded(&slo)
+            .last_recorded_at(Some(last));
+        let windows = [
+            ("slo".to_string(), Duration::from_secs(28 * 86_400)),
+            ("1h".to_string(), Duration::from_secs(3600)),
+            ("5m".to_string(), Duration::from_secs(300)),
+        ];
+        let (q, st) = p.over_windows_at(&windows, at);
+        assert!(promql_parser::parser::parse(&q).is_ok(), "{q}");
+        assert_eq!(
+            st.windows.keys().collect::<Vec<_>>(),
+            ["1h", "slo"],
+            "5 minutes stay raw"
+        );
+        // 28 days: the 8,061 intervals up to the point before the newest (the tail is 6m40s,
+        // the head 8m20s), summed.
+        let month = st.windows["slo"].1;
+        assert_eq!(
+            (month.intervals, month.head),
+            (8061, Duration::from_secs(500))
+        );
+        assert!(
+            q.contains("sum_over_time(slo:sli_good:increase5m{slo=\"x\", vitals_fingerprint=")
+                && q.contains("[27d23h44m59s] @ 1796083037.000"),
+            "{q}"
+        );
+        assert_eq!(
+            q.matches("\"vitals_piece\", \"tail\"").count(),
+            2,
+            "one tail per part"
+        );
+        // A latency SLO's counters are known: its head and tail are their exact differences.
+        let (_, hour) = st.windows["1h"];
+        assert!(
+            q.contains(&format!(
+                "http_request_duration_seconds_count{{service=\"shop\"}} @ {:.3} - http_request_duration_seconds_count{{service=\"shop\"}} @ {:.3}",
+                hour.start(),
+                hour.from
+            )),
+            "{q}"
+        );
+        assert!(q.contains("http_request_duration_seconds_count{service=\"shop\"} - http_request_duration_seconds_count{service=\"shop\"} @ 1796083037.000"), "{q}");
+        // A ratio SLO whose parts are not plain sums of rate(): its template's rate over the
+        // head, pinned, times the head's length.
+        let mut ratio = slo.clone();
+        ratio.objective = Objective::Budget {
+            sli: Sli::BadTotal {
+                bad: "sum by (handler) (rate(x{code=\"500\"}[{{window}}])) * 2".into(),
+                total: "sum by (handler) (rate(x[{{window}}]))".into(),
+            },
+            target: 0.99,
+            window: SloWindow::Rolling(Duration::from_secs(28 * 86_400)),
+            min_events: 0.0,
+        };
+        let rp = parts(&ratio, Le::AnySpelling).unwrap();
+        assert!(rp.counters.is_none(), "not a plain term");
+        let (rq, _) = rp
+            .reading_recorded(&ratio)
+            .last_recorded_at(Some(last))
+            .over_windows_at(&windows, at);
+        assert!(promql_parser::parser::parse(&rq).is_ok(), "{rq}");
+        assert!(
+            rq.contains(&format!("[{}] @ {:.3}", hour.head, hour.start())),
+            "{rq}"
+        );
+        assert!(
+            rq.contains(&format!(
+                "[{}])) * 2) * {}",
+                st.windows["slo"].1.tail,
+                st.windows["slo"].1.tail.secs()
+            )),
+            "{rq}"
+        );
+        // Without the last point's time, the old form: a day or more recorded, late.
+        let (old, none) = parts(&slo, Le::Found("0.5"))
+            .unwrap()
+            .reading_recorded(&slo)
+            .over_windows_at(&windows, at);
+        assert!(none.windows.is_empty() && !old.contains("vitals_piece") && old.contains("[28d]"));
+        // The pieces add up: the events of the recorded intervals, head and tail.
+        let (w, _) = st.windows["1h"];
+        let pieces: Pieces = [("good".to_string(), [Some(900.0), Some(30.0), None])].into();
+        let tail: Pieces = [
+            ("good".to_string(), [None, None, Some(10.0)]),
+            ("total".to_string(), [None, None, Some(20.0)]),
+        ]
+        .into();
+        let rates = st.combine("1h", &pieces, Some(&tail));
+        assert!(
+            (rates["good"] - 940.0 / w.secs_f64()).abs() < 1e-12,
+            "{rates:?}"
+        );
+        assert!((rates["total"] - 20.0 / 3600.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn ratio_slos_of_plain_rates_record_exact_differences() {
+        let mut slo = latency_slo(&[]);
+        slo.objective = Objective::Budget {
+            sli: Sli::BadTotal {
+                bad: "sum(rate(http_requests_total{service=\"shop\", code=~\"5..\"}[{{window}}]))"
+                    .into(),
+                total: "sum(rate(http_requests_total{service=\"shop\"}[{{window}}]))".into(),
+            },
+            target: 0.995,
+            window: SloWindow::Rolling(Duration::from_secs(28 * 86_400)),
+            min_events: 0.0,
+        };
+        let p = parts(&slo, Le::AnySpelling).unwrap();
+        for (_, e) in p.increase_rules() {
+            assert!(
+                e.contains("offset 5m") && !e.contains("rate("),
+                "exact: {e}"
+            );
+        }
+        // Grouped otherwise than the SLO: the rate() form stays.
+        slo.group_by = vec!["handler".into()];
+        assert!(parts(&slo, Le::AnySpelling).unwrap().counters.is_none());
     }
 
     #[test]
