@@ -258,7 +258,11 @@ fn increases(out: &mut String, budgets: &[&Slo]) {
     );
     for slo in budgets {
         let parts = sli::parts(slo, Le::AnySpelling).expect("budget SLO");
-        for (record, expr) in parts.increase_rules() {
+        let rules = parts
+            .increase_rules()
+            .into_iter()
+            .chain([(sli::EVALUATIONS_RECORD.to_string(), "vector(1)".to_string())]);
+        for (record, expr) in rules {
             let _ = writeln!(out, "      - record: {record}");
             let _ = writeln!(out, "        expr: {}", block(&expr, 10));
             labels(
@@ -570,6 +574,19 @@ mod tests {
         assert!(exprs.len() > 40, "{}", exprs.len());
         for e in exprs {
             assert!(promql_parser::parser::parse(&e).is_ok(), "{e}");
+        }
+        // One heartbeat per budget SLO in the increases group, with its fingerprint.
+        let budgets = config
+            .slos
+            .iter()
+            .filter(|s| matches!(s.objective, Objective::Budget { .. }));
+        for slo in budgets {
+            let beat = format!(
+                "      - record: slo:sli_evaluations:5m\n        expr: |-\n          vector(1)\n        labels:\n          slo: '{}'",
+                slo.name
+            );
+            assert!(yaml.contains(&beat), "{beat}");
+            assert!(yaml.contains(&format!("vitals_fingerprint: '{}'", sli::fingerprint(slo))));
         }
     }
 }

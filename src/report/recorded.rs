@@ -448,7 +448,7 @@ pub(crate) fn slo_probe(span: Duration) -> String {
     let step = crate::prom::auto_step(span.to_chrono(), 250, Duration::from_secs(60));
     let slos = format!(
         "max by (vitals_term) (label_join(count_over_time({}[{span}]), \"vitals_term\", \"/\", \"slo\", \"vitals_fingerprint\"))",
-        crate::slo::sli::increase_record(crate::slo::sli::Part::Total)
+        crate::slo::sli::EVALUATIONS_RECORD
     );
     format!(
         "{}\n  or {}",
@@ -777,7 +777,7 @@ mod tests {
         let q = probe(week, week, lookback);
         parser::parse(&q).unwrap_or_else(|e| panic!("{e}: {q}"));
         assert!(
-            q.contains("count_over_time(slo:sli_total:increase5m[17d])"),
+            q.contains("count_over_time(slo:sli_evaluations:5m[17d])"),
             "{q}"
         );
         // The data start is looked for over the same span.

@@ -614,6 +614,11 @@ pub const RECORD_INTERVAL: Duration = Duration::from_secs(300);
 /// 8 % of an hour. See docs/recording.md for the error bound.
 pub const RECORDED_MIN_WINDOW: Duration = Duration::from_secs(86_400);
 
+/// One point per budget SLO at every evaluation of `vitals-slo-increases` (labels `slo`,
+/// `component`, `vitals_fingerprint`): how much of a window its recorded increases cover,
+/// counted on one series however many groups the SLO has.
+pub const EVALUATIONS_RECORD: &str = "slo:sli_evaluations:5m";
+
 /// The record name of a part's increase over one interval: `slo:sli_bad:increase5m`.
 pub(crate) fn increase_record(part: Part) -> String {
     format!("slo:sli_{}:increase{RECORD_INTERVAL}", part.as_str())
@@ -624,7 +629,7 @@ pub(crate) fn increase_record(part: Part) -> String {
 fn normalised(slo: &Slo) -> String {
     // The version of the recording rules' form: a new form makes every fingerprint new.
     let mut s = format!(
-        "recording=1\nname={}\ncomponent={}\n",
+        "recording=2\nname={}\ncomponent={}\n",
         slo.name, slo.component
     );
     if let Objective::Budget { target, window, .. } = &slo.objective {
@@ -682,21 +687,24 @@ pub(crate) fn fnv1a(s: &str) -> String {
 /// every SLO are joined with `or` into one query.
 pub(crate) fn recorded_probe(slo: &Slo, window: Duration) -> String {
     let sel = format!("slo=\"{}\"", escape_promql_string(&slo.name));
-    let count = |w: Duration| {
-        format!(
-            "max by (slo, vitals_fingerprint) (count_over_time({}{{{sel}}}[{w}]))",
-            increase_record(Part::Total)
-        )
+    let count = |record: &str, w: Duration| {
+        format!("max by (slo, vitals_fingerprint) (count_over_time({record}{{{sel}}}[{w}]))")
     };
-    let last = format!(
-        "max by (slo, vitals_fingerprint) (timestamp({}{{{sel}}}))",
-        increase_record(Part::Total)
-    );
+    let last =
+        format!("max by (slo, vitals_fingerprint) (timestamp({EVALUATIONS_RECORD}{{{sel}}}))");
+    // The window on the one heartbeat series; the recent points on the increases, which
+    // rules of every version record, so that stale ones are named.
     format!(
         "{}\n  or {}\n  or {}",
-        tag(&count(window), &[("vitals_probe", "window")]),
         tag(
-            &count(Duration::from_secs(2 * RECORD_INTERVAL.secs())),
+            &count(EVALUATIONS_RECORD, window),
+            &[("vitals_probe", "window")]
+        ),
+        tag(
+            &count(
+                &increase_record(Part::Total),
+                Duration::from_secs(2 * RECORD_INTERVAL.secs())
+            ),
             &[("vitals_probe", "recent")]
         ),
         tag(&last, &[("vitals_probe", "last")])
@@ -1230,6 +1238,26 @@ mod tests {
             "{rates:?}"
         );
         assert!((rates["total"] - 20.0 / 3600.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_probe_counts_one_heartbeat_series_per_slo() {
+        let q = recorded_probe(&latency_slo(&["handler"]), Duration::from_secs(28 * 86_400));
+        assert!(promql_parser::parser::parse(&q).is_ok(), "{q}");
+        // The window and the last point's time on the heartbeat, whatever the groups.
+        assert!(
+            q.contains("count_over_time(slo:sli_evaluations:5m{slo=\"x\"}[28d])"),
+            "{q}"
+        );
+        assert!(
+            q.contains("timestamp(slo:sli_evaluations:5m{slo=\"x\"})"),
+            "{q}"
+        );
+        // The recent points on the increases, which stale rules of any version have.
+        assert!(
+            q.contains("count_over_time(slo:sli_total:increase5m{slo=\"x\"}[10m])"),
+            "{q}"
+        );
     }
 
     #[test]

@@ -34,8 +34,9 @@ pub fn generated_rules_pass_promtool_check() -> TestResult {
     let r = vitals(&["rules", "--out", out.to_str().unwrap(), "--check"]).run();
     r.expect_code(0);
     // Every rule the SLOs call for: per budget SLO 7 windows and 2 alerts, plus its SLO
-    // window (another group) and its two increases (a third); per alerting threshold SLO one
-    // alert, and its violation and heartbeat every minute (a fourth); the target alerts.
+    // window (another group) and its two increases and heartbeat (a third); per alerting
+    // threshold SLO one alert, and its violation and heartbeat every minute (a fourth); the
+    // target alerts.
     let config = crate::support::config();
     let slos = &config.slos;
     let budget = slos
@@ -69,7 +70,11 @@ pub fn generated_rules_pass_promtool_check() -> TestResult {
         thresholds
     );
     assert!(text.contains("  - name: vitals-threshold-minutes\n    interval: 1m\n"));
-    let want = budget * 12 + 3 * thresholds + 2 + services + 2 * terms;
+    let want = budget * 13 + 3 * thresholds + 2 + services + 2 * terms;
+    assert_eq!(
+        text.matches("- record: slo:sli_evaluations:5m\n").count(),
+        budget
+    );
     assert!(
         r.stderr.contains(&format!("SUCCESS: {want} rules found")),
         "expected {want} rules: {}",
