@@ -821,7 +821,11 @@ async fn choose_sources(
         };
         match recorded_window(&plan) {
             Some(w) => {
-                probes.push(sli::recorded_probe(slo, w));
+                probes.push(sli::recorded_probe(
+                    slo,
+                    w,
+                    crate::timespec::unix_seconds(at),
+                ));
                 longest.insert(i, (w, at - w.to_chrono()));
             }
             None => {

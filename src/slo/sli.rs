@@ -685,13 +685,17 @@ pub(crate) fn fnv1a(s: &str) -> String {
 /// intervals (`vitals_probe="recent"`), and the time of its last point
 /// (`vitals_probe="last"`, for [`Stitch`]), one series per SLO and fingerprint. The probes of
 /// every SLO are joined with `or` into one query.
-pub(crate) fn recorded_probe(slo: &Slo, window: Duration) -> String {
+pub(crate) fn recorded_probe(slo: &Slo, window: Duration, at: f64) -> String {
     let sel = format!("slo=\"{}\"", escape_promql_string(&slo.name));
     let count = |record: &str, w: Duration| {
         format!("max by (slo, vitals_fingerprint) (count_over_time({record}{{{sel}}}[{w}]))")
     };
-    let last =
-        format!("max by (slo, vitals_fingerprint) (timestamp({EVALUATIONS_RECORD}{{{sel}}}))");
+    // Pinned at the evaluation time, which changes nothing but fails the probe, and so
+    // leaves every SLO raw with a note, on an engine without the `@` modifier the stitched
+    // windows need.
+    let last = format!(
+        "max by (slo, vitals_fingerprint) (timestamp({EVALUATIONS_RECORD}{{{sel}}} @ {at:.3}))"
+    );
     // The window on the one heartbeat series; the recent points on the increases, which
     // rules of every version record, so that stale ones are named.
     format!(
@@ -1242,7 +1246,11 @@ mod tests {
 
     #[test]
     fn the_probe_counts_one_heartbeat_series_per_slo() {
-        let q = recorded_probe(&latency_slo(&["handler"]), Duration::from_secs(28 * 86_400));
+        let q = recorded_probe(
+            &latency_slo(&["handler"]),
+            Duration::from_secs(28 * 86_400),
+            1_796_083_200.0,
+        );
         assert!(promql_parser::parser::parse(&q).is_ok(), "{q}");
         // The window and the last point's time on the heartbeat, whatever the groups.
         assert!(
@@ -1250,7 +1258,7 @@ mod tests {
             "{q}"
         );
         assert!(
-            q.contains("timestamp(slo:sli_evaluations:5m{slo=\"x\"})"),
+            q.contains("timestamp(slo:sli_evaluations:5m{slo=\"x\"} @ 1796083200.000)"),
             "{q}"
         );
         // The recent points on the increases, which stale rules of any version have.
