@@ -147,6 +147,7 @@ fn main() {
         recorded::recorded_and_raw_kpis_agree,
         recorded::recorded_and_raw_incidents_agree,
         recorded::stale_rules_are_reported_and_not_used,
+        recorded::without_the_at_modifier_every_slo_is_read_raw,
         victoria::catalog_queries_answer_on_victoriametrics_as_on_prometheus,
         victoria::check_on_victoriametrics_agrees_with_prometheus,
         victoria::status_on_victoriametrics_agrees_with_prometheus,

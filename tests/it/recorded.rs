@@ -519,6 +519,57 @@ pub fn recorded_and_raw_slis_agree() -> TestResult {
     Ok(())
 }
 
+/// An engine without the `@` modifier, which stitched windows need: the probe pins its
+/// last-point query with `@`, so it is the probe that fails, and every SLO is read from raw
+/// series with a note (the values of `--source raw`), none inconclusive.
+pub fn without_the_at_modifier_every_slo_is_read_raw() -> TestResult {
+    use crate::support::proxy::{Fault, Plan, Proxy};
+    let f = fixture()?;
+    let proxy = Proxy::start(
+        f.prom.port,
+        Plan {
+            seed: 0,
+            rate: 1.0,
+            faults: vec![Fault::NoAtModifier],
+            slow: std::time::Duration::ZERO,
+        },
+    );
+    let at = (END_S - 1).to_string();
+    let run = |url: &str, extra: &[&str]| {
+        let mut a = vec!["--timeout", "2m", "check", "--at", &at, "--format", "json"];
+        a.extend(extra);
+        vitals(&a).prometheus(url).run()
+    };
+    let raw = run(&f.prom.url, &["--source", "raw"]);
+    let refused = run(&proxy.url, &[]);
+    assert_eq!(refused.code, raw.code, "{}", refused.stderr);
+    let (raw, refused) = (rows(&raw), rows(&refused));
+    assert_eq!(raw.len(), refused.len());
+    let mut noted = 0;
+    for (r, v) in raw.iter().zip(&refused) {
+        assert_eq!(key(r), key(v));
+        assert_eq!(v["source"], "raw", "{v}");
+        assert_eq!(r["value"], v["value"], "{}", key(r));
+        assert_ne!(v["status"], "inconclusive", "{v}");
+        if is_budget(v) {
+            let note = v["source_note"].as_str().unwrap_or_default();
+            assert!(
+                note.contains("could not read the recorded series")
+                    && note.contains("@ modifier is disabled"),
+                "{note}"
+            );
+            noted += 1;
+        }
+    }
+    assert!(noted >= 6, "{noted} budget SLOs noted");
+    // `--source raw` asks nothing with `@`: through the same proxy, the same answers.
+    let plain = rows(&run(&proxy.url, &["--source", "raw"]));
+    for (r, p) in raw.iter().zip(&plain) {
+        assert_eq!((key(r), &r["value"]), (key(p), &p["value"]));
+    }
+    Ok(())
+}
+
 /// An edited objective changes the SLO's fingerprint: its recorded series are stale, auto
 /// says so and reads raw; `--source recorded` is inconclusive (exit 3); the table shows it.
 pub fn stale_rules_are_reported_and_not_used() -> TestResult {

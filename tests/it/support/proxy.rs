@@ -22,6 +22,10 @@ pub enum Fault {
     Truncated,
     /// An HTML page with status 200 (a login page, a captive portal).
     WrongType,
+    /// An engine without the `@` modifier: a query that uses it is refused as Prometheus
+    /// before 2.33 refuses it (400, `bad_data`); the others are forwarded. Never drawn at
+    /// random: a plan of this fault alone at rate 1.
+    NoAtModifier,
 }
 
 pub const ALL: [Fault; 5] = [
@@ -190,7 +194,17 @@ fn serve(mut stream: TcpStream, upstream: u16, fault: Option<Fault>, slow: Durat
         )
         .into_bytes()
     };
+    let uses_at = |t: &[u8]| t.windows(3).any(|w| w == b"%40") || t.contains(&b'@');
     let out = match fault {
+        Some(Fault::NoAtModifier) if uses_at(head.as_bytes()) || uses_at(&body) => canned(
+            "400 Bad Request",
+            "application/json",
+            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:1: parse error: @ modifier is disabled"}"#,
+        ),
+        Some(Fault::NoAtModifier) => match forward(&head, &body, upstream) {
+            Some(r) => r,
+            None => return,
+        },
         Some(Fault::Reset) => return reset(stream),
         Some(Fault::Unavailable) => canned(
             "503 Service Unavailable",
