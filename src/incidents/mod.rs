@@ -32,7 +32,7 @@ mod hints;
 
 use crate::config::Config;
 use crate::duration::Duration;
-use crate::prom::{Answers, Batch, Prom, Request, Series, tag};
+use crate::prom::{Answer, Answers, Batch, Prom, Request, Series, tag};
 use crate::slo::math::BurnPair;
 use crate::slo::model::{Alerting, Objective, Slo};
 use crate::slo::sli;
@@ -108,6 +108,24 @@ enum Ask {
 /// incidents than that are covered by fewer, wider spans.
 const MAX_HINT_SPANS: usize = 8;
 
+/// At most this many spans of a threshold SLO's raw values are asked for around its
+/// recorded violated minutes (one range query each).
+const MAX_BREACH_SPANS: usize = 8;
+/// How far before its first recorded violated minute a threshold's raw values are read: an
+/// incident starts where its warn level was first crossed, looked for this far back (and
+/// its `for` before that).
+const WARN_LOOKBACK: Duration = Duration::from_secs(3 * 3600);
+
+/// A threshold SLO whose conditions are read in two phases: its recorded violated minutes
+/// per step over the whole range, then its raw values only around the steps with one.
+#[derive(Clone, Debug)]
+struct Prefilter {
+    /// The SLO's own query (raw).
+    promql: String,
+    /// How far before a violated step its values are read.
+    before: Duration,
+}
+
 /// Everything needed to find the incidents of `[from, to]`: the requests to send, and how
 /// to read their answers.
 pub struct Plan<'a> {
@@ -118,6 +136,8 @@ pub struct Plan<'a> {
     sources: Vec<(SourceDef, Request)>,
     /// The budget SLOs whose burn rates are read from their recorded increases.
     recorded: Vec<String>,
+    /// Threshold SLOs read raw only around their recorded violated minutes, by source.
+    prefiltered: BTreeMap<usize, Prefilter>,
     /// Problems found while planning (a latency threshold that is not a bucket).
     pub errors: Vec<String>,
 }
@@ -172,6 +192,7 @@ impl<'a> Plan<'a> {
             config,
             sources: Vec::new(),
             recorded: Vec::new(),
+            prefiltered: BTreeMap::new(),
             errors: Vec::new(),
         };
         for slo in slos {
@@ -249,11 +270,23 @@ impl<'a> Plan<'a> {
                 }
                 let for_ = for_.unwrap_or(crate::slo::model::DEFAULT_FOR);
                 let trailing = expr.window.is_some_and(|w| w >= TRAILING_WINDOW);
-                let req = self.range(
-                    label,
-                    expr.promql.clone(),
-                    Duration::from_millis(BASELINE.millis() + for_.millis()),
-                );
+                let lookback = Duration::from_millis(BASELINE.millis() + for_.millis());
+                let breach = crate::report::recorded::Breach::of(slo).filter(|_| recorded);
+                let req = match breach {
+                    Some(b) => {
+                        self.prefiltered.insert(
+                            self.sources.len(),
+                            Prefilter {
+                                promql: expr.promql.clone(),
+                                before: Duration::from_millis(
+                                    WARN_LOOKBACK.millis() + for_.millis(),
+                                ),
+                            },
+                        );
+                        self.range(label, b.violated_per_step(self.step), lookback)
+                    }
+                    None => self.range(label, expr.promql.clone(), lookback),
+                };
                 let sev = match severity {
                     Alerting::Page => Severity::Page,
                     _ => Severity::Ticket,
@@ -363,6 +396,94 @@ impl<'a> Plan<'a> {
             })
             .collect();
         join_spans(spans, step, MAX_HINT_SPANS)
+    }
+
+    /// The spans of raw values a prefiltered threshold needs: around every step at which
+    /// its recorded minutes say it was violated (by any group), from `before` earlier to
+    /// two steps later, on the grid and within the range asked, joined, at most
+    /// [`MAX_BREACH_SPANS`].
+    fn breach_spans(&self, violated: &Answer, before: Duration) -> Vec<(i64, i64)> {
+        let step = self.step.secs() as i64;
+        let on_grid = |t: i64| t.div_euclid(step) * step;
+        let first = grid(self.from - BASELINE.to_chrono(), self.step).timestamp();
+        let last = grid(self.to, self.step).timestamp();
+        let spans: Vec<(i64, i64)> = violated
+            .series
+            .iter()
+            .flat_map(|s| s.samples.iter())
+            .filter(|(_, v)| *v >= 1.0)
+            .map(|(t, _)| {
+                let t = *t as i64;
+                (
+                    on_grid(t - before.secs() as i64).max(first),
+                    (t + 2 * step).min(last),
+                )
+            })
+            .collect();
+        join_spans(spans, step, MAX_BREACH_SPANS)
+    }
+
+    /// The second phase of the prefiltered thresholds: their raw values asked around their
+    /// violated steps, put in place of the recorded minutes as one answer per SLO.
+    async fn refine(&self, answers: &mut Answers<Ask>, prom: &Prom, progress: &(dyn Fn() + Sync)) {
+        let mut batch = Batch::new();
+        let mut asked: BTreeMap<usize, usize> = BTreeMap::new();
+        for (i, pre) in &self.prefiltered {
+            let Some(Ok(violated)) = answers.get(&Ask::Source(*i)) else {
+                continue;
+            };
+            let spans = self.breach_spans(violated, pre.before);
+            asked.insert(*i, spans.len());
+            for (k, (a, b)) in spans.into_iter().enumerate() {
+                let req = Request::range(
+                    format!(
+                        "{} around its recorded violations",
+                        self.sources[*i].1.label
+                    ),
+                    pre.promql.clone(),
+                    from_unix_seconds(a as f64),
+                    from_unix_seconds(b as f64),
+                    self.step,
+                );
+                batch.add((*i, k), req);
+            }
+        }
+        let mut raw = prom.run_batch(batch, progress).await;
+        for (i, n) in asked {
+            let mut merged: BTreeMap<BTreeMap<String, String>, BTreeMap<i64, f64>> =
+                BTreeMap::new();
+            let mut warnings = Vec::new();
+            let mut failed = None;
+            for k in 0..n {
+                match raw.take(&(i, k)) {
+                    Some(Ok(a)) => {
+                        warnings.extend(a.warnings);
+                        for s in a.series {
+                            let points = merged.entry(s.labels).or_default();
+                            for (t, v) in s.samples {
+                                points.insert(t as i64, v);
+                            }
+                        }
+                    }
+                    Some(Err(e)) => failed = Some(e),
+                    None => {}
+                }
+            }
+            let answer = match failed {
+                Some(e) => Err(e),
+                None => Ok(Answer {
+                    series: merged
+                        .into_iter()
+                        .map(|(labels, points)| Series {
+                            labels,
+                            samples: points.into_iter().map(|(t, v)| (t as f64, v)).collect(),
+                        })
+                        .collect(),
+                    warnings,
+                }),
+            };
+            answers.put(Ask::Source(i), answer);
+        }
     }
 
     fn batch(&self) -> Batch<Ask> {
@@ -487,32 +608,51 @@ pub(crate) async fn recorded_slos(
     source: crate::cli::SliSource,
     progress: &(dyn Fn() + Sync),
 ) -> BTreeSet<String> {
+    use crate::report::recorded::{BREACH_HEARTBEAT, Breach};
+    // Budget SLOs at a step of whole record intervals only; thresholds at any.
     let budget: Vec<&Slo> = slos
         .iter()
         .filter(|s| sli::pairs_at(s, to).is_some())
+        .filter(|_| step.secs() % sli::RECORD_INTERVAL.secs() == 0)
         .collect();
-    if source == crate::cli::SliSource::Raw
-        || budget.is_empty()
-        || step.secs() % sli::RECORD_INTERVAL.secs() != 0
-    {
+    let thresholds: Vec<(&Slo, Breach)> = slos
+        .iter()
+        .filter_map(|s| Breach::of(s).map(|b| (s, b)))
+        .collect();
+    if source == crate::cli::SliSource::Raw || (budget.is_empty() && thresholds.is_empty()) {
         return BTreeSet::new();
     }
     let lookback = budget
         .iter()
         .filter_map(|s| sli::pairs_at(s, to))
         .flat_map(|(_, p)| p.map(|p| p.long))
+        .chain(thresholds.iter().map(|(s, _)| {
+            let for_ = match &s.objective {
+                crate::slo::model::Objective::Threshold { for_, .. } => {
+                    for_.unwrap_or(crate::slo::model::DEFAULT_FOR)
+                }
+                _ => Duration::default(),
+            };
+            Duration::from_millis(BASELINE.millis() + for_.millis())
+        }))
         .max()
         .unwrap_or_default();
     let start = grid(from - lookback.to_chrono(), step);
     let span = Duration::from_secs((to - start).num_seconds().max(60) as u64);
+    let mut probe = crate::report::recorded::slo_probe(span);
+    if !thresholds.is_empty() {
+        probe.push_str(&format!(
+            "\n  or {}",
+            tag(
+                &format!("max by (vitals_term) (count_over_time({BREACH_HEARTBEAT}[{span}]))"),
+                &[("vitals_probe", "current")]
+            )
+        ));
+    }
     let mut batch = Batch::new();
     batch.add(
         0u8,
-        Request::instant(
-            "incidents: recorded increases",
-            crate::report::recorded::slo_probe(span),
-            to,
-        ),
+        Request::instant("incidents: recorded increases and minutes", probe, to),
     );
     let cover = match prom.run_batch(batch, progress).await.take(&0) {
         Some(Ok(a)) => crate::report::recorded::Coverage::from_series(&a.series),
@@ -522,6 +662,10 @@ pub(crate) async fn recorded_slos(
         crate::timespec::unix_seconds(start),
         crate::timespec::unix_seconds(to),
     );
+    let minutes = |br: &Breach| match source {
+        crate::cli::SliSource::Recorded => cover.current.get(&br.id()).is_some_and(|n| *n > 0.0),
+        _ => cover.covers_breach(br, a, b, false),
+    };
     budget
         .into_iter()
         .filter(|s| match source {
@@ -529,6 +673,12 @@ pub(crate) async fn recorded_slos(
             _ => cover.covers_slo(s, a, b),
         })
         .map(|s| s.name.clone())
+        .chain(
+            thresholds
+                .iter()
+                .filter(|(_, br)| minutes(br))
+                .map(|(s, _)| s.name.clone()),
+        )
         .collect()
 }
 
@@ -565,6 +715,7 @@ pub(crate) async fn find_with(
         .any(|b| matches!(b, Err(sli::BucketProblem::NotABucket { .. })));
     let plan = Plan::new(config, slos, range, step, with_targets, buckets, recorded);
     let mut answers = prom.run_batch(plan.batch(), progress).await;
+    plan.refine(&mut answers, prom, progress).await;
     let mut warnings = Vec::new();
     for k in (0..plan.sources.len()).map(Ask::Source) {
         if let Some(Ok(a)) = answers.get(&k) {
@@ -801,7 +952,14 @@ impl IncidentReport {
             from: format_time(plan.from),
             to: format_time(plan.to),
             step: plan.step.to_string(),
-            method: method(&plan.recorded),
+            method: method(
+                &plan.recorded,
+                &plan
+                    .prefiltered
+                    .keys()
+                    .map(|i| plan.sources[*i].0.name.clone())
+                    .collect::<Vec<_>>(),
+            ),
             summary: Summary {
                 count: incidents.len(),
                 by_severity,
@@ -817,16 +975,22 @@ impl IncidentReport {
 
 /// How the incidents were found: from the raw metrics, and the burn rates of `recorded`
 /// from their recorded increases.
-fn method(recorded: &[String]) -> String {
-    let raw = "alert conditions of slo.toml computed from the raw metrics";
-    if recorded.is_empty() {
-        format!("{raw} (ALERTS history is not used)")
-    } else {
-        format!(
-            "{raw}, the burn rates of {} from their recorded 5-minute increases (ALERTS history is not used)",
+fn method(recorded: &[String], prefiltered: &[String]) -> String {
+    let mut m = "alert conditions of slo.toml computed from the raw metrics".to_string();
+    if !recorded.is_empty() {
+        m.push_str(&format!(
+            ", the burn rates of {} from their recorded 5-minute increases",
             recorded.join(", ")
-        )
+        ));
     }
+    if !prefiltered.is_empty() {
+        m.push_str(&format!(
+            ", the values of {} only around their recorded violated minutes",
+            prefiltered.join(", ")
+        ));
+    }
+    m.push_str(" (ALERTS history is not used)");
+    m
 }
 
 /// `47m`, `6h30m`, `2m (ongoing)`.

@@ -120,18 +120,32 @@ impl Plan {
     }
 
     /// The budget SLOs whose recorded increases cover both periods and the burn windows'
-    /// lookback ([`burn_lookback`]), from the probe.
+    /// lookback ([`burn_lookback`]), and the alerting threshold SLOs whose recorded minutes
+    /// cover both periods, from the probe.
     pub(super) fn covered_slos(&self, config: &Config) -> BTreeSet<String> {
         let start = self.previous.start - burn_lookback(config, self.period.end).to_chrono();
         let (start, end) = (
             crate::timespec::unix_seconds(start),
             crate::timespec::unix_seconds(self.period.end),
         );
+        // Alerting thresholds whose recorded minutes cover both periods: their incidents
+        // read raw values only around the violated minutes.
+        let (prev, cur) = (
+            crate::timespec::unix_seconds(self.previous.start),
+            crate::timespec::unix_seconds(self.period.start),
+        );
+        let minutes = config.slos.iter().filter(|s| {
+            recorded::Breach::of(s).is_some_and(|b| {
+                self.kpi_cover.covers_breach(&b, prev, cur, true)
+                    && self.kpi_cover.covers_breach(&b, cur, end, false)
+            })
+        });
         config
             .slos
             .iter()
             .filter(|s| sli::pairs_at(s, self.period.end).is_some())
             .filter(|s| self.kpi_cover.covers_slo(s, start, end))
+            .chain(minutes)
             .map(|s| s.name.clone())
             .collect()
     }
@@ -476,14 +490,30 @@ pub(super) fn kpi_sources(plan: &Plan, config: &Config) -> Vec<String> {
             uncovered.join(", ")
         ));
     }
-    if !plan.recorded_slos.is_empty() && plan.chart_step.secs() % sli::RECORD_INTERVAL.secs() == 0 {
+    let burn_down: Vec<&str> = config
+        .slos
+        .iter()
+        .filter(|s| sli::pairs_at(s, plan.period.end).is_some())
+        .filter(|s| plan.recorded_slos.contains(&s.name))
+        .map(|s| s.name.as_str())
+        .collect();
+    if !burn_down.is_empty() && plan.chart_step.secs() % sli::RECORD_INTERVAL.secs() == 0 {
         out.push(format!(
             "Budget burn-down from recorded increases (vitals-slo-increases): {}",
-            plan.recorded_slos
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
+            burn_down.join(", ")
+        ));
+    }
+    let prefiltered: Vec<&str> = config
+        .slos
+        .iter()
+        .filter(|s| recorded::Breach::of(s).is_some())
+        .filter(|s| plan.recorded_slos.contains(&s.name))
+        .map(|s| s.name.as_str())
+        .collect();
+    if !prefiltered.is_empty() {
+        out.push(format!(
+            "Threshold incidents from raw values only around recorded violated minutes (vitals-threshold-minutes): {}",
+            prefiltered.join(", ")
         ));
     }
     let charts: Vec<&str> = config

@@ -74,6 +74,20 @@ impl Breach {
         crate::slo::sli::fnv1a(&format!("threshold-breach=1\nexpr={}\n", self.expr))
     }
 
+    /// 1 per group where it was violated at a recorded minute of the `step` before each
+    /// step of a range query, 0 where it held throughout.
+    pub(crate) fn violated_per_step(&self, step: Duration) -> String {
+        let by = if self.by.is_empty() {
+            String::new()
+        } else {
+            format!(" by ({})", self.by.join(", "))
+        };
+        format!(
+            "max{by} (max_over_time({BREACH_RECORD}{{vitals_term=\"{}\"}}[{step}]))",
+            escape_promql_string(&self.id())
+        )
+    }
+
     /// Minutes broken during the `window` before the evaluation time, per group.
     pub(crate) fn recorded(&self, window: Duration) -> String {
         let by = if self.by.is_empty() {

@@ -1001,7 +1001,16 @@ pub fn recorded_and_raw_incidents_agree() -> TestResult {
     };
     let key = |c: &Value| format!("{} {} {}", c["name"], c["labels"], c["severity"]);
     let mut burns = 0;
+    let mut thresholds = 0;
     let mut worst = (0.0, String::new());
+    // The alerting thresholds' raw values are read only around their recorded minutes.
+    let around = method
+        .split("the values of ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no threshold read around its recorded minutes: {method}"));
+    for slo in ["dead-letter-rate", "api-5xx-ratio"] {
+        assert!(around.contains(slo), "{slo}: {method}");
+    }
     for (x, y) in ri.iter().zip(ai) {
         let (cx, cy) = (
             x["conditions"].as_array().unwrap(),
@@ -1025,12 +1034,15 @@ pub fn recorded_and_raw_incidents_agree() -> TestResult {
                 );
             }
             if !a["peak_text"].as_str().unwrap_or("").ends_with("burn") {
+                // A threshold: read raw, around its recorded violated minutes where they
+                // cover the range, on the same steps: the same condition.
                 assert_eq!(
-                    a["peak"],
-                    b["peak"],
+                    (&a["peak"], &a["start"], &a["end"]),
+                    (&b["peak"], &b["start"], &b["end"]),
                     "{}: not a burn rate, read raw",
                     key(a)
                 );
+                thresholds += 1;
                 continue;
             }
             let (p, q) = (a["peak"].as_f64().unwrap(), b["peak"].as_f64().unwrap());
@@ -1046,8 +1058,12 @@ pub fn recorded_and_raw_incidents_agree() -> TestResult {
         }
     }
     assert!(burns >= 2, "{burns} burn-rate conditions compared");
+    assert!(
+        thresholds >= 1,
+        "{thresholds} threshold conditions compared"
+    );
     eprintln!(
-        "recorded incidents: {} incidents, {burns} burn-rate conditions, largest peak difference {:.3} % ({})",
+        "recorded incidents: {} incidents, {burns} burn-rate and {thresholds} threshold conditions, largest peak difference {:.3} % ({})",
         ri.len(),
         worst.0 * 100.0,
         worst.1
