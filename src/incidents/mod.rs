@@ -709,7 +709,16 @@ pub(crate) async fn find_with(
         with_targets,
         recorded,
     } = *search;
-    let step = choose_step(slos, range.0, range.1, wanted);
+    let mut step = choose_step(slos, range.0, range.1, wanted);
+    // A step of its own choosing is rounded up to whole record intervals where a budget
+    // SLO's recorded increases cover the range: they are then summed per step instead of
+    // every raw series read at a 3-minute step (a week's report).
+    let budget_recorded = slos
+        .iter()
+        .any(|s| recorded.contains(&s.name) && sli::pairs_at(s, range.1).is_some());
+    if wanted.is_none() && budget_recorded {
+        step = step.round_up_to(sli::RECORD_INTERVAL);
+    }
     let config_error = buckets
         .values()
         .any(|b| matches!(b, Err(sli::BucketProblem::NotABucket { .. })));

@@ -145,17 +145,13 @@ impl Term {
     }
 
     /// The term over `window` [`Stitch`]ed: its recorded increases over the stitch's whole
-    /// intervals, plus the exact differences of its counters over the head and the tail (a
-    /// group missing from a raw piece had no increase there).
+    /// intervals and the head, plus the exact difference of its counters over the tail (a
+    /// group missing from a piece had no increase there).
     fn stitched(&self, window: Duration, st: &Stitch, rate: bool) -> String {
         let g = self.group();
-        let summed = format!(
-            "{g} (sum_over_time({TERM_RECORD}{{vitals_term=\"{}\"}}[{}] @ {:.3}))",
-            escape_promql_string(&self.id()),
-            Duration::from_secs(st.intervals * RECORD_INTERVAL.secs() - 1),
-            st.end
-        );
-        let head = exact_between(&g, &self.selector, Some(st.from), Some(st.start()));
+        let sel = format!("vitals_term=\"{}\"", escape_promql_string(&self.id()));
+        let summed = st.summed(&g, TERM_RECORD, &sel);
+        let head = st.head_share(&g, TERM_RECORD, &sel);
         let tail = exact_between(&g, &self.selector, Some(st.end), None);
         // Tagged apart so that `or` keeps all three, then added up per group: a group
         // missing from a piece had no increase there, and each piece is read once.
@@ -592,14 +588,16 @@ mod tests {
             2,
             "{out}"
         );
-        let rec = Duration::from_secs(st.intervals * 300 - 1);
+        let rec = Duration::from_secs((st.intervals + 1) * 300 - 1);
         assert!(out.contains(&format!("[{rec}] @ 1796083037.000")), "{out}");
-        let head = format!(
-            "orders_lost_total @ {:.3} - orders_lost_total @ {:.3}",
-            st.start(),
-            st.from
+        let (point, _) = st.head_point();
+        assert!(
+            out.contains(&format!(
+                "kpi:term:increase5m{{vitals_term=\"{}\"}} @ {point:.3}",
+                terms[0].id()
+            )),
+            "the head, a share of a recorded point: {out}"
         );
-        assert!(out.contains(&head), "the head, exact: {head} in {out}");
         let tail = format!("orders_lost_total - orders_lost_total @ {:.3}", st.end);
         assert!(out.contains(&tail), "the tail, exact: {tail} in {out}");
         assert!(out.contains("/ 604800"), "a rate over the window: {out}");

@@ -214,10 +214,10 @@ impl Parts {
     }
 
     /// [`Parts::over_windows`] evaluated at `at` (Unix seconds), with every window that can be
-    /// stitched read as its [`Stitch`]'s pieces, tagged `vitals_piece`: the recorded events
-    /// of its whole intervals (`recorded`), the raw rate over its head (`head`, pinned with
-    /// `@`), and once for all of them the raw rate over the tail (`vitals_window` =
-    /// [`TAIL`]). [`Stitches::combine`] adds them up into each window's rate.
+    /// stitched read as its [`Stitch`]'s pieces, tagged `vitals_piece`, each in events: the
+    /// recorded intervals (`recorded`), the prorated share of the one before (`head`), and
+    /// once for all of them the raw events of the tail (`vitals_window` = [`TAIL`]).
+    /// [`Stitches::combine`] adds them up into each window's rate.
     pub(crate) fn over_windows_at(
         &self,
         windows: &[(String, Duration)],
@@ -242,14 +242,7 @@ impl Parts {
             let stitch = (*d >= STITCHED_MIN_WINDOW)
                 .then(|| Stitch::new(*last, at, *d))
                 .flatten();
-            let heads = stitch.and_then(|st| {
-                let heads: Option<Vec<String>> = both
-                    .iter()
-                    .map(|p| st.head_events(&self.group, counter(*p), self.template(*p)))
-                    .collect();
-                heads.map(|h| (st, h))
-            });
-            let Some((st, heads)) = heads else {
+            let Some(st) = stitch else {
                 for (part, promql) in self.at(*d) {
                     terms.push(tag(
                         &promql,
@@ -258,14 +251,13 @@ impl Parts {
                 }
                 continue;
             };
-            for (part, head) in both.into_iter().zip(heads) {
-                let summed = format!(
-                    "{group} (sum_over_time({}{{{selector}}}[{}] @ {:.3}))",
-                    increase_record(part),
-                    Duration::from_secs(st.intervals * RECORD_INTERVAL.secs() - 1),
-                    st.end
-                );
-                for (piece, promql) in [("recorded", summed), ("head", head)] {
+            for part in both {
+                let record = increase_record(part);
+                let pieces = [
+                    ("recorded", st.summed(group, &record, selector)),
+                    ("head", st.head_share(group, &record, selector)),
+                ];
+                for (piece, promql) in pieces {
                     terms.push(tag(
                         &promql,
                         &[
@@ -302,13 +294,13 @@ pub(crate) const TAIL: &str = "vitals_tail";
 /// head and the tail then read 10 to 20 raw minutes instead of the whole window.
 pub const STITCHED_MIN_WINDOW: Duration = Duration::from_secs(1800);
 
-/// A window `(at - W, at]` read from recorded increases exactly at any `at`: the whole
-/// recorded intervals `(start, end]` (each recorded point counts the interval before it),
-/// plus the raw events of the head `(at - W, start]` and of the tail `(end, at]`, each one
-/// to two intervals long so that `rate()` over it sees several scrapes. A recorded sum
-/// alone is the window shifted back to its last point, late by up to an interval (8 % of
-/// an hour); stitched, only the raw rates' extrapolation over 10-20 minutes differs from
-/// reading the whole window raw.
+/// A window `(at - W, at]` read from recorded increases at any `at`: the recorded
+/// intervals `(start - 5m, end]` (each recorded point counts the interval before it), the
+/// share of the interval before them that the window covers (the head `(at - W, start]` is
+/// one to two intervals long), and the raw events of the tail `(end, at]`, one to two
+/// intervals long. A recorded sum alone is the window shifted back to its last point, late
+/// by up to an interval (8 % of an hour); stitched, the newest minutes are exact and only
+/// the oldest part-interval is prorated.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Stitch {
     /// The last recorded point summed (Unix seconds, as recorded: rule groups evaluate off
@@ -352,24 +344,38 @@ impl Stitch {
         })
     }
 
-    /// The events of the head, `(from, start]`: the exact difference of `counter` between
-    /// its ends when the counter is known, else `template`'s rate over the head, pinned at its
-    /// end, times its length (None if the template does not parse).
-    pub(crate) fn head_events(
-        &self,
-        group: &str,
-        counter: Option<&str>,
-        template: &str,
-    ) -> Option<String> {
-        match counter {
-            Some(c) => Some(exact_between(group, c, Some(self.from), Some(self.start()))),
-            None => pinned(&fill_window(template, self.head), self.start())
-                .map(|q| format!("({q}) * {}", self.head.secs())),
-        }
+    /// The recorded point whose interval holds the head's oldest part, `(from, start - 5m]`,
+    /// and the share of that interval the head covers: the head's events are the point at
+    /// `start` (its last 5 minutes) plus this share of that point's, as if its events were
+    /// spread evenly over its interval.
+    pub fn head_point(&self) -> (f64, f64) {
+        let i = RECORD_INTERVAL.secs_f64();
+        let point = self.start() - i;
+        (point, ((point - self.from) / i).clamp(0.0, 1.0))
     }
 
-    /// The events of the tail, `(end, at]`, as [`Stitch::head_events`] (the template's rate
-    /// at the evaluation time).
+    /// The recorded sum of the intervals `(start - 5m, end]` (the stitch's whole intervals
+    /// and the head's last one) of `record{selector}`, by `group`.
+    pub fn summed(&self, group: &str, record: &str, selector: &str) -> String {
+        format!(
+            "{group} (sum_over_time({record}{{{selector}}}[{}] @ {:.3}))",
+            Duration::from_secs((self.intervals + 1) * RECORD_INTERVAL.secs() - 1),
+            self.end
+        )
+    }
+
+    /// The head's events before its last 5 minutes: [`Stitch::head_point`]'s share of that
+    /// point of `record{selector}`, by `group`.
+    pub fn head_share(&self, group: &str, record: &str, selector: &str) -> String {
+        let (point, share) = self.head_point();
+        format!(
+            "{group} ({record}{{{selector}}} @ {point:.3}) * {}",
+            number(share)
+        )
+    }
+
+    /// The events of the tail, `(end, at]`: the exact difference of `counter` between its
+    /// ends when the counter is known, else `template`'s rate over the tail times its length.
     pub(crate) fn tail_events(&self, group: &str, counter: Option<&str>, template: &str) -> String {
         match counter {
             Some(c) => exact_between(group, c, Some(self.end), None),
@@ -436,45 +442,6 @@ impl Stitches {
             })
             .collect()
     }
-}
-
-/// `promql` evaluated at `t` (Unix seconds): every selector and subquery outside a
-/// subquery pinned with `@` (one already pinned keeps its time). None if it does not parse.
-pub(crate) fn pinned(promql: &str, t: f64) -> Option<String> {
-    use promql_parser::parser::{AtModifier, Expr};
-    fn visit(e: &mut Expr, at: &AtModifier) {
-        match e {
-            Expr::VectorSelector(v) if v.at.is_none() => v.at = Some(at.clone()),
-            Expr::MatrixSelector(m) if m.vs.at.is_none() => m.vs.at = Some(at.clone()),
-            Expr::Subquery(s) if s.at.is_none() => s.at = Some(at.clone()),
-            Expr::Aggregate(a) => {
-                visit(&mut a.expr, at);
-                if let Some(p) = a.param.as_mut() {
-                    visit(p, at);
-                }
-            }
-            Expr::Unary(u) => visit(&mut u.expr, at),
-            Expr::Binary(b) => {
-                visit(&mut b.lhs, at);
-                visit(&mut b.rhs, at);
-            }
-            Expr::Paren(p) => visit(&mut p.expr, at),
-            Expr::Call(c) => {
-                for a in c.args.args.iter_mut() {
-                    visit(a, at);
-                }
-            }
-            _ => {}
-        }
-    }
-    if !t.is_finite() || t < 0.0 {
-        return None;
-    }
-    let mut e = promql_parser::parser::parse(promql).ok()?;
-    let when =
-        std::time::UNIX_EPOCH + std::time::Duration::from_millis((t * 1000.0).round() as u64);
-    visit(&mut e, &AtModifier::At(when));
-    Some(e.to_string())
 }
 
 /// The increase of the counters `selector` picks since one [`RECORD_INTERVAL`] ago, per
@@ -1125,24 +1092,6 @@ mod tests {
     }
 
     #[test]
-    fn a_head_is_pinned_at_its_end_and_subqueries_keep_their_own_steps() {
-        let q = pinned(
-            "sum(rate(x{a=\"1\"}[7m])) / sum(max_over_time(rate(y[1m])[7m:1m])) + z @ 5",
-            1_796_083_037.5,
-        )
-        .unwrap();
-        assert!(q.contains("x{a=\"1\"}[7m] @ 1796083037.500"), "{q}");
-        assert!(q.contains("[7m:1m] @ 1796083037.500"), "{q}");
-        assert!(
-            q.contains("rate(y[1m]))") || q.contains("rate(y[1m])["),
-            "inner selector unpinned: {q}"
-        );
-        assert!(q.contains("z @ 5.000"), "{q}");
-        assert!(promql_parser::parser::parse(&q).is_ok(), "{q}");
-        assert_eq!(pinned("sum(", 1.0), None);
-    }
-
-    #[test]
     fn stitched_windows_read_recorded_intervals_and_add_up_their_pieces() {
         let slo = latency_slo(&["handler"]);
         let last = 1_796_083_337.0;
@@ -1163,8 +1112,9 @@ mod tests {
             ["1h", "slo"],
             "5 minutes stay raw"
         );
-        // 28 days: the 8,061 intervals up to the point before the newest (the tail is 6m40s,
-        // the head 8m20s), summed.
+        // 28 days: the 8,061 whole intervals up to the point before the newest (the tail is
+        // 6m40s, the head 8m20s) and the head's last one, summed; then 2/3 of the point
+        // before them (the head's oldest 3m20s of that interval).
         let month = st.windows["slo"].1;
         assert_eq!(
             (month.intervals, month.head),
@@ -1172,27 +1122,31 @@ mod tests {
         );
         assert!(
             q.contains("sum_over_time(slo:sli_good:increase5m{slo=\"x\", vitals_fingerprint=")
-                && q.contains("[27d23h44m59s] @ 1796083037.000"),
+                && q.contains("[27d23h49m59s] @ 1796083037.000"),
             "{q}"
+        );
+        let (point, share) = month.head_point();
+        assert_eq!(point, month.start() - 300.0);
+        assert!((share - 200.0 / 300.0).abs() < 1e-9, "{share}");
+        assert!(
+            q.contains(&format!("}} @ {point:.3}) * {}", number(share))),
+            "the head's share of a recorded point: {q}"
         );
         assert_eq!(
             q.matches("\"vitals_piece\", \"tail\"").count(),
             2,
             "one tail per part"
         );
-        // A latency SLO's counters are known: its head and tail are their exact differences.
-        let (_, hour) = st.windows["1h"];
-        assert!(
-            q.contains(&format!(
-                "http_request_duration_seconds_count{{service=\"shop\"}} @ {:.3} - http_request_duration_seconds_count{{service=\"shop\"}} @ {:.3}",
-                hour.start(),
-                hour.from
-            )),
+        // Only the tail reads raw series: for a latency SLO, its counters' exact difference.
+        assert_eq!(
+            q.matches("http_request_duration_seconds_count{service=\"shop\"} @")
+                .count(),
+            2,
             "{q}"
         );
         assert!(q.contains("http_request_duration_seconds_count{service=\"shop\"} - http_request_duration_seconds_count{service=\"shop\"} @ 1796083037.000"), "{q}");
         // A ratio SLO whose parts are not plain sums of rate(): its template's rate over the
-        // head, pinned, times the head's length.
+        // tail times the tail's length.
         let mut ratio = slo.clone();
         ratio.objective = Objective::Budget {
             sli: Sli::BadTotal {
@@ -1210,10 +1164,6 @@ mod tests {
             .last_recorded_at(Some(last))
             .over_windows_at(&windows, at);
         assert!(promql_parser::parser::parse(&rq).is_ok(), "{rq}");
-        assert!(
-            rq.contains(&format!("[{}] @ {:.3}", hour.head, hour.start())),
-            "{rq}"
-        );
         assert!(
             rq.contains(&format!(
                 "[{}])) * 2) * {}",
