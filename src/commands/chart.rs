@@ -273,6 +273,7 @@ async fn incident_bands(
         step: None,
         with_targets: true,
         recorded: &Default::default(),
+        terms: &Default::default(),
     };
     let found = crate::incidents::find(prom, config, &search, &|| {}).await;
     super::tell_incidents(settings, &found);

@@ -48,6 +48,7 @@ pub(crate) async fn run(settings: &Settings, args: &IncidentsArgs) -> Result<Exi
         step,
         with_targets: args.slos.is_empty(),
         recorded: &recorded,
+        terms: &Default::default(),
     };
     let found = incidents::find(&prom, &config, &search, &|| progress.tick()).await;
     progress.finish();

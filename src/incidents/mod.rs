@@ -138,6 +138,9 @@ pub struct Plan<'a> {
     recorded: Vec<String>,
     /// Threshold SLOs read raw only around their recorded violated minutes, by source.
     prefiltered: BTreeMap<usize, Prefilter>,
+    /// KPI terms (`vitals_term`) whose recorded increases cover the range: per-step cause
+    /// hints made of them are summed from those (see [`Search::terms`]).
+    hint_terms: BTreeSet<String>,
     /// Problems found while planning (a latency threshold that is not a bucket).
     pub errors: Vec<String>,
 }
@@ -193,6 +196,7 @@ impl<'a> Plan<'a> {
             sources: Vec::new(),
             recorded: Vec::new(),
             prefiltered: BTreeMap::new(),
+            hint_terms: BTreeSet::new(),
             errors: Vec::new(),
         };
         for slo in slos {
@@ -352,6 +356,36 @@ impl<'a> Plan<'a> {
 
     /// The signals of the site's cause hints over `[from, to]` (Unix seconds on the grid),
     /// one range query.
+    /// A per-step hint's query with its terms summed from the recorded KPI increases over
+    /// each step, when the step is whole record intervals and every term covers the range
+    /// (the charts' rule: on the step grid each recorded point falls in one step).
+    fn recorded_hint(&self, h: &crate::site::Hint) -> Option<String> {
+        use crate::report::recorded::{MARKER, rewrite};
+        if !h.per_step
+            || self.hint_terms.is_empty()
+            || self.step.secs() % sli::RECORD_INTERVAL.secs() != 0
+        {
+            return None;
+        }
+        let marked = h
+            .source
+            .expand(&self.config.catalog, &[("window", MARKER.to_string())])
+            .ok()?;
+        let (q, terms) = rewrite(&marked.promql, self.step).ok()?;
+        (!terms.is_empty() && terms.iter().all(|t| self.hint_terms.contains(&t.id()))).then_some(q)
+    }
+
+    /// The per-step hints read from recorded increases (their query names).
+    fn recorded_hints(&self) -> Vec<String> {
+        self.config
+            .site
+            .hints
+            .iter()
+            .filter(|h| self.recorded_hint(h).is_some())
+            .map(|h| h.source.query.clone())
+            .collect()
+    }
+
     fn hints_request(&self, (from, to): (i64, i64)) -> Option<Request> {
         let w = self.step.to_string();
         let terms: Vec<String> = self
@@ -361,13 +395,18 @@ impl<'a> Plan<'a> {
             .iter()
             .enumerate()
             .filter_map(|(i, h)| {
-                let extra = if h.per_step {
-                    vec![("window", w.clone())]
-                } else {
-                    vec![]
+                let promql = match self.recorded_hint(h) {
+                    Some(q) => q,
+                    None => {
+                        let extra = if h.per_step {
+                            vec![("window", w.clone())]
+                        } else {
+                            vec![]
+                        };
+                        h.source.expand(&self.config.catalog, &extra).ok()?.promql
+                    }
                 };
-                let e = h.source.expand(&self.config.catalog, &extra).ok()?;
-                Some(tag(&e.promql, &[("vitals_hint", &i.to_string())]))
+                Some(tag(&promql, &[("vitals_hint", &i.to_string())]))
             })
             .collect();
         (!terms.is_empty()).then(|| {
@@ -594,6 +633,10 @@ pub(crate) struct Search<'a> {
     /// range and the lookback of its burn windows: their burn rates are summed from those
     /// at a step that is a whole number of record intervals.
     pub recorded: &'a BTreeSet<String>,
+    /// KPI terms (`vitals_term` of `vitals-kpi-increases`) whose recorded increases cover
+    /// the range: a per-step cause hint made only of them is summed from those at a step of
+    /// whole record intervals instead of reading its raw series around every incident.
+    pub terms: &'a BTreeSet<String>,
 }
 
 /// The budget SLOs of `slos` whose burn rates over `range` at `step` can be read from their
@@ -708,6 +751,7 @@ pub(crate) async fn find_with(
         step: wanted,
         with_targets,
         recorded,
+        terms,
     } = *search;
     let mut step = choose_step(slos, range.0, range.1, wanted);
     // A step of its own choosing is rounded up to whole record intervals where a budget
@@ -722,7 +766,8 @@ pub(crate) async fn find_with(
     let config_error = buckets
         .values()
         .any(|b| matches!(b, Err(sli::BucketProblem::NotABucket { .. })));
-    let plan = Plan::new(config, slos, range, step, with_targets, buckets, recorded);
+    let mut plan = Plan::new(config, slos, range, step, with_targets, buckets, recorded);
+    plan.hint_terms = terms.clone();
     let mut answers = prom.run_batch(plan.batch(), progress).await;
     plan.refine(&mut answers, prom, progress).await;
     let mut warnings = Vec::new();
@@ -968,6 +1013,7 @@ impl IncidentReport {
                     .keys()
                     .map(|i| plan.sources[*i].0.name.clone())
                     .collect::<Vec<_>>(),
+                &plan.recorded_hints(),
             ),
             summary: Summary {
                 count: incidents.len(),
@@ -984,7 +1030,7 @@ impl IncidentReport {
 
 /// How the incidents were found: from the raw metrics, and the burn rates of `recorded`
 /// from their recorded increases.
-fn method(recorded: &[String], prefiltered: &[String]) -> String {
+fn method(recorded: &[String], prefiltered: &[String], hints: &[String]) -> String {
     let mut m = "alert conditions of slo.toml computed from the raw metrics".to_string();
     if !recorded.is_empty() {
         m.push_str(&format!(
@@ -996,6 +1042,12 @@ fn method(recorded: &[String], prefiltered: &[String]) -> String {
         m.push_str(&format!(
             ", the values of {} only around their recorded violated minutes",
             prefiltered.join(", ")
+        ));
+    }
+    if !hints.is_empty() {
+        m.push_str(&format!(
+            ", the cause hints {} from recorded increases per step",
+            hints.join(", ")
         ));
     }
     m.push_str(" (ALERTS history is not used)");

@@ -485,12 +485,14 @@ pub(crate) async fn build(
     );
     plan.kpi_cover = kpi_cover;
     plan.recorded_slos = plan.covered_slos(config);
+    let hint_terms = plan.covered_terms(config);
     let search = crate::incidents::Search {
         slos,
         range: (plan.previous.start, plan.period.end),
         step: None,
         with_targets: true,
         recorded: &plan.recorded_slos,
+        terms: &hint_terms,
     };
     let (rows, previous_rows, answers, found) = tokio::join!(
         eval::evaluate_with(slos, prom, at, &buckets, source, progress),

@@ -150,6 +150,26 @@ impl Plan {
             .collect()
     }
 
+    /// The KPI terms of the site whose recorded increases cover both periods (the ids the
+    /// incidents' cause hints may be summed from).
+    pub(super) fn covered_terms(&self, config: &Config) -> BTreeSet<String> {
+        let at = crate::timespec::unix_seconds;
+        let (prev, cur, end) = (
+            at(self.previous.start),
+            at(self.period.start),
+            at(self.period.end),
+        );
+        recorded::site_terms(config)
+            .into_iter()
+            .filter(|t| {
+                let one = std::slice::from_ref(t);
+                self.kpi_cover.covers(one, prev, cur, true)
+                    && self.kpi_cover.covers(one, cur, end, false)
+            })
+            .map(|t| t.id())
+            .collect()
+    }
+
     /// The query over `which` period a marked query ([`recorded::MARKER`] as its window)
     /// is read with from the recorded KPI increases, when every term of it covers the
     /// period; None: raw.

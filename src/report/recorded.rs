@@ -406,11 +406,29 @@ fn chart_queries(config: &Config) -> Vec<String> {
         .collect()
 }
 
-/// The terms of every period query and chart of the report that can be rewritten.
+/// The incidents' per-step cause hints, expanded with [`MARKER`] as their window.
+fn hint_queries(config: &Config) -> Vec<String> {
+    config
+        .site
+        .hints
+        .iter()
+        .filter(|h| h.per_step)
+        .filter_map(|h| {
+            h.source
+                .expand(&config.catalog, &[("window", MARKER.to_string())])
+                .ok()
+                .map(|e| e.promql)
+        })
+        .collect()
+}
+
+/// The terms of every period query and chart of the report, and of the incidents' per-step
+/// cause hints, that can be rewritten.
 pub(crate) fn site_terms(config: &Config) -> Vec<Term> {
     let mut terms: Vec<Term> = period_queries(config)
         .into_values()
         .chain(chart_queries(config))
+        .chain(hint_queries(config))
         .filter_map(|q| match form(&q) {
             Form::Terms(t) => Some(t),
             _ => None,

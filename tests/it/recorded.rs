@@ -675,6 +675,54 @@ pub fn recorded_and_raw_kpis_agree() -> TestResult {
     let raw = report(&["--source", "raw"]);
     let rec = report(&[]);
     assert!(raw.get("kpi_sources").is_none(), "{}", raw["kpi_sources"]);
+    // The incidents: at a 5-minute step with recorded increases (3 minutes raw), the
+    // per-step cause hints summed from the recorded terms; the same incidents found, with
+    // the same hints where both name one (their numbers come from other steps).
+    let (ri, ci) = (&raw["incidents"], &rec["incidents"]);
+    assert_eq!(
+        (ri["step"].as_str(), ci["step"].as_str()),
+        (Some("3m"), Some("5m"))
+    );
+    let method = ci["method"].as_str().unwrap();
+    assert!(
+        method.contains("the cause hints api.error_ratio")
+            && method.contains("from recorded increases per step"),
+        "{method}"
+    );
+    let first_words = |inc: &Value| -> Vec<String> {
+        inc["cause"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .map(|h| {
+                        h.as_str()
+                            .unwrap()
+                            .split(' ')
+                            .take(2)
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (rl, cl) = (
+        ri["list"].as_array().unwrap(),
+        ci["list"].as_array().unwrap(),
+    );
+    assert_eq!(rl.len(), cl.len(), "{rl:?}\n{cl:?}");
+    let mut hinted = 0;
+    for (x, y) in rl.iter().zip(cl) {
+        let (hx, hy) = (first_words(x), first_words(y));
+        let shared = hx.iter().filter(|h| hy.contains(h)).count();
+        assert!(
+            hx.is_empty() == hy.is_empty() && (hx.is_empty() || shared >= 1),
+            "incident {}: raw hints {hx:?}, recorded {hy:?}",
+            x["id"]
+        );
+        hinted += usize::from(!hy.is_empty());
+    }
+    assert!(hinted >= 1, "no incident has a cause hint");
     let lines: Vec<&str> = rec["kpi_sources"]
         .as_array()
         .expect("kpi_sources")
@@ -757,7 +805,11 @@ pub fn recorded_and_raw_kpis_agree() -> TestResult {
         let d = rel_diff(*a, *b);
         // rate()'s extrapolation at the raw window's edges, and the recorded window's
         // shift by under 5 minutes, move a count by a fraction of an event per series.
-        let ok = d <= 5e-3 || (a - b).abs() <= 1.0;
+        // Durations of incidents are accurate to a step at each end, and the recorded
+        // report finds them at 5 minutes (raw: 3): their mean may differ by two steps.
+        let incident_time =
+            key.starts_with("mttr_detected") || key.starts_with("time_in_incidents");
+        let ok = d <= 5e-3 || (a - b).abs() <= 1.0 || (incident_time && (a - b).abs() <= 600.0);
         assert!(ok, "{key}: raw {a} vs recorded {b} ({:.3} %)", d * 100.0);
         if d > worst.0 {
             worst = (d, format!("{key}: raw {a}, recorded {b}"));
