@@ -274,7 +274,7 @@ impl<'a> Plan<'a> {
                 }
                 let for_ = for_.unwrap_or(crate::slo::model::DEFAULT_FOR);
                 let trailing = expr.window.is_some_and(|w| w >= TRAILING_WINDOW);
-                let lookback = Duration::from_millis(BASELINE.millis() + for_.millis());
+                let lookback = threshold_lookback(slo).expect("a threshold SLO");
                 let breach = crate::report::recorded::Breach::of(slo).filter(|_| recorded);
                 let req = match breach {
                     Some(b) => {
@@ -571,6 +571,16 @@ impl<'a> Plan<'a> {
     }
 }
 
+/// How far before the range a threshold SLO's values are read: the hints' hour before an
+/// incident, and its `for` (None for other SLOs).
+fn threshold_lookback(slo: &Slo) -> Option<Duration> {
+    let Objective::Threshold { for_, .. } = &slo.objective else {
+        return None;
+    };
+    let for_ = for_.unwrap_or(crate::slo::model::DEFAULT_FOR);
+    Some(Duration::from_millis(BASELINE.millis() + for_.millis()))
+}
+
 fn bucket_error(slo: &Slo, p: &sli::BucketProblem) -> String {
     match p {
         sli::BucketProblem::NotABucket { message } | sli::BucketProblem::NoSeries { message } => {
@@ -669,15 +679,7 @@ pub(crate) async fn recorded_slos(
         .iter()
         .filter_map(|s| sli::pairs_at(s, to))
         .flat_map(|(_, p)| p.map(|p| p.long))
-        .chain(thresholds.iter().map(|(s, _)| {
-            let for_ = match &s.objective {
-                crate::slo::model::Objective::Threshold { for_, .. } => {
-                    for_.unwrap_or(crate::slo::model::DEFAULT_FOR)
-                }
-                _ => Duration::default(),
-            };
-            Duration::from_millis(BASELINE.millis() + for_.millis())
-        }))
+        .chain(thresholds.iter().filter_map(|(s, _)| threshold_lookback(s)))
         .max()
         .unwrap_or_default();
     let start = grid(from - lookback.to_chrono(), step);

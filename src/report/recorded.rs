@@ -77,24 +77,25 @@ impl Breach {
     /// 1 per group where it was violated at a recorded minute of the `step` before each
     /// step of a range query, 0 where it held throughout.
     pub(crate) fn violated_per_step(&self, step: Duration) -> String {
-        let by = if self.by.is_empty() {
-            String::new()
-        } else {
-            format!(" by ({})", self.by.join(", "))
-        };
         format!(
-            "max{by} (max_over_time({BREACH_RECORD}{{vitals_term=\"{}\"}}[{step}]))",
+            "max{} (max_over_time({BREACH_RECORD}{{vitals_term=\"{}\"}}[{step}]))",
+            self.by_clause(),
             escape_promql_string(&self.id())
         )
     }
 
-    /// Minutes broken during the `window` before the evaluation time, per group.
-    pub(crate) fn recorded(&self, window: Duration) -> String {
-        let by = if self.by.is_empty() {
+    /// ` by (a, b)`, or nothing without a grouping.
+    fn by_clause(&self) -> String {
+        if self.by.is_empty() {
             String::new()
         } else {
             format!(" by ({})", self.by.join(", "))
-        };
+        }
+    }
+
+    /// Minutes broken during the `window` before the evaluation time, per group.
+    pub(crate) fn recorded(&self, window: Duration) -> String {
+        let by = self.by_clause();
         format!(
             "sum{by} (sum_over_time({BREACH_RECORD}{{vitals_term=\"{}\"}}[{window}]))",
             escape_promql_string(&self.id())
@@ -215,9 +216,9 @@ pub(crate) fn rewrite(marked: &str, window: Duration) -> Result<(String, Vec<Ter
 }
 
 /// `promql` (a query over its `window`, expanded) with every term over `window` read from
-/// its recorded increases [`Stitch`]ed at the evaluation time: the whole recorded intervals,
-/// plus the raw increase over the head (pinned with `@`) and over the tail, so that the
-/// window is exact at any time instead of shifted back to the last recorded point.
+/// its recorded increases [`Stitch`]ed at the evaluation time: the recorded intervals, the
+/// head's prorated share of the one before, and the counters' exact difference over the
+/// tail, so that the window ends at the time asked instead of at the last recorded point.
 pub(crate) fn rewrite_stitched(
     promql: &str,
     window: Duration,

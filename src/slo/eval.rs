@@ -770,6 +770,7 @@ pub(crate) fn choose(
 
 /// What the first phase of an evaluation found: a choice per budget SLO, the time of the
 /// last recorded point of those read from recorded series, and the data start.
+#[derive(Default)]
 struct Sources {
     choices: BTreeMap<usize, Choice>,
     last: BTreeMap<usize, f64>,
@@ -804,12 +805,9 @@ async fn choose_sources(
     let mut last = BTreeMap::new();
     let mut thresholds = BTreeMap::new();
     if source == SliSource::Raw {
-        let data_start = lone_data_start(slos, prom, at, progress).await;
         return Sources {
-            choices,
-            last,
-            thresholds,
-            data_start,
+            data_start: lone_data_start(slos, prom, at, progress).await,
+            ..Default::default()
         };
     }
     let mut batch = Batch::new();
@@ -851,12 +849,10 @@ async fn choose_sources(
         probes.push(term_probe(slos, &candidates));
     }
     if longest.is_empty() && candidates.is_empty() {
-        let data_start = lone_data_start(slos, prom, at, progress).await;
         return Sources {
             choices,
-            last,
-            thresholds,
-            data_start,
+            data_start: lone_data_start(slos, prom, at, progress).await,
+            ..Default::default()
         };
     }
     // One query for every SLO's probe (each SLO's series carry its `slo` label).
@@ -977,26 +973,23 @@ fn threshold_from_terms(
     let Objective::Threshold { expr, .. } = &slo.objective else {
         return Err("not a threshold SLO".into());
     };
-    let from = data_start.map_or(at - window.secs_f64(), |d| d.max(at - window.secs_f64()));
-    let needed = (((at - from).max(0.0) / RECORD_INTERVAL.secs_f64()).floor() - 2.0).max(1.0);
-    for t in terms {
-        let id = t.id();
-        let have = probe
+    // The report's rule for terms: a heartbeat for every interval with data, two excepted.
+    let cover = crate::report::recorded::Coverage {
+        current: probe
             .iter()
-            .find(|s| {
+            .filter(|s| {
                 s.labels.get("vitals_probe").map(String::as_str) == Some("term")
                     && s.labels.get("vitals_slo") == Some(&slo.name)
-                    && s.labels.get("vitals_term") == Some(&id)
             })
-            .and_then(Series::value)
-            .unwrap_or(0.0);
-        if have < needed {
-            return Err(format!(
-                "the recorded KPI term {id} covers {} of the {} needed",
-                crate::incidents::duration_text(have * RECORD_INTERVAL.secs_f64(), false),
-                crate::incidents::duration_text(at - from, false)
-            ));
-        }
+            .filter_map(|s| Some((s.labels.get("vitals_term")?.clone(), s.value()?)))
+            .collect(),
+        data_start,
+        ..Default::default()
+    };
+    if !cover.covers(terms, at - window.secs_f64(), at, false) {
+        return Err(format!(
+            "the recorded KPI terms do not cover its {window} window"
+        ));
     }
     let last = probe
         .iter()

@@ -290,8 +290,8 @@ impl Parts {
 /// The `vitals_window` of the raw tail every stitched window shares.
 pub(crate) const TAIL: &str = "vitals_tail";
 
-/// Windows at least this long are stitched when the last recorded point is known: the
-/// head and the tail then read 10 to 20 raw minutes instead of the whole window.
+/// Windows at least this long are stitched when the last recorded point is known: only the
+/// tail, 5 to 10 minutes shared by all of them, then reads raw series.
 pub const STITCHED_MIN_WINDOW: Duration = Duration::from_secs(1800);
 
 /// A window `(at - W, at]` read from recorded increases at any `at`: the recorded
@@ -308,13 +308,11 @@ pub struct Stitch {
     pub end: f64,
     /// Recorded intervals summed.
     pub intervals: u64,
-    /// The raw tail and head, whole seconds (rounded up: they overlap the recorded
-    /// intervals by under a second).
+    /// The raw tail, whole seconds (rounded up: it overlaps the recorded intervals by under
+    /// a second).
     pub tail: Duration,
-    pub head: Duration,
-    /// The window's start and end, `(from, at]`.
+    /// The window's start, `at - W`.
     pub from: f64,
-    pub at: f64,
 }
 
 impl Stitch {
@@ -333,14 +331,11 @@ impl Stitch {
         if intervals < 1.0 {
             return None;
         }
-        let start = end - intervals * i;
         Some(Stitch {
             end,
             intervals: intervals as u64,
             tail: Duration::from_secs((at - end).ceil() as u64),
-            head: Duration::from_secs((start - from).ceil() as u64),
             from,
-            at,
         })
     }
 
@@ -594,7 +589,8 @@ pub(crate) fn increase_record(part: Part) -> String {
 /// A budget SLO's definition, normalised: what its recorded series and rules depend on
 /// (name, component, parts as PromQL, grouping, objective, window).
 fn normalised(slo: &Slo) -> String {
-    // The version of the recording rules' form: a new form makes every fingerprint new.
+    // The version of the recording rules' form: a new form makes every fingerprint new (2:
+    // exact differences for ratio SLOs of plain rates, and the heartbeat).
     let mut s = format!(
         "recording=2\nname={}\ncomponent={}\n",
         slo.name, slo.component
@@ -607,18 +603,6 @@ fn normalised(slo: &Slo) -> String {
                 p.first_promql.trim(),
                 p.total_promql.trim()
             ));
-            // A ratio SLO recorded as exact differences: another form than rate() x 300.
-            if p.counters.is_some()
-                && !matches!(
-                    slo.objective,
-                    Objective::Budget {
-                        sli: Sli::Latency { .. },
-                        ..
-                    }
-                )
-            {
-                s.push_str("increase=exact\n");
-            }
         }
         s.push_str(&format!("target={}\n", number(*target)));
         s.push_str(&match window {
@@ -1065,12 +1049,9 @@ mod tests {
         assert_eq!(st.tail, Duration::from_secs(340));
         // (at - 1h, start] + (start, end] + (end, at] is the hour, each raw piece one to two
         // intervals long.
-        let head_from = st.start() - st.head.secs_f64();
-        assert!((head_from - (at - 3600.0)).abs() < 1.0, "{st:?}");
-        assert!(
-            st.head.secs_f64() >= i && st.head.secs_f64() < 2.0 * i,
-            "{st:?}"
-        );
+        let head = st.start() - st.from;
+        assert!((st.from - (at - 3600.0)).abs() < 1e-9, "{st:?}");
+        assert!(head >= i && head < 2.0 * i, "{st:?}");
         assert_eq!(st.intervals, 9);
         // An interval after the evaluation the newest point itself ends the sum.
         let later = Stitch::new(last, last + i + 10.0, hour).unwrap();
@@ -1080,7 +1061,7 @@ mod tests {
             let at = last + f64::from(k) * 10.0;
             for w in [1800u64, 3600, 20_160, 80_640, 2_419_200] {
                 let st = Stitch::new(last, at, Duration::from_secs(w)).unwrap();
-                let covered = st.head.secs_f64() + st.intervals as f64 * i + st.tail.secs_f64();
+                let covered = (st.start() - st.from) + st.intervals as f64 * i + st.tail.secs_f64();
                 assert!((covered - w as f64).abs() < 2.0, "{w} at +{k}0 s: {st:?}");
                 assert!(st.tail.secs_f64() >= i && st.tail.secs_f64() < 3.0 * i);
             }
@@ -1116,10 +1097,7 @@ mod tests {
         // 6m40s, the head 8m20s) and the head's last one, summed; then 2/3 of the point
         // before them (the head's oldest 3m20s of that interval).
         let month = st.windows["slo"].1;
-        assert_eq!(
-            (month.intervals, month.head),
-            (8061, Duration::from_secs(500))
-        );
+        assert_eq!((month.intervals, month.start() - month.from), (8061, 500.0));
         assert!(
             q.contains("sum_over_time(slo:sli_good:increase5m{slo=\"x\", vitals_fingerprint=")
                 && q.contains("[27d23h49m59s] @ 1796083037.000"),
