@@ -213,9 +213,16 @@ pub fn plan_everything(config: &Config, at: DateTime<Utc>) -> Result<usize, Stri
         rules::Naming::Vitals,
     );
     exprs.extend(rule_exprs(&yaml));
-    let (signals, sparks) = status::requests(config, at);
-    exprs.push(signals.promql);
-    exprs.push(sparks.promql);
+    let terms = status::recorded_terms(config);
+    exprs.extend(status::recorded::probe(&terms, at).map(|r| r.promql));
+    for choice in [
+        status::recorded::Choice::raw(),
+        status::recorded::Choice::all_recorded(&terms),
+    ] {
+        let (signals, sparks) = status::requests(config, at, &choice);
+        exprs.push(signals.promql);
+        exprs.push(sparks.promql);
+    }
     let since = TimeArgs {
         since: Some(duration::MAX.to_string()),
         ..Default::default()

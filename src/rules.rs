@@ -300,6 +300,54 @@ fn kpi_increases(out: &mut String, config: &Config) {
     }
 }
 
+/// The group recording, every minute, the largest value of each peak KPI per row
+/// (docs/recording.md), which `report` takes the maximum of over its periods.
+fn kpi_peaks(out: &mut String, config: &Config) {
+    use crate::report::recorded::{
+        PEAK_GROUP, PEAK_HEARTBEAT, PEAK_INTERVAL, PEAK_RECORD, peaks_id, site_peaks,
+    };
+    let peaks = site_peaks(config);
+    if peaks.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  - name: {PEAK_GROUP}\n    interval: {PEAK_INTERVAL}\n    rules:"
+    );
+    for p in &peaks {
+        let _ = writeln!(out, "      - record: {PEAK_RECORD}");
+        let _ = writeln!(out, "        expr: {}", block(&p.rule(), 10));
+        labels(out, &[("vitals_term", p.id())]);
+    }
+    let _ = writeln!(out, "      - record: {PEAK_HEARTBEAT}");
+    let _ = writeln!(out, "        expr: {}", block("vector(1)", 10));
+    labels(out, &[("vitals_term", peaks_id(&peaks))]);
+}
+
+/// The group recording, every minute, the value of every signal and sparkline query of
+/// `vitals status` (src/status/recorded.rs), which a screen reads instead of their raw
+/// series.
+fn status_signals(out: &mut String, config: &Config) {
+    use crate::status::recorded::{SIGNAL_GROUP, SIGNAL_HEARTBEAT, SIGNAL_INTERVAL, SIGNAL_RECORD};
+    let terms = crate::status::recorded_terms(config);
+    if terms.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  - name: {SIGNAL_GROUP}\n    interval: {SIGNAL_INTERVAL}\n    rules:"
+    );
+    for t in &terms {
+        let tags = [("vitals_signal", t.key.clone()), ("vitals_term", t.id())];
+        let _ = writeln!(out, "      - record: {SIGNAL_RECORD}");
+        let _ = writeln!(out, "        expr: {}", block(t.rule(), 10));
+        labels(out, &tags);
+        let _ = writeln!(out, "      - record: {SIGNAL_HEARTBEAT}");
+        let _ = writeln!(out, "        expr: {}", block("vector(1)", 10));
+        labels(out, &tags);
+    }
+}
+
 /// The group recording, every minute, whether each threshold SLO that alerts is violated
 /// (docs/recording.md), which `report` sums over its periods for the time it was broken.
 fn threshold_minutes(out: &mut String, slos: &[Slo]) {
@@ -520,6 +568,8 @@ pub(crate) fn generate(
     increases(&mut out, &budgets);
     if targets {
         kpi_increases(&mut out, config);
+        kpi_peaks(&mut out, config);
+        status_signals(&mut out, config);
     }
     threshold_alerts(&mut out, site, slos);
     threshold_minutes(&mut out, slos);

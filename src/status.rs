@@ -13,10 +13,12 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::duration::Duration;
-use crate::prom::{Answer, ErrorKind, PromError, Request, Series, split_by, tag};
+use crate::prom::{Answer, ErrorKind, PromError, Request, Series, split_by};
 use crate::site::{Component, Levels, Use};
 use crate::slo::eval::{Row, Status};
 use crate::units::{Unit, finite};
+
+pub(crate) mod recorded;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -143,6 +145,11 @@ pub struct StatusReport {
     /// short coverage); empty when every SLO read raw series with nothing to say.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub slo_sources: Vec<String>,
+    /// Whether the signals and sparklines were read from the recorded series of `vitals
+    /// rules` (and as of when), and which were read raw; empty when all were raw with
+    /// nothing to say.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signal_sources: Vec<String>,
 }
 
 /// The tag of a query's series in the combined answers.
@@ -158,8 +165,8 @@ fn down_key(c: &Component) -> String {
     format!("down:{}", c.name)
 }
 
-/// Every catalog query the screen reads, once each: (tag, PromQL).
-fn signal_terms(config: &Config) -> BTreeMap<String, String> {
+/// Every catalog query the screen's signals read, once each: (tag, PromQL).
+fn catalog_terms(config: &Config) -> BTreeMap<String, String> {
     let mut terms = BTreeMap::new();
     let mut add = |u: &Use| {
         if let Ok(e) = u.expand(&config.catalog, &[]) {
@@ -175,6 +182,13 @@ fn signal_terms(config: &Config) -> BTreeMap<String, String> {
             }
         }
     }
+    terms
+}
+
+/// The targets' terms: how many there are and which are down (one sample per target,
+/// always read raw).
+fn target_terms(config: &Config) -> BTreeMap<String, String> {
+    let mut terms = BTreeMap::new();
     for c in &config.site.components {
         if let Some(m) = &c.targets {
             terms.insert(targets_key(c), format!("count(up{{{m}}})"));
@@ -196,29 +210,61 @@ fn spark_terms(config: &Config) -> BTreeMap<String, String> {
     terms
 }
 
-fn joined(terms: &BTreeMap<String, String>) -> String {
+/// Every catalog query of the screen, signals and sparklines, once each: what `vitals
+/// rules` records ([`recorded`]).
+pub(crate) fn recorded_terms(config: &Config) -> Vec<recorded::Term> {
+    let mut all = catalog_terms(config);
+    for (k, q) in spark_terms(config) {
+        all.entry(k).or_insert(q);
+    }
+    all.into_iter()
+        .map(|(key, promql)| recorded::Term { key, promql })
+        .collect()
+}
+
+fn as_terms(terms: BTreeMap<String, String>) -> Vec<recorded::Term> {
     terms
-        .iter()
-        .map(|(id, promql)| tag(promql, &[("vitals_signal", id)]))
-        .collect::<Vec<_>>()
-        .join("\n  or ")
+        .into_iter()
+        .map(|(key, promql)| recorded::Term { key, promql })
+        .collect()
 }
 
 /// Everything `status` sends besides the SLOs: the signals at `at`, the sparklines over
-/// the hour before.
-pub(crate) fn requests(config: &Config, at: DateTime<Utc>) -> (Request, Request) {
+/// the hour before, each term raw or recorded as `choice` says.
+pub(crate) fn requests(
+    config: &Config,
+    at: DateTime<Utc>,
+    choice: &recorded::Choice,
+) -> (Request, Request) {
     let start = at - chrono::Duration::hours(1);
     let step = Duration::from_secs(3600 / SPARK_POINTS as u64);
+    let signals: Vec<String> = as_terms(catalog_terms(config))
+        .iter()
+        .map(|t| choice.signal_query(t))
+        .chain(
+            as_terms(target_terms(config))
+                .iter()
+                .map(recorded::Term::raw),
+        )
+        .collect();
+    let sparks: Vec<String> = as_terms(spark_terms(config))
+        .iter()
+        .map(|t| choice.spark_query(t))
+        .collect();
     (
-        Request::instant("status signals", joined(&signal_terms(config)), at),
+        Request::instant("status signals", joined(&signals), at),
         Request::range(
             "status sparklines",
-            joined(&spark_terms(config)),
+            joined(&sparks),
             start + step.to_chrono(),
             at,
             step,
         ),
     )
+}
+
+fn joined(parts: &[String]) -> String {
+    parts.join("\n  or ")
 }
 
 /// The answers, by tag.
@@ -626,6 +672,7 @@ pub(crate) fn assemble(
     signals: Result<&Answer, &PromError>,
     sparks: Result<&Answer, &PromError>,
     at: DateTime<Utc>,
+    choice: &recorded::Choice,
 ) -> StatusReport {
     let errors = failures(slo_rows, signals, sparks);
     let tagged = signals.map(|a| split_by(&a.series, "vitals_signal"));
@@ -668,6 +715,7 @@ pub(crate) fn assemble(
         errors,
         alertmanager: None,
         slo_sources: crate::slo::eval::source_lines(slo_rows),
+        signal_sources: choice.lines.clone(),
     }
 }
 
@@ -680,12 +728,27 @@ mod tests {
         let (config, problems) = Config::builtin();
         assert!(problems.is_empty(), "{problems:#?}");
         let at = chrono::Utc::now();
-        let (instant, range) = requests(&config, at);
-        assert!(promql_parser::parser::parse(&instant.promql).is_ok());
-        assert!(promql_parser::parser::parse(&range.promql).is_ok());
-        // Shared queries (api.rps for three APIs) are asked once.
-        assert_eq!(instant.promql.matches("\"api.rps\"").count(), 1);
-        assert_eq!(range.promql.matches("\"api.rps\"").count(), 1);
+        let terms = recorded_terms(&config);
+        for choice in [
+            recorded::Choice::raw(),
+            recorded::Choice::all_recorded(&terms),
+        ] {
+            let (instant, range) = requests(&config, at, &choice);
+            assert!(promql_parser::parser::parse(&instant.promql).is_ok());
+            assert!(promql_parser::parser::parse(&range.promql).is_ok());
+            // Shared queries (api.rps for three APIs) are asked once.
+            let (a, b) = (
+                terms.iter().find(|t| t.key == "api.rps").unwrap(),
+                &terms[0],
+            );
+            assert_eq!(instant.promql.matches(&choice.signal_query(a)).count(), 1);
+            assert_eq!(range.promql.matches(&choice.spark_query(a)).count(), 1);
+            assert_eq!(instant.promql.matches(&choice.signal_query(b)).count(), 1);
+        }
+        // Recorded, the screen reads no raw series but the targets' `up`.
+        let (instant, range) = requests(&config, at, &recorded::Choice::all_recorded(&terms));
+        assert!(!range.promql.contains("rate("), "{}", range.promql);
+        assert!(!instant.promql.contains("rate("), "{}", instant.promql);
     }
 
     #[test]

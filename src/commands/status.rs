@@ -60,11 +60,16 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
         let at = at - chrono::Duration::nanoseconds(at.timestamp_subsec_nanos() as i64);
         // A refresh draws no progress bar: it would land below the footer and scroll the
         // screen; the footer's time says when the screen was read.
+        let terms = status::recorded_terms(&config);
+        let probe = (args.source != crate::cli::SliSource::Raw)
+            .then(|| status::recorded::probe(&terms, at))
+            .flatten();
         let progress = if first {
             Progress::new(
                 settings,
                 format,
-                (2 + eval::query_count(&config.slos, args.source)) as u64,
+                (2 + usize::from(probe.is_some()) + eval::query_count(&config.slos, args.source))
+                    as u64,
                 "reading the system",
             )
         } else {
@@ -72,10 +77,26 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
         };
         first = false;
         let tick = || progress.tick();
-        let (signals_req, sparks_req) = status::requests(&config, at);
-        let (signals, sparks, rows) = tokio::join!(
-            prom.run(&signals_req),
-            prom.run(&sparks_req),
+        // The signals' probe first (it says which are read from recorded series), then the
+        // signals and sparklines, while the SLOs are evaluated.
+        let screen = async {
+            let choice = match &probe {
+                Some(p) => {
+                    let answer = prom.run(p).await;
+                    tick();
+                    if let Ok(a) = &answer {
+                        super::warn_prometheus(settings, "status", &a.warnings);
+                    }
+                    status::recorded::choose(&terms, answer.as_ref(), at, args.source)
+                }
+                None => status::recorded::Choice::raw(),
+            };
+            let (signals_req, sparks_req) = status::requests(&config, at, &choice);
+            let (signals, sparks) = tokio::join!(prom.run(&signals_req), prom.run(&sparks_req));
+            (signals, sparks, choice)
+        };
+        let ((signals, sparks, choice), rows) = tokio::join!(
+            screen,
             eval::evaluate(&config.slos, &prom, at, args.source, &tick)
         );
         tick();
@@ -87,7 +108,14 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
         for a in [&signals, &sparks].into_iter().flatten() {
             super::warn_prometheus(settings, "status", &a.warnings);
         }
-        let mut report = status::assemble(&config, &rows, signals.as_ref(), sparks.as_ref(), at);
+        let mut report = status::assemble(
+            &config,
+            &rows,
+            signals.as_ref(),
+            sparks.as_ref(),
+            at,
+            &choice,
+        );
         if let Some(url) = &args.alertmanager {
             let alerting = |n: &str| config.alerts(n);
             match crate::alertmanager::view(url, &rows, &alerting, fixed_at.is_some()).await {

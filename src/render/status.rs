@@ -392,7 +392,12 @@ fn details(report: &StatusReport, cols: usize) -> Vec<String> {
         }
     }
     // Where the SLOs were read from says nothing when nothing could be read.
-    for s in report.slo_sources.iter().filter(|_| !blind) {
+    for s in report
+        .signal_sources
+        .iter()
+        .chain(&report.slo_sources)
+        .filter(|_| !blind)
+    {
         out.push(ellipsized(&format!("source: {s}"), cols));
     }
     for e in &report.errors {

@@ -327,6 +327,9 @@ pub struct Report {
     /// the peaks are sampled at `sample_step`).
     #[serde(skip)]
     pub breaches_recorded: bool,
+    /// Whether every peak was read from recorded minutes (then it is a minute's resolution).
+    #[serde(skip)]
+    pub peaks_recorded: bool,
     /// Warnings Prometheus attached to the answers (shown on stderr).
     #[serde(skip)]
     pub warnings: Vec<String>,
@@ -433,18 +436,24 @@ impl Report {
         )
     }
 
-    /// What sampling peaks and breaches coarser than a minute means, or None at a minute.
+    /// What sampling peaks and breaches coarser than a minute means, or None at a minute
+    /// (or when both were read from recorded minutes).
     pub(crate) fn sample_note(&self) -> Option<String> {
         let s = self.sample_step;
-        (s > crate::duration::Duration::from_secs(60)).then(|| {
-            if self.breaches_recorded {
-                return format!(
-                    "Peaks are sampled every {s} over a period this long (every minute up to a week): a peak shorter than {s} can be missed. The time thresholds were broken is counted every minute, from recorded minutes."
-                );
-            }
-            format!(
+        if s <= crate::duration::Duration::from_secs(60) {
+            return None;
+        }
+        Some(match (self.peaks_recorded, self.breaches_recorded) {
+            (true, true) => return None,
+            (true, false) => format!(
+                "The time thresholds were broken is sampled every {s} over a period this long (every minute up to a week): each breach is counted to within {s} at either end. Peaks are taken every minute, from recorded minutes."
+            ),
+            (false, true) => format!(
+                "Peaks are sampled every {s} over a period this long (every minute up to a week): a peak shorter than {s} can be missed. The time thresholds were broken is counted every minute, from recorded minutes."
+            ),
+            (false, false) => format!(
                 "Peaks and the time thresholds were broken are sampled every {s} over a period this long (every minute up to a week): a peak shorter than {s} can be missed, and each breach is counted to within {s} at either end."
-            )
+            ),
         })
     }
 

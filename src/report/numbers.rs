@@ -176,6 +176,7 @@ pub(super) fn assemble(
         kpi_sources: super::plan::kpi_sources(plan, config),
         sample_step: plan.sample_step,
         breaches_recorded: super::plan::breaches_recorded(plan, config),
+        peaks_recorded: super::plan::peaks_recorded(plan, config),
         missing: r.missing,
         warnings: Vec::new(),
     }

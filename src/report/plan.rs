@@ -194,6 +194,23 @@ impl Plan {
         .then_some(q)
     }
 
+    /// A peak KPI's query (by its key) over `which` period from the recorded minutes of
+    /// `vitals-kpi-peaks`, when they cover the period; None: raw.
+    pub(super) fn recorded_peak(&self, config: &Config, key: &str, which: Which) -> Option<String> {
+        let peaks = recorded::site_peaks(config);
+        let peak = peaks.iter().find(|p| p.key == key)?;
+        let p = self.of(which);
+        let at = crate::timespec::unix_seconds;
+        self.kpi_cover
+            .covers_peaks(
+                &recorded::peaks_id(&peaks),
+                at(p.start),
+                at(p.end),
+                which == Which::Previous,
+            )
+            .then(|| peak.read(p.length()))
+    }
+
     /// A chart's query over the period, and whether it reads recorded KPI increases: a
     /// daily chart's hourly counts and a series chart's values per step (not its peaks,
     /// which are sampled within each step) are sums of terms over a window of whole
@@ -417,6 +434,11 @@ fn kpi_request(plan: &Plan, config: &Config, which: Which) -> Request {
             if let Some(q) = marked.get(key).and_then(|m| plan.recorded_form(m, which)) {
                 return Some(tag(&q, &[("vitals_kpi", key)]));
             }
+            if *at == At::Peak
+                && let Some(q) = plan.recorded_peak(config, key, which)
+            {
+                return Some(tag(&q, &[("vitals_kpi", key)]));
+            }
             // A peak is of the query as it is (a 5-minute rate), over the whole period.
             let extra = match at {
                 At::Period => vec![("window", window.clone())],
@@ -458,6 +480,42 @@ fn breach_sources(plan: &Plan, config: &Config) -> (Vec<String>, Vec<String>) {
         }
     }
     (minutes, sampled)
+}
+
+/// The peak KPIs read from recorded minutes in both periods, and the others (sampled from
+/// raw series), by their query's name.
+fn peak_sources(plan: &Plan, config: &Config) -> (Vec<String>, Vec<String>) {
+    let (mut minutes, mut sampled) = (Vec::new(), Vec::new());
+    let mut keys: Vec<String> = config
+        .site
+        .report
+        .kpis
+        .iter()
+        .chain(config.site.components.iter().flat_map(|c| c.report.iter()))
+        .filter(|m| m.at == At::Peak)
+        .map(|m| kpi_key(&m.source, m.at))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        let name = key.split('@').next().unwrap_or(&key).to_string();
+        match (
+            plan.recorded_peak(config, &key, Which::Current).is_some(),
+            plan.recorded_peak(config, &key, Which::Previous).is_some(),
+        ) {
+            (true, true) => minutes.push(name),
+            (true, false) => sampled.push(format!("{name} (the previous period)")),
+            _ => sampled.push(name),
+        }
+    }
+    (minutes, sampled)
+}
+
+/// Whether every peak KPI, in both periods, is read from recorded minutes (false when the
+/// site has none).
+pub(super) fn peaks_recorded(plan: &Plan, config: &Config) -> bool {
+    let (minutes, sampled) = peak_sources(plan, config);
+    !minutes.is_empty() && sampled.is_empty()
 }
 
 /// Whether every alerting threshold's time broken, in both periods, is read from recorded
@@ -549,6 +607,14 @@ pub(super) fn kpi_sources(plan: &Plan, config: &Config) -> Vec<String> {
             "Charts from recorded increases ({}): {}",
             recorded::GROUP,
             charts.join(", ")
+        ));
+    }
+    let (peaks, _) = peak_sources(plan, config);
+    if !peaks.is_empty() {
+        out.push(format!(
+            "Peaks from recorded minutes ({}): {}",
+            recorded::PEAK_GROUP,
+            peaks.join(", ")
         ));
     }
     let (minutes, sampled) = breach_sources(plan, config);

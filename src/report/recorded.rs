@@ -44,6 +44,98 @@ pub const BREACH_GROUP: &str = "vitals-threshold-minutes";
 /// Its interval: the resolution of the time a threshold was broken.
 pub const BREACH_INTERVAL: Duration = Duration::from_secs(60);
 
+/// The value of a peak KPI's query at a minute's evaluation, per the labels that tell the
+/// report's rows apart (the components' identifying labels and the KPIs' filters), the
+/// largest of each group: the report's peak is the `max_over_time` of it over the period.
+pub const PEAK_RECORD: &str = "kpi:peak:max1m";
+/// One point per evaluation of the peaks group (one series for the group, keyed by the
+/// hash of every peak's definition).
+pub const PEAK_HEARTBEAT: &str = "kpi:peak_evaluations:1m";
+/// The group recording the peaks every minute.
+pub const PEAK_GROUP: &str = "vitals-kpi-peaks";
+/// Its interval: the resolution of a recorded peak.
+pub const PEAK_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A peak KPI (`at = "peak"`) combined by its largest series (`combine = "max"`), recorded
+/// every minute so that a month's peak is a `max_over_time` of one point per minute and row
+/// instead of a subquery over every raw series of the month. Combined by the largest, the
+/// largest per group of the labels the rows are told apart by loses nothing: the report's
+/// value is the largest peak of the series a row keeps, and a row keeps whole groups.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Peak {
+    /// The report's key of the number ([`super::plan::kpi_key`]).
+    pub key: String,
+    /// The query as the raw peak samples it (its own 5-minute window).
+    pub promql: String,
+    /// The labels kept.
+    pub by: Vec<String>,
+}
+
+impl Peak {
+    /// 16 hex digits of the FNV-1a hash of the recorded expression: the `vitals_term`.
+    pub(crate) fn id(&self) -> String {
+        crate::slo::sli::fnv1a(&format!("kpi-peak=1\nexpr={}\n", self.rule()))
+    }
+
+    /// The rule's expression.
+    pub(crate) fn rule(&self) -> String {
+        format!("max by ({}) ({})", self.by.join(", "), self.promql)
+    }
+
+    /// The peak over `window` before the query's time, with the query's labels.
+    pub(crate) fn read(&self, window: Duration) -> String {
+        format!(
+            "max without (vitals_term) (max_over_time({PEAK_RECORD}{{vitals_term=\"{}\"}}[{window}]))",
+            escape_promql_string(&self.id())
+        )
+    }
+}
+
+/// Every peak KPI of the site that can be recorded (combined by its largest series, as
+/// every metric with its key is), once each.
+pub(crate) fn site_peaks(config: &Config) -> Vec<Peak> {
+    let site = &config.site;
+    let metrics: Vec<&crate::site::Metric> = site
+        .report
+        .kpis
+        .iter()
+        .chain(site.components.iter().flat_map(|c| c.report.iter()))
+        .filter(|m| m.at == At::Peak)
+        .collect();
+    let mut by: Vec<String> = site
+        .components
+        .iter()
+        .flat_map(|c| c.labels.keys().cloned())
+        .chain(metrics.iter().flat_map(|m| m.filter.keys().cloned()))
+        .collect();
+    by.sort();
+    by.dedup();
+    let mut peaks: BTreeMap<String, Option<Peak>> = BTreeMap::new();
+    for m in &metrics {
+        let key = super::plan::kpi_key(&m.source, m.at);
+        let peak = (m.combine == crate::site::Combine::Max)
+            .then(|| m.source.expand(&config.catalog, &[]).ok())
+            .flatten()
+            .map(|e| Peak {
+                key: key.clone(),
+                promql: e.promql,
+                by: by.clone(),
+            });
+        let entry = peaks.entry(key).or_insert_with(|| peak.clone());
+        if *entry != peak {
+            *entry = None;
+        }
+    }
+    peaks.into_values().flatten().collect()
+}
+
+/// The peaks group's `vitals_term`: a hash of every peak's, so that a heartbeat with it says
+/// every current peak is recorded.
+pub(crate) fn peaks_id(peaks: &[Peak]) -> String {
+    let ids: Vec<String> = peaks.iter().map(Peak::id).collect();
+    crate::slo::sli::fnv1a(&format!("kpi-peaks=1\n{}\n", ids.join("\n")))
+}
+
 /// A threshold SLO's violation, recorded every minute so that the time it was broken over a
 /// month is a `sum_over_time` of recorded points instead of a subquery over raw series.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -450,7 +542,7 @@ pub(crate) fn probe(current: Duration, previous: Duration, lookback: Duration) -
     let count = |w: Duration, offset: Option<Duration>| {
         let o = offset.map(|o| format!(" offset {o}")).unwrap_or_default();
         format!(
-            "max by (vitals_term) (count_over_time({HEARTBEAT_RECORD}[{w}]{o}))\n  or max by (vitals_term) (count_over_time({BREACH_HEARTBEAT}[{w}]{o}))"
+            "max by (vitals_term) (count_over_time({HEARTBEAT_RECORD}[{w}]{o}))\n  or max by (vitals_term) (count_over_time({BREACH_HEARTBEAT}[{w}]{o}))\n  or max by (vitals_term) (count_over_time({PEAK_HEARTBEAT}[{w}]{o}))"
         )
     };
     let both = Duration::from_secs(current.secs() + previous.secs()).max(RECORD_INTERVAL);
@@ -541,6 +633,17 @@ impl Coverage {
     /// Whether a threshold's recorded minutes cover `[start, end]` (as [`Coverage::covers`]).
     pub(crate) fn covers_breach(&self, b: &Breach, start: f64, end: f64, previous: bool) -> bool {
         self.enough(self.of(previous), &[b.id()], BREACH_INTERVAL, start, end)
+    }
+
+    /// Whether the peaks group's minutes (`group` is [`peaks_id`]) cover `[start, end]`.
+    pub(crate) fn covers_peaks(&self, group: &str, start: f64, end: f64, previous: bool) -> bool {
+        self.enough(
+            self.of(previous),
+            &[group.to_string()],
+            PEAK_INTERVAL,
+            start,
+            end,
+        )
     }
 
     /// Whether a budget SLO's recorded increases (with its current fingerprint) have a

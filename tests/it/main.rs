@@ -146,6 +146,7 @@ fn main() {
         recorded::recorded_and_raw_slis_agree,
         recorded::recorded_and_raw_kpis_agree,
         recorded::recorded_and_raw_incidents_agree,
+        recorded::recorded_status_signals_are_the_values_of_the_last_evaluation,
         recorded::stale_rules_are_reported_and_not_used,
         recorded::without_the_at_modifier_every_slo_is_read_raw,
         victoria::catalog_queries_answer_on_victoriametrics_as_on_prometheus,

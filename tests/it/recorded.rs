@@ -24,6 +24,11 @@ use crate::support::prometheus::{Prometheus, Spec, enc, http_get};
 use crate::support::{Run, Skip, TestResult, rel_diff, repo, vitals, write};
 use crate::week::{END_S, WEEK, week};
 
+/// The status signals are evaluated every minute at this second, over the last
+/// [`SIGNAL_SPAN`] seconds of the history only.
+const SIGNAL_OFFSET: i64 = 17;
+const SIGNAL_SPAN: i64 = 3 * 3600;
+
 /// The SLO whose increases are backfilled over the last week only (the others over both):
 /// `auto` must read it raw.
 const PARTIAL: &str = "mes-latency";
@@ -289,6 +294,21 @@ fn fixture() -> Result<&'static Fixture, Skip> {
             w.prom.port,
             &parse_rules(&group_of(&rules, "vitals-threshold-minutes")),
             END_S - 2 * WEEK,
+            60,
+        ));
+        // The peaks, over both weeks, on the minute: where the raw peak subquery samples.
+        om.push_str(&evaluate_every(
+            w.prom.port,
+            &parse_rules(&group_of(&rules, "vitals-kpi-peaks")),
+            END_S - 2 * WEEK,
+            60,
+        ));
+        // The status signals, every minute of the last hours.
+        om.push_str(&evaluate_span(
+            w.prom.port,
+            &parse_rules(&group_of(&rules, "vitals-status-signals")),
+            END_S - SIGNAL_SPAN + SIGNAL_OFFSET,
+            END_S,
             60,
         ));
         om.push_str("# EOF\n");
@@ -817,6 +837,31 @@ pub fn recorded_and_raw_kpis_agree() -> TestResult {
         compared += 1;
     }
     assert!(compared >= 30, "{compared} numbers compared");
+    // The peaks, taken from the recorded minutes (evaluated on the raw subquery's steps):
+    // the same numbers exactly.
+    let peak_line = lines
+        .iter()
+        .find(|l| l.starts_with("Peaks from recorded minutes (vitals-kpi-peaks)"))
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    for q in [
+        "api.cpu_percent",
+        "api.memory_bytes",
+        "db.connection_saturation",
+        "rabbitmq.queue_depth",
+    ] {
+        assert!(peak_line.contains(q), "{q} not recorded: {peak_line}");
+    }
+    let peaks: Vec<&(String, Option<f64>, Option<f64>)> = numbers
+        .iter()
+        .filter(|(k, ..)| k.contains("_peak."))
+        .collect();
+    assert!(peaks.len() >= 12, "{peaks:?}");
+    for (key, a, b) in &peaks {
+        let (Some(a), Some(b)) = (a, b) else {
+            panic!("{key}: raw {a:?}, recorded {b:?}");
+        };
+        assert!(rel_diff(*a, *b) < 1e-9, "{key}: raw {a} vs recorded {b}");
+    }
     // The period KPIs (threshold SLOs judged over the period) agree too; and the time each
     // alerting threshold was broken, summed from its recorded minutes, is the raw breach
     // subquery's (the minutes were evaluated on its steps: no edge may differ).
@@ -1119,6 +1164,160 @@ pub fn recorded_and_raw_incidents_agree() -> TestResult {
         ri.len(),
         worst.0 * 100.0,
         worst.1
+    );
+    Ok(())
+}
+
+/// `vitals status` at `at` with `--source`.
+fn status(f: &Fixture, at: i64, source: &str) -> Value {
+    let at = at.to_string();
+    let r = vitals(&[
+        "--timeout",
+        "2m",
+        "status",
+        "--at",
+        &at,
+        "--format",
+        "json",
+        "--source",
+        source,
+    ])
+    .prometheus(&f.prom.url)
+    .run();
+    assert!([0, 1, 3].contains(&r.code), "exit {}: {}", r.code, r.stderr);
+    r.json()
+}
+
+/// Every signal value of a screen, by component and signal name.
+fn signal_values(v: &Value) -> BTreeMap<String, Option<f64>> {
+    let mut out = BTreeMap::new();
+    for c in v["components"].as_array().unwrap() {
+        for s in c["signals"].as_array().unwrap() {
+            out.insert(
+                format!(
+                    "{}/{}",
+                    c["name"].as_str().unwrap(),
+                    s["name"].as_str().unwrap()
+                ),
+                s["value"].as_f64(),
+            );
+        }
+    }
+    out
+}
+
+/// Every sparkline of a screen: its values in step order (the times are the screen's).
+fn spark_values(v: &Value) -> BTreeMap<String, Vec<Option<f64>>> {
+    let mut out = BTreeMap::new();
+    for c in v["components"].as_array().unwrap() {
+        if let Some(points) = c["spark"]["points"].as_array() {
+            out.insert(
+                c["name"].as_str().unwrap().to_string(),
+                points.iter().map(|p| p[1].as_f64()).collect(),
+            );
+        }
+    }
+    out
+}
+
+fn assert_same<K: std::fmt::Debug + Ord>(
+    what: &str,
+    a: &BTreeMap<K, Vec<Option<f64>>>,
+    b: &BTreeMap<K, Vec<Option<f64>>>,
+) {
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "{what}"
+    );
+    for (k, va) in a {
+        let vb = &b[k];
+        assert_eq!(va.len(), vb.len(), "{what} {k:?}: {va:?} vs {vb:?}");
+        for (x, y) in va.iter().zip(vb) {
+            match (x, y) {
+                (Some(x), Some(y)) => {
+                    assert!(rel_diff(*x, *y) < 1e-9, "{what} {k:?}: {va:?} vs {vb:?}")
+                }
+                _ => assert_eq!(x, y, "{what} {k:?}: {va:?} vs {vb:?}"),
+            }
+        }
+    }
+}
+
+fn as_lists(m: BTreeMap<String, Option<f64>>) -> BTreeMap<String, Vec<Option<f64>>> {
+    m.into_iter().map(|(k, v)| (k, vec![v])).collect()
+}
+
+/// The screen's signals and sparklines read from the recorded `vitals-status-signals` are
+/// the raw queries' values at the group's last evaluation before `--at` (not at `--at`: a
+/// minute older at most), and the screen says so; where the recorded points do not cover
+/// the sparkline's hour it is drawn raw, and before them everything is raw.
+pub fn recorded_status_signals_are_the_values_of_the_last_evaluation() -> TestResult {
+    let f = fixture()?;
+    // Between two evaluations, after a scrape that the last one did not see.
+    let evaluation = END_S - 10 * 60 + SIGNAL_OFFSET;
+    let at = evaluation + 50;
+    let auto = status(f, at, "auto");
+    let raw_then = status(f, evaluation, "raw");
+    let raw_now = status(f, at, "raw");
+    let lines = auto["signal_sources"].as_array().expect("signal_sources");
+    let expected = format!(
+        "signals from recorded series (vitals-status-signals), as of {} or later",
+        vitals::timespec::format_time(vitals::timespec::from_unix_seconds(evaluation as f64))
+    );
+    assert_eq!(lines[0], expected.as_str(), "{lines:?}");
+    assert_eq!(
+        lines.len(),
+        1,
+        "every signal and sparkline recorded: {lines:?}"
+    );
+    crate::support::schema::assert_valid("status.schema.json", &auto);
+    assert!(raw_now.get("signal_sources").is_none(), "{raw_now}");
+    let (recorded, then, now) = (
+        signal_values(&auto),
+        signal_values(&raw_then),
+        signal_values(&raw_now),
+    );
+    assert!(recorded.len() >= 20, "{recorded:?}");
+    assert_same("signals", &as_lists(recorded.clone()), &as_lists(then));
+    // The comparison can fail: a minute later the raw values moved.
+    let moved = recorded.iter().filter(|(k, v)| now[*k] != **v).count();
+    assert!(moved >= 3, "{recorded:?}\n{now:?}");
+    let sparks = spark_values(&auto);
+    assert!(sparks.len() >= 6, "{sparks:?}");
+    assert_same("sparklines", &sparks, &spark_values(&raw_then));
+    assert_ne!(sparks, spark_values(&raw_now));
+
+    // Half an hour into the recorded span: the values recorded, the sparklines raw.
+    let evaluation = END_S - SIGNAL_SPAN + SIGNAL_OFFSET + 30 * 60;
+    let at = evaluation + 50;
+    let auto = status(f, at, "auto");
+    let lines = auto["signal_sources"].as_array().unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.as_str().unwrap().starts_with("sparklines read raw")),
+        "{lines:?}"
+    );
+    assert_same(
+        "signals",
+        &as_lists(signal_values(&auto)),
+        &as_lists(signal_values(&status(f, evaluation, "raw"))),
+    );
+    assert_same(
+        "sparklines",
+        &spark_values(&auto),
+        &spark_values(&status(f, at, "raw")),
+    );
+
+    // Before the recorded span: raw, with nothing to say.
+    let at = END_S - SIGNAL_SPAN - 600;
+    let auto = status(f, at, "auto");
+    assert!(auto.get("signal_sources").is_none(), "{auto}");
+    assert_same(
+        "signals",
+        &as_lists(signal_values(&auto)),
+        &as_lists(signal_values(&status(f, at, "raw"))),
     );
     Ok(())
 }
