@@ -6,7 +6,7 @@
 //! [`Plan`] fixes what to simulate (topology, scenario, seed, time range, interval); [`run`]
 //! steps the
 //! [`model::Model`] through it and hands every interval's state to a [`output::Sink`]
-//! (an OpenMetrics file, Prometheus remote write); [`serve`] keeps a model running in real
+//! (an OpenMetrics file, Prometheus remote write, Prometheus TSDB blocks); [`serve`] keeps a model running in real
 //! time behind `/metrics` endpoints.
 
 pub mod drive;
@@ -20,6 +20,7 @@ pub mod scenario;
 pub mod serve;
 pub mod topology;
 pub mod truth;
+pub mod tsdb;
 
 use std::io;
 

@@ -15,6 +15,7 @@ use vitals::timespec::{format_time, parse_time};
 use vitals_sim::output::{OpenMetricsSink, RemoteWriteBatcher, Sink};
 use vitals_sim::scenario::{BUILTIN, Scenario};
 use vitals_sim::topology::Topology;
+use vitals_sim::tsdb::TsdbSink;
 use vitals_sim::{Plan, run, serve};
 
 #[derive(Parser)]
@@ -22,7 +23,7 @@ use vitals_sim::{Plan, run, serve};
     name = "vitals-sim",
     version,
     about = "Simulate a site (by default the reference system: Shop/CRM/MES, RabbitMQ, PostgreSQL, S3) with ground truth",
-    after_help = "Examples:\n  vitals-sim history --scenario incident-week --days 7 --end now --out week.om --truth truth.json\n  vitals-sim history --scenario incident-week --days 14 --remote-write http://127.0.0.1:9090/api/v1/write\n  vitals-sim serve --scenario normal-week --days 7 --end 2026-11-23T00:00:00Z --listen 127.0.0.1:9101\n  vitals-sim scrape-config --sim 127.0.0.1:9101\n  vitals-sim history --topology tests/sites/payments/topology.toml --scenario tests/sites/payments/scenario.toml --end now --out pay.om\n  vitals-sim bench --scale 100 --days 7 --interval 60s --model-only"
+    after_help = "Examples:\n  vitals-sim history --scenario incident-week --days 7 --end now --out week.om --truth truth.json\n  vitals-sim history --scenario incident-week --days 14 --remote-write http://127.0.0.1:9090/api/v1/write\n  vitals-sim history --scenario incident-week --scale 100 --days 35 --interval 60s --end 2026-12-01T00:00:00Z --tsdb data/\n  vitals-sim serve --scenario normal-week --days 7 --end 2026-11-23T00:00:00Z --listen 127.0.0.1:9101\n  vitals-sim scrape-config --sim 127.0.0.1:9101\n  vitals-sim history --topology tests/sites/payments/topology.toml --scenario tests/sites/payments/scenario.toml --end now --out pay.om\n  vitals-sim bench --scale 100 --days 7 --interval 60s --model-only"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -31,8 +32,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Write a history: OpenMetrics for `promtool tsdb create-blocks-from openmetrics`, or
-    /// straight into Prometheus' remote-write receiver
+    /// Write a history: OpenMetrics for `promtool tsdb create-blocks-from openmetrics`,
+    /// straight into Prometheus' remote-write receiver, or as Prometheus TSDB blocks
     History(HistoryArgs),
     /// Serve the model live: one /metrics/<instance> endpoint per scrape target
     Serve(ServeArgs),
@@ -114,16 +115,31 @@ struct PlanArgs {
 }
 
 #[derive(Args)]
+#[command(group(
+    clap::ArgGroup::new("output")
+        .args(["out", "remote_write", "tsdb"])
+        .required(true)
+))]
 struct HistoryArgs {
     #[command(flatten)]
     plan: PlanArgs,
     /// Write OpenMetrics to this file
-    #[arg(long, required_unless_present = "remote_write")]
+    #[arg(long)]
     out: Option<PathBuf>,
     /// Push to Prometheus' remote-write receiver (started with
     /// --web.enable-remote-write-receiver and an out_of_order_time_window covering the history)
     #[arg(long, value_name = "URL")]
     remote_write: Option<String>,
+    /// Write Prometheus TSDB blocks (the format of Prometheus 2.42) into this directory:
+    /// start Prometheus with --storage.tsdb.path=DIR, or move the blocks into its data
+    /// directory
+    #[arg(long, value_name = "DIR")]
+    tsdb: Option<PathBuf>,
+    /// Length of a TSDB block in hours; blocks are aligned to multiples of it since the Unix
+    /// epoch (UTC days for 24)
+    #[arg(long, value_name = "H", default_value_t = vitals_sim::tsdb::DEFAULT_BLOCK_HOURS,
+          value_parser = clap::value_parser!(u32).range(1..=744), requires = "tsdb")]
+    block_hours: u32,
     /// Write the ground truth (JSON) here
     #[arg(long)]
     truth: Option<PathBuf>,
@@ -296,11 +312,17 @@ fn history(a: HistoryArgs) -> Result<(), String> {
             .finish()
             .map_err(|e| format!("{}: {e}", out.display()))?;
         (m, n)
+    } else if let Some(dir) = &a.tsdb {
+        let err = |e: std::io::Error| format!("{}: {e}", dir.display());
+        let mut sink = TsdbSink::new(dir, a.block_hours).map_err(err)?;
+        let m = run(&plan, &mut sink, &mut progress).map_err(err)?;
+        let n = sink.finish().map_err(err)?;
+        (m, n)
     } else {
         let url = a
             .remote_write
             .clone()
-            .expect("clap requires one of --out, --remote-write");
+            .expect("clap requires one of --out, --remote-write, --tsdb");
         remote_write(&plan, &url, &mut progress)?
     };
     if let Some(b) = &bar {
