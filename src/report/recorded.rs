@@ -881,6 +881,43 @@ mod tests {
     }
 
     #[test]
+    fn peaks_combined_by_the_largest_are_recorded_per_row_and_the_others_are_not() {
+        let (mut config, _) = Config::builtin();
+        let peaks = site_peaks(&config);
+        let keys: Vec<&str> = peaks.iter().map(|p| p.key.as_str()).collect();
+        assert!(keys.contains(&"api.cpu_percent@Peak"), "{keys:?}");
+        assert!(
+            keys.contains(&"rabbitmq.queue_depth{queue=shop.orders}@Peak"),
+            "{keys:?}"
+        );
+        for p in &peaks {
+            parser::parse(&p.rule()).unwrap_or_else(|e| panic!("{e}: {}", p.rule()));
+            parser::parse(&p.read(Duration::from_secs(86_400))).unwrap();
+            // The rows are told apart by the components' `service`.
+            assert_eq!(p.by, vec!["service".to_string()]);
+        }
+        let group = peaks_id(&peaks);
+        // One API's CPU peak summed over its instances: the shared query is no longer
+        // combined by its largest series everywhere, so it is read raw, and the group is
+        // another one.
+        let c = config
+            .site
+            .components
+            .iter_mut()
+            .find(|c| c.name == "crm")
+            .unwrap();
+        c.report
+            .iter_mut()
+            .find(|m| m.id == "cpu_peak")
+            .unwrap()
+            .combine = crate::site::Combine::Sum;
+        let after = site_peaks(&config);
+        assert_eq!(after.len(), peaks.len() - 1);
+        assert!(after.iter().all(|p| p.key != "api.cpu_percent@Peak"));
+        assert_ne!(peaks_id(&after), group);
+    }
+
+    #[test]
     fn coverage_needs_a_heartbeat_per_interval_with_data() {
         let t = Term {
             selector: "x".into(),

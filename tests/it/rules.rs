@@ -73,12 +73,16 @@ pub fn generated_rules_pass_promtool_check() -> TestResult {
     // Per peak KPI its largest value, and one heartbeat; per status signal its value and
     // heartbeat.
     let peaks = text.matches("- record: kpi:peak:max1m\n").count();
-    assert_eq!(text.matches("- record: kpi:peak_evaluations:1m\n").count(), 1);
+    assert_eq!(
+        text.matches("- record: kpi:peak_evaluations:1m\n").count(),
+        1
+    );
     assert!(peaks >= 4, "{peaks} peaks recorded");
     let signals = text.matches("- record: vitals:status_signal\n").count();
     assert_eq!(
         signals,
-        text.matches("- record: vitals:status_signal_evaluations\n").count()
+        text.matches("- record: vitals:status_signal_evaluations\n")
+            .count()
     );
     assert!(signals >= 20, "{signals} status signals recorded");
     let want = budget * 13 + 3 * thresholds + 2 + services + 2 * terms + peaks + 1 + 2 * signals;
