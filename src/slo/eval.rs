@@ -1068,8 +1068,8 @@ pub(crate) async fn evaluate_with(
                     _ => parts,
                 };
                 let windows = windows_of(&plan);
-                let (promql, stitches) =
-                    parts.over_windows_at(&windows, crate::timespec::unix_seconds(at));
+                let (recorded, raw, stitches) =
+                    parts.over_windows_split(&windows, crate::timespec::unix_seconds(at));
                 // Without the last point's time only windows of a day or more are summed.
                 if parts.recorded.is_some()
                     && stitches.windows.is_empty()
@@ -1077,7 +1077,17 @@ pub(crate) async fn evaluate_with(
                 {
                     unrecorded.push(i);
                 }
-                batch.add(i, Request::instant(label, promql, at));
+                // The recorded pieces and the raw ones in two queries (see
+                // `over_windows_split`), their answers joined below.
+                if let Some(q) = recorded {
+                    batch.add(
+                        (i, RECORDED_HALF),
+                        Request::instant(format!("{label} (recorded)"), q, at),
+                    );
+                }
+                if let Some(q) = raw {
+                    batch.add((i, 0), Request::instant(label, q, at));
+                }
                 stitched.insert(i, stitches);
             }
             (Objective::Threshold { expr, .. }, _) => {
@@ -1085,15 +1095,17 @@ pub(crate) async fn evaluate_with(
                     Some(Ok(q)) => q.clone(),
                     _ => expr.promql.clone(),
                 };
-                batch.add(i, Request::instant(label, promql, at));
+                batch.add((i, 0), Request::instant(label, promql, at));
             }
             (Objective::Budget { .. }, Ok(None)) => unreachable!("a budget SLO has parts"),
         }
     }
     let mut answers = prom.run_batch(batch, progress).await;
     for (i, slo) in slos.iter().enumerate() {
-        let Some(answer) = answers.take(&i) else {
-            continue;
+        let answer = match (answers.take(&(i, 0)), answers.take(&(i, RECORDED_HALF))) {
+            (None, None) => continue,
+            (Some(a), None) | (None, Some(a)) => a,
+            (Some(a), Some(b)) => joined_answers(a, b),
         };
         let unit = unit_of(slo);
         let mut r = match answer {
@@ -1209,6 +1221,21 @@ fn op_objective(slo: &Slo) -> (Op, f64) {
         Objective::Budget { target, .. } => (Op::Ge, *target),
         Objective::Threshold { op, value, .. } => (*op, *value),
     }
+}
+
+/// The batch key's second half of a budget SLO's query over its recorded series (0: the
+/// query over its raw series, or its only one).
+const RECORDED_HALF: u8 = 1;
+
+/// The answers of a query's two halves as one (a failure of either is the failure).
+fn joined_answers(
+    a: Result<Answer, PromError>,
+    b: Result<Answer, PromError>,
+) -> Result<Answer, PromError> {
+    let (mut a, b) = (a?, b?);
+    a.series.extend(b.series);
+    a.warnings.extend(b.warnings);
+    Ok(a)
 }
 
 /// How many queries an evaluation sends (for progress bars): one per SLO, two per latency
