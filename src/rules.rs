@@ -245,17 +245,28 @@ fn fingerprints(out: &mut String, budgets: &[&Slo]) {
     }
 }
 
+/// A recording rule group's header.
+fn group(out: &mut String, name: &str, interval: Duration) {
+    let _ = writeln!(
+        out,
+        "  - name: {name}\n    interval: {interval}\n    rules:"
+    );
+}
+
+/// One recording rule of a group.
+fn rule(out: &mut String, record: &str, expr: &str, tags: &[(&str, String)]) {
+    let _ = writeln!(out, "      - record: {record}");
+    let _ = writeln!(out, "        expr: {}", block(expr, 10));
+    labels(out, tags);
+}
+
 /// The group recording every budget SLO's increases over one interval, which `check`,
 /// `status` and `report` sum over long windows.
 fn increases(out: &mut String, budgets: &[&Slo]) {
     if budgets.is_empty() {
         return;
     }
-    let _ = writeln!(
-        out,
-        "  - name: vitals-slo-increases\n    interval: {}\n    rules:",
-        sli::RECORD_INTERVAL
-    );
+    group(out, "vitals-slo-increases", sli::RECORD_INTERVAL);
     for slo in budgets {
         let parts = sli::parts(slo, Le::AnySpelling).expect("budget SLO");
         let rules = parts
@@ -263,10 +274,10 @@ fn increases(out: &mut String, budgets: &[&Slo]) {
             .into_iter()
             .chain([(sli::EVALUATIONS_RECORD.to_string(), "vector(1)".to_string())]);
         for (record, expr) in rules {
-            let _ = writeln!(out, "      - record: {record}");
-            let _ = writeln!(out, "        expr: {}", block(&expr, 10));
-            labels(
+            rule(
                 out,
+                &record,
+                &expr,
                 &[
                     ("slo", slo.name.clone()),
                     ("component", slo.component.clone()),
@@ -285,18 +296,15 @@ fn kpi_increases(out: &mut String, config: &Config) {
     if terms.is_empty() {
         return;
     }
-    let _ = writeln!(
-        out,
-        "  - name: {GROUP}\n    interval: {}\n    rules:",
-        sli::RECORD_INTERVAL
-    );
+    group(out, GROUP, sli::RECORD_INTERVAL);
     for t in &terms {
-        let _ = writeln!(out, "      - record: {TERM_RECORD}");
-        let _ = writeln!(out, "        expr: {}", block(&t.rule(), 10));
-        labels(out, &[("vitals_term", t.id())]);
-        let _ = writeln!(out, "      - record: {HEARTBEAT_RECORD}");
-        let _ = writeln!(out, "        expr: {}", block("vector(1)", 10));
-        labels(out, &[("vitals_term", t.id())]);
+        rule(out, TERM_RECORD, &t.rule(), &[("vitals_term", t.id())]);
+        rule(
+            out,
+            HEARTBEAT_RECORD,
+            "vector(1)",
+            &[("vitals_term", t.id())],
+        );
     }
 }
 
@@ -310,18 +318,16 @@ fn kpi_peaks(out: &mut String, config: &Config) {
     if peaks.is_empty() {
         return;
     }
-    let _ = writeln!(
-        out,
-        "  - name: {PEAK_GROUP}\n    interval: {PEAK_INTERVAL}\n    rules:"
-    );
+    group(out, PEAK_GROUP, PEAK_INTERVAL);
     for p in &peaks {
-        let _ = writeln!(out, "      - record: {PEAK_RECORD}");
-        let _ = writeln!(out, "        expr: {}", block(&p.rule(), 10));
-        labels(out, &[("vitals_term", p.id())]);
+        rule(out, PEAK_RECORD, &p.rule(), &[("vitals_term", p.id())]);
     }
-    let _ = writeln!(out, "      - record: {PEAK_HEARTBEAT}");
-    let _ = writeln!(out, "        expr: {}", block("vector(1)", 10));
-    labels(out, &[("vitals_term", peaks_id(&peaks))]);
+    rule(
+        out,
+        PEAK_HEARTBEAT,
+        "vector(1)",
+        &[("vitals_term", peaks_id(&peaks))],
+    );
 }
 
 /// The group recording, every minute, the value of every signal and sparkline query of
@@ -333,18 +339,11 @@ fn status_signals(out: &mut String, config: &Config) {
     if terms.is_empty() {
         return;
     }
-    let _ = writeln!(
-        out,
-        "  - name: {SIGNAL_GROUP}\n    interval: {SIGNAL_INTERVAL}\n    rules:"
-    );
+    group(out, SIGNAL_GROUP, SIGNAL_INTERVAL);
     for t in &terms {
         let tags = [("vitals_signal", t.key.clone()), ("vitals_term", t.id())];
-        let _ = writeln!(out, "      - record: {SIGNAL_RECORD}");
-        let _ = writeln!(out, "        expr: {}", block(t.rule(), 10));
-        labels(out, &tags);
-        let _ = writeln!(out, "      - record: {SIGNAL_HEARTBEAT}");
-        let _ = writeln!(out, "        expr: {}", block("vector(1)", 10));
-        labels(out, &tags);
+        rule(out, SIGNAL_RECORD, t.rule(), &tags);
+        rule(out, SIGNAL_HEARTBEAT, "vector(1)", &tags);
     }
 }
 
@@ -361,22 +360,15 @@ fn threshold_minutes(out: &mut String, slos: &[Slo]) {
     if breaches.is_empty() {
         return;
     }
-    let _ = writeln!(
-        out,
-        "  - name: {BREACH_GROUP}\n    interval: {BREACH_INTERVAL}\n    rules:"
-    );
+    group(out, BREACH_GROUP, BREACH_INTERVAL);
     for (slo, b) in &breaches {
         let tags = [
             ("slo", slo.name.clone()),
             ("component", slo.component.clone()),
             ("vitals_term", b.id()),
         ];
-        let _ = writeln!(out, "      - record: {BREACH_RECORD}");
-        let _ = writeln!(out, "        expr: {}", block(&b.expr, 10));
-        labels(out, &tags);
-        let _ = writeln!(out, "      - record: {BREACH_HEARTBEAT}");
-        let _ = writeln!(out, "        expr: {}", block("vector(1)", 10));
-        labels(out, &tags);
+        rule(out, BREACH_RECORD, &b.expr, &tags);
+        rule(out, BREACH_HEARTBEAT, "vector(1)", &tags);
     }
 }
 

@@ -217,9 +217,7 @@ pub(crate) fn recorded_terms(config: &Config) -> Vec<recorded::Term> {
     for (k, q) in spark_terms(config) {
         all.entry(k).or_insert(q);
     }
-    all.into_iter()
-        .map(|(key, promql)| recorded::Term { key, promql })
-        .collect()
+    as_terms(all)
 }
 
 fn as_terms(terms: BTreeMap<String, String>) -> Vec<recorded::Term> {

@@ -52,18 +52,20 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
             }
         });
     }
+    // What the screen's signals are, and what `vitals rules` records of them: the same
+    // for every refresh.
+    let terms = status::recorded_terms(&config);
     let mut first = true;
     loop {
         // --deadline bounds each screen, not the whole watch.
         prom.renew_deadline();
         let at = fixed_at.unwrap_or_else(|| chrono::Utc::now().with_timezone(&chrono::Utc));
         let at = at - chrono::Duration::nanoseconds(at.timestamp_subsec_nanos() as i64);
-        // A refresh draws no progress bar: it would land below the footer and scroll the
-        // screen; the footer's time says when the screen was read.
-        let terms = status::recorded_terms(&config);
         let probe = (args.source != crate::cli::SliSource::Raw)
             .then(|| status::recorded::probe(&terms, at))
             .flatten();
+        // A refresh draws no progress bar: it would land below the footer and scroll the
+        // screen; the footer's time says when the screen was read.
         let progress = if first {
             Progress::new(
                 settings,
@@ -77,26 +79,16 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
         };
         first = false;
         let tick = || progress.tick();
-        // The signals' probe first (it says which are read from recorded series), then the
-        // signals and sparklines, while the SLOs are evaluated.
-        let screen = async {
-            let choice = match &probe {
-                Some(p) => {
-                    let answer = prom.run(p).await;
-                    tick();
-                    if let Ok(a) = &answer {
-                        super::warn_prometheus(settings, "status", &a.warnings);
-                    }
-                    status::recorded::choose(&terms, answer.as_ref(), at, args.source)
-                }
-                None => status::recorded::Choice::raw(),
-            };
-            let (signals_req, sparks_req) = status::requests(&config, at, &choice);
-            let (signals, sparks) = tokio::join!(prom.run(&signals_req), prom.run(&sparks_req));
-            (signals, sparks, choice)
+        let screen = Screen {
+            settings,
+            prom: &prom,
+            config: &config,
+            terms: &terms,
+            at,
+            source: args.source,
         };
         let ((signals, sparks, choice), rows) = tokio::join!(
-            screen,
+            screen.signals(probe.as_ref(), &tick),
             eval::evaluate(&config.slos, &prom, at, args.source, &tick)
         );
         tick();
@@ -169,6 +161,46 @@ pub(crate) async fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitSt
                 }
             }
         }
+    }
+}
+
+/// What one screen's signals are read with.
+struct Screen<'a> {
+    settings: &'a Settings,
+    prom: &'a crate::prom::Prom,
+    config: &'a Config,
+    terms: &'a [status::recorded::Term],
+    at: chrono::DateTime<chrono::Utc>,
+    source: crate::cli::SliSource,
+}
+
+impl Screen<'_> {
+    /// The signals' probe first (it says which are read from recorded series), then the
+    /// signals and sparklines (asked while the SLOs are evaluated).
+    async fn signals(
+        &self,
+        probe: Option<&crate::prom::Request>,
+        tick: &(dyn Fn() + Sync),
+    ) -> (
+        Result<crate::prom::Answer, crate::prom::PromError>,
+        Result<crate::prom::Answer, crate::prom::PromError>,
+        status::recorded::Choice,
+    ) {
+        let choice = match probe {
+            Some(p) => {
+                let answer = self.prom.run(p).await;
+                tick();
+                if let Ok(a) = &answer {
+                    super::warn_prometheus(self.settings, "status", &a.warnings);
+                }
+                status::recorded::choose(self.terms, answer.as_ref(), self.at, self.source)
+            }
+            None => status::recorded::Choice::raw(),
+        };
+        let (signals_req, sparks_req) = status::requests(self.config, self.at, &choice);
+        let (signals, sparks) =
+            tokio::join!(self.prom.run(&signals_req), self.prom.run(&sparks_req));
+        (signals, sparks, choice)
     }
 }
 

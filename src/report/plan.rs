@@ -196,14 +196,19 @@ impl Plan {
 
     /// A peak KPI's query (by its key) over `which` period from the recorded minutes of
     /// `vitals-kpi-peaks`, when they cover the period; None: raw.
-    pub(super) fn recorded_peak(&self, config: &Config, key: &str, which: Which) -> Option<String> {
-        let peaks = recorded::site_peaks(config);
+    /// `peaks` are the site's ([`recorded::site_peaks`]).
+    pub(super) fn recorded_peak(
+        &self,
+        peaks: &[recorded::Peak],
+        key: &str,
+        which: Which,
+    ) -> Option<String> {
         let peak = peaks.iter().find(|p| p.key == key)?;
         let p = self.of(which);
         let at = crate::timespec::unix_seconds;
         self.kpi_cover
             .covers_peaks(
-                &recorded::peaks_id(&peaks),
+                &recorded::peaks_id(peaks),
                 at(p.start),
                 at(p.end),
                 which == Which::Previous,
@@ -416,6 +421,7 @@ fn kpi_request(plan: &Plan, config: &Config, which: Which) -> Request {
     let window = period.length().to_string();
     let site = &config.site;
     let marked = recorded::period_queries(config);
+    let peaks = recorded::site_peaks(config);
     let mut wanted: BTreeMap<String, (&Use, At)> = BTreeMap::new();
     for m in site
         .report
@@ -435,7 +441,7 @@ fn kpi_request(plan: &Plan, config: &Config, which: Which) -> Request {
                 return Some(tag(&q, &[("vitals_kpi", key)]));
             }
             if *at == At::Peak
-                && let Some(q) = plan.recorded_peak(config, key, which)
+                && let Some(q) = plan.recorded_peak(&peaks, key, which)
             {
                 return Some(tag(&q, &[("vitals_kpi", key)]));
             }
@@ -464,28 +470,39 @@ fn kpi_request(plan: &Plan, config: &Config, which: Which) -> Request {
 /// The alerting threshold SLOs whose time broken is summed from recorded minutes in both
 /// periods, and the others (sampled from raw series), named as the report names them.
 fn breach_sources(plan: &Plan, config: &Config) -> (Vec<String>, Vec<String>) {
-    let (mut minutes, mut sampled) = (Vec::new(), Vec::new());
-    for slo in config
-        .slos
-        .iter()
-        .filter(|s| recorded::Breach::of(s).is_some())
-    {
-        match (
-            plan.recorded_breach(slo, Which::Current).is_some(),
-            plan.recorded_breach(slo, Which::Previous).is_some(),
-        ) {
-            (true, true) => minutes.push(slo.name.clone()),
-            (true, false) => sampled.push(format!("{} (the previous period)", slo.name)),
-            _ => sampled.push(slo.name.clone()),
+    by_cover(
+        config
+            .slos
+            .iter()
+            .filter(|s| recorded::Breach::of(s).is_some())
+            .map(|slo| {
+                let covered = |w| plan.recorded_breach(slo, w).is_some();
+                (
+                    slo.name.clone(),
+                    covered(Which::Current),
+                    covered(Which::Previous),
+                )
+            }),
+    )
+}
+
+/// Names read from recorded series in both periods, and the others (the previous period
+/// named where only the current one is covered), from `(name, current, previous)`.
+fn by_cover(items: impl Iterator<Item = (String, bool, bool)>) -> (Vec<String>, Vec<String>) {
+    let (mut recorded, mut raw) = (Vec::new(), Vec::new());
+    for (name, current, previous) in items {
+        match (current, previous) {
+            (true, true) => recorded.push(name),
+            (true, false) => raw.push(format!("{name} (the previous period)")),
+            _ => raw.push(name),
         }
     }
-    (minutes, sampled)
+    (recorded, raw)
 }
 
 /// The peak KPIs read from recorded minutes in both periods, and the others (sampled from
 /// raw series), by their query's name.
 fn peak_sources(plan: &Plan, config: &Config) -> (Vec<String>, Vec<String>) {
-    let (mut minutes, mut sampled) = (Vec::new(), Vec::new());
     let mut keys: Vec<String> = config
         .site
         .report
@@ -497,18 +514,16 @@ fn peak_sources(plan: &Plan, config: &Config) -> (Vec<String>, Vec<String>) {
         .collect();
     keys.sort();
     keys.dedup();
-    for key in keys {
-        let name = key.split('@').next().unwrap_or(&key).to_string();
-        match (
-            plan.recorded_peak(config, &key, Which::Current).is_some(),
-            plan.recorded_peak(config, &key, Which::Previous).is_some(),
-        ) {
-            (true, true) => minutes.push(name),
-            (true, false) => sampled.push(format!("{name} (the previous period)")),
-            _ => sampled.push(name),
-        }
-    }
-    (minutes, sampled)
+    let peaks = recorded::site_peaks(config);
+    by_cover(keys.into_iter().map(|key| {
+        let covered = |w| plan.recorded_peak(&peaks, &key, w).is_some();
+        let (current, previous) = (covered(Which::Current), covered(Which::Previous));
+        (
+            key.split('@').next().unwrap_or(&key).to_string(),
+            current,
+            previous,
+        )
+    }))
 }
 
 /// Whether every peak KPI, in both periods, is read from recorded minutes (false when the
@@ -535,25 +550,19 @@ pub(super) fn kpi_sources(plan: &Plan, config: &Config) -> Vec<String> {
     {
         return Vec::new();
     }
-    let mut recorded_keys = Vec::new();
-    let mut uncovered = Vec::new();
-    for (key, marked) in recorded::period_queries(config) {
-        let name = key
-            .strip_prefix("slo:")
-            .map(str::to_string)
-            .unwrap_or_else(|| key.split('@').next().unwrap_or(&key).to_string());
-        if !matches!(recorded::form(&marked), recorded::Form::Terms(_)) {
-            continue;
-        }
-        match (
-            plan.recorded_form(&marked, Which::Current).is_some(),
-            plan.recorded_form(&marked, Which::Previous).is_some(),
-        ) {
-            (true, true) => recorded_keys.push(name),
-            (true, false) => uncovered.push(format!("{name} (the previous period)")),
-            _ => uncovered.push(name),
-        }
-    }
+    let (recorded_keys, uncovered) = by_cover(
+        recorded::period_queries(config)
+            .into_iter()
+            .filter(|(_, marked)| matches!(recorded::form(marked), recorded::Form::Terms(_)))
+            .map(|(key, marked)| {
+                let name = key
+                    .strip_prefix("slo:")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| key.split('@').next().unwrap_or(&key).to_string());
+                let covered = |w| plan.recorded_form(&marked, w).is_some();
+                (name, covered(Which::Current), covered(Which::Previous))
+            }),
+    );
     let mut out = Vec::new();
     if !recorded_keys.is_empty() {
         out.push(format!(
